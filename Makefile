@@ -1,0 +1,92 @@
+# sluice: one plain Makefile (R39). Objects live under build/; header dependencies come from
+# -MMD. Two builds share the sources: build/rel (optimised, build/sluice) and build/asan
+# (AddressSanitizer + UndefinedBehaviorSanitizer, used by `make test`).
+
+CC      ?= cc
+PKGS    := libmicrohttpd lmdb jansson libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+STD     := -std=c11 -D_POSIX_C_SOURCE=200809L
+WARN    := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow
+COMMON  := $(STD) $(WARN) -Isrc $(PKG_CFLAGS) -DSLUICE_VERSION='"$(VERSION)"' -MMD -MP
+REL_CFLAGS  := $(COMMON) -O2 -g
+ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_CFLAGS := $(COMMON) -O1 -g $(ASAN_FLAGS)
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+MAIN_SRC := src/main.c
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TEST_NAMES := $(patsubst tests/unit/%.c,%,$(TEST_SRC))
+
+REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC))
+ASAN_OBJ := $(patsubst %.c,build/asan/%.o,$(LIB_SRC))
+ASAN_TESTS := $(addprefix build/asan/tests/,$(TEST_NAMES))
+
+PYTHON  ?= /usr/bin/python3
+E2E_ARGS ?=
+
+.PHONY: all run test check fuzz bench clean deps unit e2e asan demo
+
+all: build/sluice
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+build/rel/libsluice.a: $(REL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/libsluice.a: $(ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/sluice: build/rel/src/main.o build/rel/libsluice.a
+	$(CC) -o $@ $^ $(PKG_LIBS)
+
+build/asan/sluice: build/asan/src/main.o build/asan/libsluice.a
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+asan: build/asan/sluice $(ASAN_TESTS)
+
+deps:
+	@scripts/deps
+
+# `make run`: install what is missing, build, serve on 127.0.0.1:4566 with ./data.
+run: deps
+	@$(MAKE) --no-print-directory build/sluice
+	./build/sluice serve --data-dir ./data
+
+# `make test`: install, build both builds, run the unit tests and the end-to-end tests under
+# the sanitizers, and end with their summary lines.
+test: deps
+	@$(MAKE) --no-print-directory build/sluice asan
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory e2e
+
+unit: $(ASAN_TESTS)
+	@scripts/run-unit $(ASAN_TESTS)
+
+e2e: build/asan/sluice
+	SLUICE_BIN=$(CURDIR)/build/asan/sluice $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(E2E_ARGS)
+
+check:
+	@scripts/check
+
+clean:
+	rm -rf build
+
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) build/rel/src/main.d build/asan/src/main.d
+-include $(patsubst %,build/asan/tests/unit/%.d,$(TEST_NAMES))

@@ -1,0 +1,113 @@
+/*
+ * str.c: slice helpers, hex, URI encoding as AWS defines it for SigV4, UUIDs.
+ *
+ * The URI encoding is the one of the SigV4 documentation ("UriEncode"): A-Z a-z 0-9 - _ . ~
+ * stay, every other byte becomes %XX with upper-case hex digits.
+ */
+#include "core/str.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+
+bool sl_str_case_eq(struct sl_str a, const char *b)
+{
+    size_t n = strlen(b);
+    if (a.len != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z') {
+            x = (unsigned char)(x - 'A' + 'a');
+        }
+        if (y >= 'A' && y <= 'Z') {
+            y = (unsigned char)(y - 'A' + 'a');
+        }
+        if (x != y) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void sl_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+long sl_uri_decode(struct sl_str in, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        if (in.p[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= in.len) {
+                return -1;
+            }
+            hi = hexval(in.p[i + 1]);
+            lo = hexval(in.p[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        else {
+            out[o++] = in.p[i];
+        }
+    }
+    return (long)o;
+}
+
+size_t sl_uri_encode(struct sl_str in, bool keep_slash, char *out)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        unsigned char c = (unsigned char)in.p[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash)) {
+            out[o++] = (char)c;
+        }
+        else {
+            out[o++] = '%';
+            out[o++] = digits[c >> 4];
+            out[o++] = digits[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void sl_uuid4(char out[37])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) {
+        /* RAND_bytes fails only when the system has no entropy source at all. */
+        memset(b, 0, sizeof b);
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}

@@ -1,0 +1,61 @@
+/*
+ * str.h: byte slices and the small string helpers every floor uses.
+ *
+ * A slice (E4) is a borrowed (pointer, length) pair; it never owns its bytes and is not
+ * NUL-terminated unless a function says so. Helpers here allocate nothing.
+ */
+#ifndef SL_CORE_STR_H
+#define SL_CORE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+struct sl_str {
+    const char *p;
+    size_t len;
+};
+
+#define SL_STR_LIT(s) ((struct sl_str){ (s), sizeof(s) - 1 })
+#define SL_STR_NULL ((struct sl_str){ NULL, 0 })
+
+static inline struct sl_str sl_str_c(const char *s)
+{
+    return (struct sl_str){ s, s ? strlen(s) : 0 };
+}
+
+static inline bool sl_str_eq(struct sl_str a, struct sl_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+static inline bool sl_str_eq_c(struct sl_str a, const char *b)
+{
+    return sl_str_eq(a, sl_str_c(b));
+}
+
+static inline bool sl_str_starts(struct sl_str a, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return a.len >= n && memcmp(a.p, prefix, n) == 0;
+}
+
+/* ASCII case-insensitive equality (header names). */
+bool sl_str_case_eq(struct sl_str a, const char *b);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void sl_hex(const unsigned char *in, size_t n, char *out);
+
+/* Decodes %XX escapes of in into out (capacity >= in.len). '+' is kept as '+'.
+ * Returns the decoded length, or -1 when an escape is malformed. */
+long sl_uri_decode(struct sl_str in, char *out);
+
+/* AWS URI-encodes in (RFC 3986 unreserved characters kept, everything else %XX upper case);
+ * '/' is kept when keep_slash. out needs 3 * in.len + 1 bytes; the result is NUL-terminated.
+ * Returns its length. */
+size_t sl_uri_encode(struct sl_str in, bool keep_slash, char *out);
+
+/* Fills out (37 bytes) with a random RFC 4122 version 4 UUID, lower case. */
+void sl_uuid4(char out[37]);
+
+#endif
