@@ -20,6 +20,8 @@ LIB_SRC  := $(sort $(wildcard src/*/*.c))
 MAIN_SRC := src/main.c
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_NAMES := $(patsubst tests/unit/%.c,%,$(TEST_SRC))
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 
 REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC))
 ASAN_OBJ := $(patsubst %.c,build/asan/%.o,$(LIB_SRC))
@@ -60,6 +62,13 @@ build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libsluice.a
 
 asan: build/asan/sluice $(ASAN_TESTS)
 
+# `make bench`: the load generators of bench/, optimised, as build/bench/<name>.
+build/bench/%: build/rel/bench/%.o build/rel/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(PKG_LIBS)
+
+bench: $(BENCH_BINS)
+
 deps:
 	@scripts/deps
 
@@ -90,3 +99,4 @@ clean:
 
 -include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) build/rel/src/main.d build/asan/src/main.d
 -include $(patsubst %,build/asan/tests/unit/%.d,$(TEST_NAMES))
+-include $(patsubst bench/%.c,build/rel/bench/%.d,$(BENCH_SRC))

@@ -649,6 +649,7 @@ static int store__try_group(struct store *st, struct store_op *batch, size_t n, 
     uint64_t t0;
     int rc;
 
+    store_assert_writer(st);
     rc = store__rc(mdb_txn_begin(st->env, NULL, 0, &txn));
     if (rc < 0) {
         store__log_failure(st, "beginning the transaction", n, rc);
