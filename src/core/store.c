@@ -22,10 +22,12 @@
  * Growing the map. mdb_env_set_mapsize() unmaps and remaps the file, so no transaction of this
  * process may be open while it runs: not the writer's (it aborts the group first) and not any
  * reader's (their pointers point into the old mapping). Readers therefore hold map_lock shared
- * between store_read_begin() and store_read_end(), and the writer takes it exclusive, with a
- * timeout, to grow. glibc's default rwlock prefers readers, and the timeout turns a reader
- * that waits for the writer while holding a read (a deadlock otherwise) into MDB_MAP_FULL for
- * that group. After growing, the writer runs the same group again from the start.
+ * from their thread's outermost store_read_begin() to the matching store_read_end() (a nested
+ * read does not take it again), and the writer takes it exclusive, with a timeout, to grow.
+ * The lock prefers the writer: with glibc's default, which prefers readers, a few threads
+ * reading in a loop kept the writer out for good (the unit test saw it). The timeout turns a
+ * thread that waits for the writer while holding a read (a deadlock otherwise) into
+ * MDB_MAP_FULL for that group. After growing, the writer runs the same group again.
  *
  * Read transactions. Each thread caches one reset read-only transaction per open store, in a
  * _Thread_local slot keyed by the store's generation (a number never reused, so a slot that
@@ -47,6 +49,7 @@
  * Invariants: only the writer thread begins write transactions (R22, asserted); an op is on the
  * queue or in the writer's current group, never both; done() runs once per accepted op.
  */
+#define _GNU_SOURCE     /* pthread_rwlockattr_setkind_np(): a writer-preferring map_lock */
 #include "core/store.h"
 
 #include <errno.h>
@@ -85,6 +88,7 @@ struct store__reader {
 struct store__tl_slot {
     uint64_t gen;
     struct store__reader *r;
+    unsigned depth;                 /* reads open on this thread; map_lock held while > 0 */
 };
 
 struct store__dbi {
@@ -271,6 +275,7 @@ static void store__tl_exit(void *arg)
         }
         slots[i].gen = 0;
         slots[i].r = NULL;
+        slots[i].depth = 0;
     }
     pthread_mutex_unlock(&store__reg_mu);
 }
@@ -450,6 +455,18 @@ static void store__free(struct store *st)
     free(st);
 }
 
+static void store__map_lock_init(pthread_rwlock_t *l)
+{
+    pthread_rwlockattr_t attr;
+
+    pthread_rwlockattr_init(&attr);
+#ifdef __GLIBC__
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(l, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
 static void *store__writer_main(void *arg);
 
 int store_open(const struct store_options *opt, struct store **out, char *err, size_t errlen)
@@ -483,7 +500,7 @@ int store_open(const struct store_options *opt, struct store **out, char *err, s
     snprintf(st->mdb_path, n + sizeof "/sluice.mdb", "%s/sluice.mdb", st->dir);
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
-    pthread_rwlock_init(&st->map_lock, NULL);
+    store__map_lock_init(&st->map_lock);
     pthread_mutex_init(&st->rmu, NULL);
     pthread_mutex_init(&st->dmu, NULL);
 
@@ -619,8 +636,8 @@ static int store__grow(struct store *st)
     }
     rc = pthread_rwlock_timedwrlock(&st->map_lock, &until);
     if (rc != 0) {
-        log_warn("store", "cannot grow the map: readers stayed for %d ms (%s)",
-                 STORE__GROW_WAIT_MS, strerror(rc));
+        log_warn("store", "cannot grow the map of %s: %s", st->mdb_path,
+                 rc == ETIMEDOUT ? "read transactions stayed open too long" : strerror(rc));
         return MDB_MAP_FULL;
     }
     rc = mdb_env_set_mapsize(st->env, next);
@@ -890,11 +907,11 @@ out:
 
 /* ---- Reading. ---- */
 
-static struct store__reader *store__tl_find(const struct store *st)
+static struct store__tl_slot *store__tl_find(const struct store *st)
 {
     for (int i = 0; i < STORE__TL_SLOTS; i++) {
         if (store__tl[i].gen == st->gen) {
-            return store__tl[i].r;
+            return &store__tl[i];
         }
     }
     return NULL;
@@ -906,7 +923,7 @@ static struct store__reader *store__tl_find(const struct store *st)
  * already reads four open stores or LMDB has no reader slot left; the caller then begins an
  * uncached transaction, which reports the error if there is one.
  */
-static struct store__reader *store__tl_adopt(struct store *st)
+static struct store__tl_slot *store__tl_adopt(struct store *st)
 {
     struct store__reader *r = NULL;
     int slot = -1;
@@ -946,58 +963,75 @@ static struct store__reader *store__tl_adopt(struct store *st)
         r->busy = false;
         store__tl[slot].gen = st->gen;
         store__tl[slot].r = r;
+        store__tl[slot].depth = 0;
     }
     pthread_mutex_unlock(&st->rmu);
 out:
     pthread_mutex_unlock(&store__reg_mu);
-    return r;
+    return r ? &store__tl[slot] : NULL;
 }
 
 int store_read_begin(struct store *st, MDB_txn **txn)
 {
-    struct store__reader *r;
+    struct store__tl_slot *slot;
+    bool nested;
     int rc;
 
     assert(!store_on_writer(st));
     *txn = NULL;
-    rc = pthread_rwlock_rdlock(&st->map_lock);
-    if (rc != 0) {
-        return -rc;
+    slot = store__tl_find(st);
+    /* Taking a writer-preferring lock again while holding it would wait for a waiting writer
+     * that waits for us, so only the thread's outermost read takes it. */
+    nested = slot && slot->depth > 0;
+    if (!nested) {
+        rc = pthread_rwlock_rdlock(&st->map_lock);
+        if (rc != 0) {
+            return -rc;
+        }
     }
-    r = store__tl_find(st);
-    if (!r) {
-        r = store__tl_adopt(st);
+    if (!slot) {
+        slot = store__tl_adopt(st);
     }
-    if (r && !r->busy) {
-        rc = store__rc(mdb_txn_renew(r->txn));
+    if (slot && !slot->r->busy) {
+        rc = store__rc(mdb_txn_renew(slot->r->txn));
         if (rc == 0) {
-            r->busy = true;
-            *txn = r->txn;
-            return 0;
+            slot->r->busy = true;
+            *txn = slot->r->txn;
         }
     }
     else {
         /* A nested read on this thread, or no cached reader: an uncached transaction. */
         rc = store__rc(mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn));
-        if (rc == 0) {
-            return 0;
+    }
+    if (rc == 0) {
+        if (slot) {
+            slot->depth++;
         }
+        return 0;
     }
     *txn = NULL;
-    pthread_rwlock_unlock(&st->map_lock);
+    if (!nested) {
+        pthread_rwlock_unlock(&st->map_lock);
+    }
     return rc;
 }
 
 void store_read_end(struct store *st, MDB_txn *txn)
 {
-    struct store__reader *r = store__tl_find(st);
+    struct store__tl_slot *slot = store__tl_find(st);
 
-    if (r && r->busy && r->txn == txn) {
+    if (slot && slot->r->busy && slot->r->txn == txn) {
         mdb_txn_reset(txn);
-        r->busy = false;
+        slot->r->busy = false;
     }
     else {
         mdb_txn_abort(txn);
+    }
+    if (slot) {
+        assert(slot->depth > 0);
+        if (--slot->depth > 0) {
+            return;
+        }
     }
     pthread_rwlock_unlock(&st->map_lock);
 }
@@ -1006,9 +1040,11 @@ void store_read_end(struct store *st, MDB_txn *txn)
 
 void store_get_stats(struct store *st, struct store_stats *out)
 {
+    struct store__tl_slot *slot;
     MDB_envinfo info;
     MDB_stat ms;
     struct stat sb;
+    bool held;
 
     memset(out, 0, sizeof *out);
     out->groups = atomic_load(&st->st_groups);
@@ -1025,11 +1061,16 @@ void store_get_stats(struct store *st, struct store_stats *out)
         out->readers_cached++;
     }
     pthread_mutex_unlock(&st->rmu);
-    /* Both calls read the meta pages inside the map, which must not move meanwhile. */
-    if (pthread_rwlock_rdlock(&st->map_lock) == 0) {
+    /* Both calls read the meta pages inside the map, which must not move meanwhile; a thread
+     * inside a read holds map_lock already (and must not take it again, see DESIGN). */
+    slot = store__tl_find(st);
+    held = slot && slot->depth > 0;
+    if (held || store_on_writer(st) || pthread_rwlock_rdlock(&st->map_lock) == 0) {
         mdb_env_info(st->env, &info);
         mdb_env_stat(st->env, &ms);
-        pthread_rwlock_unlock(&st->map_lock);
+        if (!held && !store_on_writer(st)) {
+            pthread_rwlock_unlock(&st->map_lock);
+        }
         out->map_used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
         out->map_size_bytes = info.me_mapsize;
     }

@@ -2,7 +2,8 @@
  * test_core_store.c: unit tests of the store (src/core/store.c): ops and reads, group commit
  * under concurrency, failure isolation inside a group, shutdown draining, the directory lock,
  * unusable directories, a full map (growth and the no-growth error) and readers running while
- * the writer writes and grows the map.
+ * the writer writes and grows the map, reader slots across thread churn, and a read held
+ * while waiting for the writer (growth times out instead of deadlocking).
  *
  * What it is not: a crash test. Durability across kill -9 is proven end to end (R34).
  *
@@ -925,6 +926,54 @@ static void test_reader_churn(void **state)
     store_close(st);
 }
 
+/* ---- 10. A read held across a wait for the writer delays growth; it does not deadlock. ---- */
+
+static void test_grow_blocked_by_reader(void **state)
+{
+    struct store *st;
+    struct store_stats s;
+    struct put_op op;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    int pending = 1;
+    size_t vlen = 2u << 20;
+    char *val = calloc(1, vlen);
+    MDB_txn *txn;
+    MDB_dbi dbi;
+
+    (void)state;
+    assert_non_null(val);
+    st = open_store(tmpdir, 1 << 20, 0, STORE_SYNC_NONE);
+    assert_int_equal(store_dbi_open(st, "big", 0, &dbi), 0);
+
+    /* This thread reads while it waits for an op that needs a larger map: the writer gives
+     * up on growing after its timeout and the op fails with MDB_MAP_FULL. */
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    put_init(&op, dbi, "big", NULL);
+    op.val = val;
+    op.vlen = vlen;
+    op.mu = &mu;
+    op.cv = &cv;
+    op.pending = &pending;
+    assert_int_equal(store_submit(st, &op.base), 0);
+    wait_pending(&mu, &cv, &pending);
+    store_read_end(st, txn);
+    assert_int_equal(op.done_rc, MDB_MAP_FULL);
+    store_get_stats(st, &s);
+    assert_int_equal(s.map_grows, 0);
+
+    /* Without the read, the same op grows the map and commits. */
+    put_init(&op, dbi, "big", NULL);
+    op.val = val;
+    op.vlen = vlen;
+    assert_int_equal(store_submit_wait(st, &op.base), 0);
+    store_get_stats(st, &s);
+    assert_true(s.map_grows > 0);
+    assert_int_equal(get_str(st, dbi, "big", NULL, 0), 0);
+    store_close(st);
+    free(val);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +986,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_full, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_concurrent_readers, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_reader_churn, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_grow_blocked_by_reader, setup_dir, teardown_dir),
     };
 
     log_threshold = LOG_WARN;
