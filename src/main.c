@@ -1,8 +1,180 @@
 /*
- * main.c: the `sluice` command (placeholder until the front door lands in this series).
+ * main.c: the `sluice` command.
+ *
+ *   sluice serve [flags]   run the server (sluice serve --help)
+ *   sluice version         print the version
+ *
+ * Start-up order: settings, signals blocked (so only this thread takes SIGINT/SIGTERM), the
+ * store (which locks the data directory), credentials, services, the front door, then the
+ * banner. Shutdown runs the other way: stop accepting and let in-flight requests finish, stop
+ * services, drain and close the store. Every acknowledged write was committed before it was
+ * acknowledged, so a SIGKILL at any point loses nothing acknowledged either.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/auth.h"
+#include "core/config.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/sigv4.h"
+#include "core/store.h"
+#include "dynamodb/dynamodb.h"
+
+static void store_metrics(void *ctx, struct buf *b)
+{
+    struct store_stats s;
+    static const char *const le[] = { "1", "3", "7", "15", "31", "63", "127", "+Inf" };
+    uint64_t cum = 0;
+
+    store_get_stats(ctx, &s);
+    buf_puts(b, "# HELP sluice_store_batch_size Writer ops per group commit.\n"
+                "# TYPE sluice_store_batch_size histogram\n");
+    for (int i = 0; i < 8; i++) {
+        cum += s.batch_hist[i];
+        buf_printf(b, "sluice_store_batch_size_bucket{le=\"%s\"} %llu\n", le[i],
+                   (unsigned long long)cum);
+    }
+    buf_printf(b,
+               "sluice_store_batch_size_sum %llu\nsluice_store_batch_size_count %llu\n"
+               "# HELP sluice_store_ops_total Writer ops applied.\n"
+               "# TYPE sluice_store_ops_total counter\nsluice_store_ops_total %llu\n"
+               "# HELP sluice_store_ops_failed_total Writer ops that failed or rolled back.\n"
+               "# TYPE sluice_store_ops_failed_total counter\n"
+               "sluice_store_ops_failed_total %llu\n"
+               "# HELP sluice_store_commit_seconds_total Time spent committing (with fsync).\n"
+               "# TYPE sluice_store_commit_seconds_total counter\n"
+               "sluice_store_commit_seconds_total %.6f\n"
+               "# HELP sluice_store_queue_depth Ops waiting for the writer.\n"
+               "# TYPE sluice_store_queue_depth gauge\nsluice_store_queue_depth %llu\n"
+               "# HELP sluice_store_used_bytes Bytes of the store's map in use.\n"
+               "# TYPE sluice_store_used_bytes gauge\nsluice_store_used_bytes %llu\n"
+               "# HELP sluice_store_file_bytes Size of sluice.mdb on disk.\n"
+               "# TYPE sluice_store_file_bytes gauge\nsluice_store_file_bytes %llu\n",
+               (unsigned long long)s.ops, (unsigned long long)s.groups,
+               (unsigned long long)s.ops, (unsigned long long)s.ops_failed,
+               (double)s.commit_ns_total / 1e9, (unsigned long long)s.queue_depth,
+               (unsigned long long)s.map_used_bytes, (unsigned long long)s.file_bytes);
+}
+
+static void banner(const struct config *c, unsigned port, struct auth *a, int created)
+{
+    const char *id = auth_root_access_key(a);
+    const char *secret = auth_root_secret(a);
+    const char *host = strchr(c->bind, ':') ? "[::1]" : c->bind;
+    char endpoint[128];
+
+    snprintf(endpoint, sizeof endpoint, "http://%s:%u", host, port);
+    printf("sluice %s serving DynamoDB, DynamoDB Streams, Lambda, Firehose and S3\n"
+           "  endpoint:       %s\n"
+           "  data directory: %s (sync %s)\n"
+           "  region:         %s, account %s\n",
+           SLUICE_VERSION, endpoint, c->data_dir, c->sync == STORE_SYNC_FULL ? "full" : "none",
+           c->region, c->account_id);
+    if (strcmp(auth_root_source(a), "environment") == 0) {
+        printf("  credentials:    from SLUICE_ROOT_ACCESS_KEY_ID / "
+               "SLUICE_ROOT_SECRET_ACCESS_KEY\n");
+    }
+    else {
+        printf("  credentials:    %s %s/credentials\n", created ? "created in" : "from",
+               c->data_dir);
+    }
+    printf("    AWS_ACCESS_KEY_ID=%s\n    AWS_SECRET_ACCESS_KEY=%s\n", id, secret);
+    printf("  try:\n    AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s "
+           "aws --endpoint-url %s dynamodb list-tables\n",
+           id, secret, c->region, endpoint);
+    fflush(stdout);
+}
+
+static int serve(int argc, char **argv)
+{
+    struct config c;
+    char err[512] = "";
+    struct store *st = NULL;
+    struct auth *a = NULL;
+    struct http_server *srv = NULL;
+    struct ddb *ddb = NULL;
+    struct http_service *svc;
+    struct store_options so;
+    struct http_server_options ho;
+    sigset_t set;
+    int rc, sig = 0, created = 0;
+
+    rc = config_parse(&c, argc, argv, err, sizeof err);
+    if (rc == 1) {
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "sluice: %s\n", err);
+        return 2;
+    }
+    log_threshold = c.log_level;
+
+    /* Block the stop signals before any thread starts, so they all inherit the mask and the
+     * signals reach sigwait() below. SIGPIPE is ignored: a client that hangs up is a closed
+     * socket, not a reason to die. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sigv4_global_init();
+    memset(&so, 0, sizeof so);
+    so.dir = c.data_dir;
+    so.sync = c.sync;
+    rc = store_open(&so, &st, err, sizeof err);
+    if (rc < 0) {
+        log_error("sluice", "%s", err);
+        goto out;
+    }
+    rc = auth_load(c.data_dir, &a, &created, err, sizeof err);
+    if (rc < 0) {
+        log_error("sluice", "%s", err);
+        goto out;
+    }
+    memset(&ho, 0, sizeof ho);
+    ho.bind = c.bind;
+    ho.port = c.port;
+    ho.threads = c.threads;
+    ho.region = c.region;
+    ho.account_id = c.account_id;
+    ho.secret_lookup = auth_lookup;
+    ho.secret_ctx = a;
+    http_server_new(&ho, &srv);
+    rc = ddb_new(st, c.region, c.account_id, &ddb, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot open the DynamoDB catalog: %s", store_strerror(rc));
+        goto out;
+    }
+    http_server_register(srv, svc);
+    http_server_add_metrics(srv, store_metrics, st);
+    rc = http_server_start(srv, err, sizeof err);
+    if (rc < 0) {
+        log_error("sluice", "%s", err);
+        goto out;
+    }
+    banner(&c, http_server_port(srv), a, created);
+
+    while (sigwait(&set, &sig) != 0) {
+    }
+    log_info("sluice", "%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+out:
+    http_server_stop(srv, 800);
+    http_server_free(srv);
+    ddb_free(ddb);
+    store_close(st);
+    auth_free(a);
+    sigv4_global_cleanup();
+    if (rc == 0 && sig) {
+        log_info("sluice", "stopped");
+    }
+    return rc < 0 ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -10,6 +182,14 @@ int main(int argc, char **argv)
         printf("sluice %s\n", SLUICE_VERSION);
         return 0;
     }
-    fprintf(stderr, "usage: sluice serve | version\n");
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) {
+        return serve(argc - 2, argv + 2);
+    }
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
+        printf("usage: sluice serve [flags] | sluice version\n\n");
+        config_usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "usage: sluice serve [flags] | sluice version (sluice serve --help)\n");
     return 2;
 }

@@ -1,0 +1,102 @@
+/*
+ * awserr.h: every error a client can be sent, in one X-macro table (R13).
+ *
+ * Each row: the enum name, the HTTP status, the AWS error code, where the JSON protocols'
+ * `__type` namespace comes from, and the default message (NULL when AWS sends none). A
+ * handler sets an error once, where the cause is known, with http_req_fail(r, AWSERR_X, ...);
+ * the front door renders it in the protocol of the service: JSON `__type` + `message`, the
+ * Lambda REST-JSON `x-amzn-ErrorType` header, or S3's XML `<Error><Code>`.
+ *
+ * Namespaces (what DynamoDB puts before '#' in `__type`, and clients strip):
+ *   AWSERR_NS_CORAL     com.amazon.coral.service#   (authentication, serialization, unknown op)
+ *   AWSERR_NS_VALIDATE  com.amazon.coral.validate#  (ValidationException)
+ *   AWSERR_NS_SERVICE   the service's own, e.g. com.amazonaws.dynamodb.v20120810#
+ * Messages are AWS's words where AWS's are known; they are printf formats when a row's users
+ * pass arguments.
+ */
+#ifndef SL_CORE_AWSERR_H
+#define SL_CORE_AWSERR_H
+
+enum awserr_ns {
+    AWSERR_NS_CORAL = 0,
+    AWSERR_NS_VALIDATE = 1,
+    AWSERR_NS_SERVICE = 2,
+};
+
+/* clang-format off */
+#define AWSERR_TABLE(X)                                                                        \
+    /* JSON services (DynamoDB, DynamoDB Streams, Firehose, Lambda) */                         \
+    X(INTERNAL, 500, "InternalServerError", AWSERR_NS_SERVICE, "Internal server error")        \
+    X(SERVICE_UNAVAILABLE, 503, "ServiceUnavailable", AWSERR_NS_CORAL,                         \
+      "The service is shutting down; retry.")                                                  \
+    X(UNKNOWN_OPERATION, 400, "UnknownOperationException", AWSERR_NS_CORAL, NULL)              \
+    X(MISSING_AUTH, 400, "MissingAuthenticationTokenException", AWSERR_NS_CORAL,               \
+      "Request is missing Authentication Token")                                               \
+    X(UNRECOGNIZED_CLIENT, 400, "UnrecognizedClientException", AWSERR_NS_CORAL,                \
+      "The security token included in the request is invalid.")                               \
+    X(INVALID_SIGNATURE, 400, "InvalidSignatureException", AWSERR_NS_CORAL,                    \
+      "The request signature we calculated does not match the signature you provided. "        \
+      "Check your AWS Secret Access Key and signing method. "                                  \
+      "Consult the service documentation for details.")                                        \
+    X(INCOMPLETE_SIGNATURE, 400, "IncompleteSignatureException", AWSERR_NS_CORAL,              \
+      "Authorization header requires 'Credential' parameter. Authorization header requires "   \
+      "'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. "       \
+      "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")  \
+    X(SERIALIZATION, 400, "SerializationException", AWSERR_NS_CORAL, "%s")                     \
+    X(VALIDATION, 400, "ValidationException", AWSERR_NS_VALIDATE, "%s")                        \
+    X(REQUEST_TOO_LARGE, 413, "RequestEntityTooLarge", AWSERR_NS_CORAL,                        \
+      "Request entity too large")                           \
+    X(RESOURCE_NOT_FOUND, 400, "ResourceNotFoundException", AWSERR_NS_SERVICE, "%s")           \
+    X(RESOURCE_IN_USE, 400, "ResourceInUseException", AWSERR_NS_SERVICE, "%s")                 \
+    X(LIMIT_EXCEEDED, 400, "LimitExceededException", AWSERR_NS_SERVICE, "%s")                  \
+    /* S3 (REST-XML) */                                                                        \
+    X(S3_INTERNAL, 500, "InternalError", AWSERR_NS_SERVICE,                                    \
+      "We encountered an internal error. Please try again.")                                   \
+    X(S3_ACCESS_DENIED, 403, "AccessDenied", AWSERR_NS_SERVICE, "Access Denied")               \
+    X(S3_EXPIRED, 403, "AccessDenied", AWSERR_NS_SERVICE, "Request has expired")               \
+    X(S3_INVALID_ACCESS_KEY, 403, "InvalidAccessKeyId", AWSERR_NS_SERVICE,                     \
+      "The AWS Access Key Id you provided does not exist in our records.")                     \
+    X(S3_SIGNATURE_MISMATCH, 403, "SignatureDoesNotMatch", AWSERR_NS_SERVICE,                  \
+      "The request signature we calculated does not match the signature you provided. "        \
+      "Check your key and signing method.")                                                    \
+    X(S3_TIME_SKEWED, 403, "RequestTimeTooSkewed", AWSERR_NS_SERVICE,                          \
+      "The difference between the request time and the current time is too large.")           \
+    X(S3_AUTH_MALFORMED, 400, "AuthorizationHeaderMalformed", AWSERR_NS_SERVICE,               \
+      "The authorization header is malformed; %s")                                             \
+    X(S3_AUTH_QUERY_MALFORMED, 400, "AuthorizationQueryParametersError", AWSERR_NS_SERVICE,    \
+      "%s")                                                                                    \
+    X(S3_CONTENT_SHA_MISMATCH, 400, "XAmzContentSHA256Mismatch", AWSERR_NS_SERVICE,            \
+      "The provided 'x-amz-content-sha256' header does not match what was computed.")          \
+    X(S3_INVALID_ARGUMENT, 400, "InvalidArgument", AWSERR_NS_SERVICE, "%s")                    \
+    X(S3_INVALID_REQUEST, 400, "InvalidRequest", AWSERR_NS_SERVICE, "%s")                      \
+    X(S3_INCOMPLETE_BODY, 400, "IncompleteBody", AWSERR_NS_SERVICE,                            \
+      "You did not provide the number of bytes specified by the Content-Length HTTP header")   \
+    X(S3_ENTITY_TOO_LARGE, 400, "EntityTooLarge", AWSERR_NS_SERVICE,                           \
+      "Your proposed upload exceeds the maximum allowed object size.")                         \
+    X(S3_NOT_IMPLEMENTED, 501, "NotImplemented", AWSERR_NS_SERVICE,                            \
+      "A header you provided implies functionality that is not implemented")                   \
+    X(S3_METHOD_NOT_ALLOWED, 405, "MethodNotAllowed", AWSERR_NS_SERVICE,                       \
+      "The specified method is not allowed against this resource.")                            \
+    X(S3_SERVICE_UNAVAILABLE, 503, "ServiceUnavailable", AWSERR_NS_SERVICE,                    \
+      "Please reduce your request rate.")
+/* clang-format on */
+
+enum awserr {
+    AWSERR_NONE = 0,
+#define AWSERR_ENUM(name, status, code, ns, msg) AWSERR_##name,
+    AWSERR_TABLE(AWSERR_ENUM)
+#undef AWSERR_ENUM
+        AWSERR__COUNT
+};
+
+struct awserr_info {
+    unsigned status;
+    const char *code;
+    enum awserr_ns ns;
+    const char *msg;  /* default message or printf format; NULL: AWS sends none */
+};
+
+/* The row of e (a static table). */
+const struct awserr_info *awserr_info(enum awserr e);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * config.h: the settings of `sluice serve`, from flags, environment variables and defaults,
+ * in that order of precedence. Each flag --name has the variable SLUICE_NAME (dashes become
+ * underscores): --data-dir and SLUICE_DATA_DIR.
+ */
+#ifndef SL_CORE_CONFIG_H
+#define SL_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/log.h"
+#include "core/store.h"
+
+struct config {
+    unsigned port;
+    char bind[64];
+    char data_dir[1024];
+    char region[33];
+    char account_id[13];
+    enum log_level log_level;
+    enum store_sync sync;
+    unsigned threads;
+};
+
+/*
+ * Parses argv (the arguments after "serve") over the environment and defaults.
+ * Returns 0; 1 when --help was asked (the help is printed); or -EINVAL with a sentence in err.
+ */
+int config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Prints the help of `sluice serve` to f (a FILE *). */
+void config_usage(void *f);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * dynamodb.h: the DynamoDB service, the only header of src/dynamodb/ other folders include.
+ *
+ * What it is: the DynamoDB JSON 1.0 API (X-Amz-Target DynamoDB_20120810.*) on the store:
+ * the table catalog now; items, expressions, indexes and transactions as they land.
+ * What it is not: the stream read API (src/streams/), the HTTP server (src/core/http.c).
+ *
+ * Threads: ddb_new() and ddb_free() on the main thread; handlers on HTTP threads; catalog
+ * writes on the writer thread.
+ */
+#ifndef SL_DYNAMODB_H
+#define SL_DYNAMODB_H
+
+#include "core/http.h"
+#include "core/store.h"
+
+struct ddb;
+
+/*
+ * Opens the service's databases in st and returns its HTTP service in *svc (owned by the
+ * struct ddb, valid until ddb_free()). region and account are copied. Returns 0 or a
+ * negative store code.
+ */
+int ddb_new(struct store *st, const char *region, const char *account, struct ddb **out,
+            struct http_service **svc);
+void ddb_free(struct ddb *d);
+
+#endif
