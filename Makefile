@@ -94,6 +94,25 @@ e2e: build/asan/sluice
 check:
 	@scripts/check
 
+# `make fuzz`: libFuzzer targets of tests/fuzz/ (clang), each run for FUZZ_SECONDS.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := $(STD) $(WARN) -Isrc $(PKG_CFLAGS) -DSLUICE_VERSION='"$(VERSION)"' -O1 -g \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	    mkdir -p build/fuzz/corpus-$$(basename $$f); \
+	    echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus-$$(basename $$f) \
+	        2>&1 | tail -3 || exit 1; \
+	done
+
 clean:
 	rm -rf build
 
