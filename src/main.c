@@ -23,6 +23,7 @@
 #include "core/sigv4.h"
 #include "core/store.h"
 #include "dynamodb/dynamodb.h"
+#include "streams/streams.h"
 
 static void store_metrics(void *ctx, struct buf *b)
 {
@@ -97,6 +98,7 @@ static int serve(int argc, char **argv)
     struct auth *a = NULL;
     struct http_server *srv = NULL;
     struct ddb *ddb = NULL;
+    struct strm *streams = NULL;
     struct http_service *svc;
     struct store_options so;
     struct http_server_options ho;
@@ -145,7 +147,13 @@ static int serve(int argc, char **argv)
     ho.secret_lookup = auth_lookup;
     ho.secret_ctx = a;
     http_server_new(&ho, &srv);
-    rc = ddb_new(st, c.region, c.account_id, &ddb, &svc);
+    rc = strm_new(st, c.region, c.account_id, &streams, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot open the stream store: %s", store_strerror(rc));
+        goto out;
+    }
+    http_server_register(srv, svc);
+    rc = ddb_new(st, streams, c.region, c.account_id, &ddb, &svc);
     if (rc < 0) {
         log_error("sluice", "cannot open the DynamoDB catalog: %s", store_strerror(rc));
         goto out;
@@ -167,6 +175,7 @@ out:
     http_server_stop(srv, 800);
     http_server_free(srv);
     ddb_free(ddb);
+    strm_free(streams);
     store_close(st);
     auth_free(a);
     sigv4_global_cleanup();

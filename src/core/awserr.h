@@ -49,6 +49,8 @@ enum awserr_ns {
     X(RESOURCE_NOT_FOUND, 400, "ResourceNotFoundException", AWSERR_NS_SERVICE, "%s")           \
     X(RESOURCE_IN_USE, 400, "ResourceInUseException", AWSERR_NS_SERVICE, "%s")                 \
     X(LIMIT_EXCEEDED, 400, "LimitExceededException", AWSERR_NS_SERVICE, "%s")                  \
+    X(EXPIRED_ITERATOR, 400, "ExpiredIteratorException", AWSERR_NS_SERVICE, "%s")              \
+    X(TRIMMED_DATA, 400, "TrimmedDataAccessException", AWSERR_NS_SERVICE, "%s")                \
     /* S3 (REST-XML) */                                                                        \
     X(S3_INTERNAL, 500, "InternalError", AWSERR_NS_SERVICE,                                    \
       "We encountered an internal error. Please try again.")                                   \

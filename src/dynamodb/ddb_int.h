@@ -17,6 +17,7 @@
 
 struct ddb {
     struct store *st;
+    struct strm *streams;       /* the change log tables with streams append to */
     MDB_dbi tables;             /* table name -> catalog entry (docs/formats.md) */
     char region[33];
     char account[13];

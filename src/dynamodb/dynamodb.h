@@ -13,6 +13,7 @@
 
 #include "core/http.h"
 #include "core/store.h"
+#include "streams/streams.h"
 
 struct ddb;
 
@@ -21,8 +22,8 @@ struct ddb;
  * struct ddb, valid until ddb_free()). region and account are copied. Returns 0 or a
  * negative store code.
  */
-int ddb_new(struct store *st, const char *region, const char *account, struct ddb **out,
-            struct http_service **svc);
+int ddb_new(struct store *st, struct strm *streams, const char *region, const char *account,
+            struct ddb **out, struct http_service **svc);
 void ddb_free(struct ddb *d);
 
 #endif

@@ -18,13 +18,14 @@ static const struct http_op ddb_ops[] = {
     { "ListTables", ddb_list_tables, 0 },
 };
 
-int ddb_new(struct store *st, const char *region, const char *account, struct ddb **out,
-            struct http_service **svc)
+int ddb_new(struct store *st, struct strm *streams, const char *region, const char *account,
+            struct ddb **out, struct http_service **svc)
 {
     struct ddb *d = xcalloc(1, sizeof *d);
     int rc;
 
     d->st = st;
+    d->streams = streams;
     snprintf(d->region, sizeof d->region, "%s", region);
     snprintf(d->account, sizeof d->account, "%s", account);
     rc = store_dbi_open(st, "ddb.tables", 0, &d->tables);

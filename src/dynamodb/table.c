@@ -245,8 +245,12 @@ struct create_op {
     struct ddb *d;
     struct http_req *r;
     const char *name;
-    char *entry;      /* catalog JSON text (malloc, freed by the continuation) */
+    char *entry;      /* catalog JSON text (malloc, freed with the request) */
     size_t entry_len;
+    const char *table_arn;
+    const char *stream_label;   /* NULL: no stream */
+    const char *stream_view;
+    const json_t *key_schema;   /* borrowed from the request body */
 };
 
 static int create_apply(struct store_op *op, MDB_txn *txn)
@@ -267,6 +271,11 @@ static int create_apply(struct store_op *op, MDB_txn *txn)
     rc = mdb_put(txn, c->d->tables, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
         return -EEXIST;
+    }
+    if (rc == 0 && c->stream_label) {
+        /* The stream is born in the same transaction as its table. */
+        rc = strm_create(c->d->streams, txn, c->name, c->table_arn, c->stream_label,
+                         c->stream_view, c->key_schema);
     }
     return rc;
 }
@@ -660,6 +669,7 @@ int ddb_create_table(struct http_req *r)
     json_object_set_new(entry, "DeletionProtectionEnabled",
                         json_boolean(json_is_true(json_object_get(in,
                                                                   "DeletionProtectionEnabled"))));
+    c = arena_new(&r->arena, struct create_op);
     if (ss && json_is_true(json_object_get(ss, "StreamEnabled"))) {
         char label[64];
         iso_label(label, sizeof label, &now);
@@ -667,9 +677,12 @@ int ddb_create_table(struct http_req *r)
         json_object_set_new(entry, "LatestStreamLabel", json_string(label));
         json_object_set_new(entry, "LatestStreamArn",
                             json_string(arena_printf(&r->arena, "%s/stream/%s", arn, label)));
+        c->stream_label = arena_strdup(&r->arena, label);
+        c->stream_view = json_string_value(json_object_get(ss, "StreamViewType"));
     }
+    c->table_arn = arn;
+    c->key_schema = ks;
 
-    c = arena_new(&r->arena, struct create_op);
     c->base.apply = create_apply;
     c->base.done = op_done_resume;
     c->d = d;
@@ -744,6 +757,14 @@ static int delete_apply(struct store_op *op, MDB_txn *txn)
         return -EPERM;
     }
     rc = mdb_del(txn, c->d->tables, &k, NULL);
+    if (rc == 0 && json_is_string(json_object_get(c->entry, "LatestStreamArn"))) {
+        /* The stream outlives its table for the retention period, as on DynamoDB. */
+        int src = strm_disable(c->d->streams, txn,
+                               json_string_value(json_object_get(c->entry, "LatestStreamArn")));
+        if (src != 0 && src != -ENOENT) {
+            rc = src;
+        }
+    }
     return rc;
 }
 
