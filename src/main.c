@@ -23,6 +23,7 @@
 #include "core/sigv4.h"
 #include "core/store.h"
 #include "dynamodb/dynamodb.h"
+#include "s3/s3.h"
 #include "streams/streams.h"
 
 static void store_metrics(void *ctx, struct buf *b)
@@ -99,6 +100,7 @@ static int serve(int argc, char **argv)
     struct http_server *srv = NULL;
     struct ddb *ddb = NULL;
     struct strm *streams = NULL;
+    struct s3 *s3 = NULL;
     struct http_service *svc;
     struct store_options so;
     struct http_server_options ho;
@@ -159,6 +161,13 @@ static int serve(int argc, char **argv)
         goto out;
     }
     http_server_register(srv, svc);
+    /* S3 last: it claims every request that no other service claimed. */
+    rc = s3_new(st, c.data_dir, c.region, c.account_id, &s3, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot open S3: %s", s3_strerror(rc));
+        goto out;
+    }
+    http_server_register(srv, svc);
     http_server_add_metrics(srv, store_metrics, st);
     rc = http_server_start(srv, err, sizeof err);
     if (rc < 0) {
@@ -176,6 +185,7 @@ out:
     http_server_free(srv);
     ddb_free(ddb);
     strm_free(streams);
+    s3_free(s3);
     store_close(st);
     auth_free(a);
     sigv4_global_cleanup();

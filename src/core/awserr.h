@@ -80,7 +80,33 @@ enum awserr_ns {
     X(S3_METHOD_NOT_ALLOWED, 405, "MethodNotAllowed", AWSERR_NS_SERVICE,                       \
       "The specified method is not allowed against this resource.")                            \
     X(S3_SERVICE_UNAVAILABLE, 503, "ServiceUnavailable", AWSERR_NS_SERVICE,                    \
-      "Please reduce your request rate.")
+      "Please reduce your request rate.")                                                      \
+    X(S3_NO_SUCH_BUCKET, 404, "NoSuchBucket", AWSERR_NS_SERVICE,                               \
+      "The specified bucket does not exist")                                                   \
+    X(S3_NO_SUCH_KEY, 404, "NoSuchKey", AWSERR_NS_SERVICE, "The specified key does not exist.") \
+    X(S3_BUCKET_OWNED, 409, "BucketAlreadyOwnedByYou", AWSERR_NS_SERVICE,                      \
+      "Your previous request to create the named bucket succeeded and you already own it.")    \
+    X(S3_BUCKET_NOT_EMPTY, 409, "BucketNotEmpty", AWSERR_NS_SERVICE,                           \
+      "The bucket you tried to delete is not empty")                                           \
+    X(S3_INVALID_BUCKET_NAME, 400, "InvalidBucketName", AWSERR_NS_SERVICE,                     \
+      "The specified bucket is not valid.")                                                    \
+    X(S3_TOO_MANY_BUCKETS, 400, "TooManyBuckets", AWSERR_NS_SERVICE,                           \
+      "You have attempted to create more buckets than allowed")                                \
+    X(S3_KEY_TOO_LONG, 400, "KeyTooLongError", AWSERR_NS_SERVICE, "Your key is too long")      \
+    X(S3_METADATA_TOO_LARGE, 400, "MetadataTooLarge", AWSERR_NS_SERVICE,                       \
+      "Your metadata headers exceed the maximum allowed metadata size")                        \
+    X(S3_BAD_DIGEST, 400, "BadDigest", AWSERR_NS_SERVICE,                                      \
+      "The Content-MD5 you specified did not match what we received.")                         \
+    X(S3_INVALID_DIGEST, 400, "InvalidDigest", AWSERR_NS_SERVICE,                              \
+      "The Content-MD5 you specified is not valid.")                                           \
+    X(S3_INVALID_RANGE, 416, "InvalidRange", AWSERR_NS_SERVICE,                                \
+      "The requested range is not satisfiable")                                                \
+    X(S3_MALFORMED_XML, 400, "MalformedXML", AWSERR_NS_SERVICE,                                \
+      "The XML you provided was not well-formed or did not validate against our published "    \
+      "schema")                                                                                \
+    X(S3_MISSING_CONTENT_LENGTH, 411, "MissingContentLength", AWSERR_NS_SERVICE,               \
+      "You must provide the Content-Length HTTP header.")                                      \
+    X(S3_NOT_IMPLEMENTED_OP, 501, "NotImplemented", AWSERR_NS_SERVICE, "%s")
 /* clang-format on */
 
 enum awserr {

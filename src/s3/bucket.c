@@ -1,0 +1,401 @@
+/*
+ * bucket.c: S3 buckets: CreateBucket, HeadBucket, ListBuckets, DeleteBucket,
+ * GetBucketLocation, the bucket naming rules, and s3_bucket_create() for other services.
+ *
+ * What it is not: objects (object.c), listings of objects (list.c).
+ *
+ * Invariants: only names that pass s3__bucket_name_valid() are ever stored, so a stored bucket
+ * name never holds a 0 byte and object keys (bucket 0x00 key) cannot collide across buckets;
+ * a bucket is deleted only inside the writer op that saw it empty, so a PutObject that commits
+ * after it finds the bucket gone (its apply checks) instead of leaving an orphan.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "s3/s3_int.h"
+
+/* ---- naming rules (S3 user guide, "General purpose bucket naming rules") ---- */
+
+static bool looks_like_ipv4(const char *s, size_t n)
+{
+    int dots = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.') {
+            dots++;
+        }
+        else if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+    }
+    return dots == 3;
+}
+
+static bool starts(const char *s, size_t n, const char *p)
+{
+    size_t pl = strlen(p);
+    return n >= pl && memcmp(s, p, pl) == 0;
+}
+
+static bool ends(const char *s, size_t n, const char *p)
+{
+    size_t pl = strlen(p);
+    return n >= pl && memcmp(s + n - pl, p, pl) == 0;
+}
+
+bool s3__bucket_name_valid(const char *s, size_t n)
+{
+    if (n < 3 || n > S3_BUCKET_NAME_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '.' && c != '-') {
+            return false;
+        }
+        if ((i == 0 || i == n - 1) && !alnum) {
+            return false;
+        }
+        /* Adjacent periods, and a period next to a hyphen (which the virtual-hosted style's
+         * DNS names cannot hold), are refused as S3 refuses them. */
+        if (i > 0 && c == '.' && (s[i - 1] == '.' || s[i - 1] == '-')) {
+            return false;
+        }
+        if (i > 0 && c == '-' && s[i - 1] == '.') {
+            return false;
+        }
+    }
+    if (looks_like_ipv4(s, n)) {
+        return false;
+    }
+    if (starts(s, n, "xn--") || starts(s, n, "sthree-") || starts(s, n, "amzn-s3-demo-") ||
+        ends(s, n, "-s3alias") || ends(s, n, "--ol-s3") || ends(s, n, ".mrap") ||
+        ends(s, n, "--x-s3")) {
+        return false;
+    }
+    return true;
+}
+
+bool s3__bucket_exists(struct s3 *s3, MDB_txn *txn, const char *bucket, uint64_t *created_ms)
+{
+    MDB_val k = { strlen(bucket), (void *)bucket }, v;
+    uint64_t ms;
+    if (mdb_get(txn, s3->buckets, &k, &v) != 0) {
+        return false;
+    }
+    if (created_ms) {
+        *created_ms = s3__bucket_decode(v.mv_data, v.mv_size, &ms) == 0 ? ms : 0;
+    }
+    return true;
+}
+
+int s3__bucket_check_or_reply(struct http_req *r, MDB_txn *txn, const char *bucket)
+{
+    struct s3 *s3 = s3__of(r);
+    if (!s3__bucket_name_valid(bucket, strlen(bucket))) {
+        http_req_fail(r, AWSERR_S3_INVALID_BUCKET_NAME, NULL);
+        http_req_fail_field(r, "BucketName", bucket);
+        return -1;
+    }
+    if (!s3__bucket_exists(s3, txn, bucket, NULL)) {
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", bucket);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- CreateBucket ---- */
+
+struct create_op {
+    struct store_op base;
+    struct s3 *s3;
+    struct http_req *r;         /* NULL for s3_bucket_create() */
+    const char *bucket;
+    unsigned char rec[300];
+    size_t rec_len;
+};
+
+static int create_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct create_op *c = (struct create_op *)op;
+    MDB_val k = { strlen(c->bucket), (void *)c->bucket };
+    MDB_val v = { c->rec_len, c->rec };
+    MDB_stat ms;
+    int rc;
+
+    rc = mdb_stat(txn, c->s3->buckets, &ms);
+    if (rc != 0) {
+        return rc;
+    }
+    if (ms.ms_entries >= S3__MAX_BUCKETS) {
+        return -EDQUOT;
+    }
+    rc = mdb_put(txn, c->s3->buckets, &k, &v, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? -EEXIST : rc;
+}
+
+static void resume_done(struct store_op *op, int rc)
+{
+    struct create_op *c = (struct create_op *)op;
+    (void)rc;
+    http_req_resume(c->r);
+}
+
+static int create_cont(struct http_req *r)
+{
+    struct create_op *c = r->op_ctx;
+    switch (c->base.rc) {
+    case 0:
+        http_reply_header(r, "Location", arena_printf(&r->arena, "/%s", c->bucket));
+        return http_reply(r, 200, NULL, NULL, 0);
+    case -EEXIST:
+        http_req_fail(r, AWSERR_S3_BUCKET_OWNED, NULL);
+        http_req_fail_field(r, "BucketName", c->bucket);
+        return -1;
+    case -EDQUOT:
+        return http_req_fail(r, AWSERR_S3_TOO_MANY_BUCKETS, NULL);
+    default:
+        return s3__internal_or_reply(r, "CreateBucket", c->base.rc);
+    }
+}
+
+static int create_xml_cb(void *ctx, const char *path, struct sl_str text)
+{
+    /* LocationConstraint is accepted and not checked: a local server has one region, and
+     * clients pass the region they were configured with. */
+    (void)ctx;
+    (void)path;
+    (void)text;
+    return 0;
+}
+
+int s3_create_bucket(struct http_req *r)
+{
+    struct s3 *s3 = s3__of(r);
+    struct s3__target *t = s3__target_of(r);
+    struct create_op *c;
+
+    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
+        http_req_fail(r, AWSERR_S3_INVALID_BUCKET_NAME, NULL);
+        http_req_fail_field(r, "BucketName", t->bucket);
+        return -1;
+    }
+    if (r->body.len > 0 &&
+        s3__xml_parse_or_reply(r, "CreateBucketConfiguration", create_xml_cb, NULL) < 0) {
+        return -1;
+    }
+    c = arena_new(&r->arena, struct create_op);
+    c->base.apply = create_apply;
+    c->base.done = resume_done;
+    c->s3 = s3;
+    c->r = r;
+    c->bucket = t->bucket;
+    c->rec_len = s3__bucket_encode(s3__now_ms(), s3->region, c->rec, sizeof c->rec);
+    r->op_ctx = c;
+    return s3__submit_or_reply(r, &c->base, create_cont);
+}
+
+int s3_bucket_create(struct s3 *s3, const char *bucket)
+{
+    struct create_op c;
+
+    if (!s3__bucket_name_valid(bucket, strlen(bucket))) {
+        return -EINVAL;
+    }
+    memset(&c, 0, sizeof c);
+    c.base.apply = create_apply;
+    c.s3 = s3;
+    c.bucket = bucket;
+    c.rec_len = s3__bucket_encode(s3__now_ms(), s3->region, c.rec, sizeof c.rec);
+    return store_submit_wait(s3->st, &c.base);
+}
+
+/* ---- HeadBucket, GetBucketLocation ---- */
+
+int s3_head_bucket(struct http_req *r)
+{
+    struct s3 *s3 = s3__of(r);
+    struct s3__target *t = s3__target_of(r);
+    MDB_txn *txn;
+    int rc = store_read_begin(s3->st, &txn);
+
+    if (rc != 0) {
+        return s3__internal_or_reply(r, "HeadBucket", rc);
+    }
+    rc = s3__bucket_check_or_reply(r, txn, t->bucket);
+    store_read_end(s3->st, txn);
+    if (rc < 0) {
+        return -1;
+    }
+    http_reply_header(r, "x-amz-bucket-region", s3->region);
+    return http_reply(r, 200, NULL, NULL, 0);
+}
+
+int s3_get_bucket_location(struct http_req *r)
+{
+    struct s3 *s3 = s3__of(r);
+    struct s3__target *t = s3__target_of(r);
+    MDB_txn *txn;
+    const char *body;
+    int rc = store_read_begin(s3->st, &txn);
+
+    if (rc != 0) {
+        return s3__internal_or_reply(r, "GetBucketLocation", rc);
+    }
+    rc = s3__bucket_check_or_reply(r, txn, t->bucket);
+    store_read_end(s3->st, txn);
+    if (rc < 0) {
+        return -1;
+    }
+    /* us-east-1 is reported as an empty LocationConstraint, as S3 does. */
+    body = arena_printf(&r->arena,
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                        "<LocationConstraint xmlns=\"" S3__XMLNS "\">%s</LocationConstraint>",
+                        strcmp(s3->region, "us-east-1") == 0 ? "" : s3->region);
+    return http_reply(r, 200, "application/xml", body, strlen(body));
+}
+
+/* ---- ListBuckets ---- */
+
+int s3_list_buckets(struct http_req *r)
+{
+    struct s3 *s3 = s3__of(r);
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    struct buf b;
+    int rc;
+
+    rc = store_read_begin(s3->st, &txn);
+    if (rc == 0) {
+        rc = mdb_cursor_open(txn, s3->buckets, &cur);
+        if (rc != 0) {
+            store_read_end(s3->st, txn);
+        }
+    }
+    if (rc != 0) {
+        return s3__internal_or_reply(r, "ListBuckets", rc);
+    }
+    /* At most S3__MAX_BUCKETS names of 63 bytes: 2 MiB is ample. */
+    buf_init(&b, 4u * 1024 * 1024);
+    buf_printf(&b,
+               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<ListAllMyBucketsResult xmlns=\"" S3__XMLNS "\"><Owner><ID>%s</ID>"
+               "<DisplayName>%s</DisplayName></Owner><Buckets>",
+               s3->owner_id, s3->account);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t ms = 0;
+        char iso[25];
+        s3__bucket_decode(v.mv_data, v.mv_size, &ms);
+        s3__time_iso(ms, iso);
+        buf_puts(&b, "<Bucket>");
+        s3__xml_elem(&b, "Name", (struct sl_str){ k.mv_data, k.mv_size });
+        buf_printf(&b, "<CreationDate>%s</CreationDate></Bucket>", iso);
+    }
+    mdb_cursor_close(cur);
+    store_read_end(s3->st, txn);
+    if (buf_puts(&b, "</Buckets></ListAllMyBucketsResult>") < 0) {
+        buf_release(&b);
+        return s3__internal_or_reply(r, "ListBuckets", -E2BIG);
+    }
+    return s3__reply_xml(r, 200, &b);
+}
+
+/* ---- DeleteBucket ---- */
+
+struct delete_op {
+    struct store_op base;
+    struct s3 *s3;
+    struct http_req *r;
+    const char *bucket;
+};
+
+static int delete_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct delete_op *c = (struct delete_op *)op;
+    size_t bl = strlen(c->bucket);
+    MDB_val k = { bl, (void *)c->bucket }, v;
+    MDB_cursor *cur;
+    unsigned char pfx[S3_BUCKET_NAME_MAX + 1];
+    int rc;
+
+    rc = mdb_get(txn, c->s3->buckets, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        return -ENOENT;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    memcpy(pfx, c->bucket, bl);
+    pfx[bl] = 0;
+    rc = mdb_cursor_open(txn, c->s3->objects, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+    {
+        MDB_val ok = { bl + 1, pfx }, ov;
+        rc = mdb_cursor_get(cur, &ok, &ov, MDB_SET_RANGE);
+        if (rc == 0 && ok.mv_size >= bl + 1 && memcmp(ok.mv_data, pfx, bl + 1) == 0) {
+            rc = -ENOTEMPTY;
+        }
+        else if (rc == MDB_NOTFOUND || rc == 0) {
+            rc = 0;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0) {
+        return rc;
+    }
+    return mdb_del(txn, c->s3->buckets, &k, NULL);
+}
+
+static void delete_done(struct store_op *op, int rc)
+{
+    struct delete_op *c = (struct delete_op *)op;
+    (void)rc;
+    http_req_resume(c->r);
+}
+
+static int delete_cont(struct http_req *r)
+{
+    struct delete_op *c = r->op_ctx;
+    switch (c->base.rc) {
+    case 0:
+        return http_reply(r, 204, NULL, NULL, 0);
+    case -ENOENT:
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", c->bucket);
+        return -1;
+    case -ENOTEMPTY:
+        http_req_fail(r, AWSERR_S3_BUCKET_NOT_EMPTY, NULL);
+        http_req_fail_field(r, "BucketName", c->bucket);
+        return -1;
+    default:
+        return s3__internal_or_reply(r, "DeleteBucket", c->base.rc);
+    }
+}
+
+int s3_delete_bucket(struct http_req *r)
+{
+    struct s3__target *t = s3__target_of(r);
+    struct delete_op *c;
+
+    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", t->bucket);
+        return -1;
+    }
+    c = arena_new(&r->arena, struct delete_op);
+    c->base.apply = delete_apply;
+    c->base.done = delete_done;
+    c->s3 = s3__of(r);
+    c->r = r;
+    c->bucket = t->bucket;
+    r->op_ctx = c;
+    return s3__submit_or_reply(r, &c->base, delete_cont);
+}

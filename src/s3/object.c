@@ -1,0 +1,1112 @@
+/*
+ * object.c: S3 objects: PutObject (streamed to a file), GetObject and HeadObject (sent from
+ * the file), DeleteObject, Range headers, and the C API that puts (in one step, or staged and
+ * recorded inside another service's writer op) and opens objects for other services (s3.h).
+ *
+ * What it is not: listings (list.c), buckets (bucket.c), multipart uploads.
+ *
+ * A put, from first byte to acknowledgement (the states of struct put_state):
+ *
+ *   RECEIVING  bytes appended to objects/<id>.tmp and to the MD5 as they arrive (on_body)
+ *     --all bytes, digest checked, fsync, rename to objects/<id>, fsync(objects/)--> DURABLE
+ *   DURABLE    --record queued (store_submit)--> COMMITTING
+ *   COMMITTING --group committed (put_done: committed = true)--> acknowledged by put_cont
+ *
+ * Whatever ends the request in RECEIVING or DURABLE (an error, a hang-up, a failed apply)
+ * runs put_cleanup(), which removes the file; only a committed put keeps its file. After a
+ * commit that replaced an object, put_cleanup() removes the replaced body. A crash between
+ * rename and commit leaves an unreferenced objects/<id>, which s3_new()'s sweep removes.
+ *
+ * Invariants: a body file, once renamed to its final name, is never written again; a GET
+ * opens the file its snapshot's record names, and if a newer commit removed it meanwhile (the
+ * open fails with ENOENT) it reads again in a fresh snapshot.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "s3/s3_int.h"
+
+#define PUT_MAGIC 0x53337075u
+#define OPEN_RETRIES 8
+
+struct put_state {
+    struct store_op base;
+    uint32_t magic;
+    struct s3 *s3;
+    struct http_req *r;             /* NULL for the C API */
+    const char *bucket;
+    struct sl_str key;
+    int fd;                         /* the temporary file while RECEIVING */
+    char tmp[40];                   /* <id>.tmp, relative to objects/ */
+    bool tmp_exists;
+    bool final_exists;
+    bool committed;                 /* set by put_done / the C API after the commit */
+    EVP_MD_CTX *md;
+    bool has_md5;
+    unsigned char content_md5[16];
+    struct s3__obj obj;
+    /* C API: copies of what the caller lent, so that a staged put outlives the call (the
+     * key is needed only until put_seal() has encoded it). */
+    char bucket_buf[S3_BUCKET_NAME_MAX + 1];
+    char ctype[256];
+    char cenc[256];
+    unsigned char lkey[S3__LMDB_KEY_MAX];
+    size_t lkey_len;
+    unsigned char *rec;             /* xmalloc'd record, freed by put_cleanup */
+    size_t rec_len;
+    bool had_old;                   /* set by put_apply on each run */
+    unsigned char old_body[16];
+};
+
+/* ---- body files ---- */
+
+void s3__body_unlink(struct s3 *s3, const unsigned char id[16])
+{
+    char name[33];
+    s3__body_name(id, name);
+    if (unlinkat(s3->objdir_fd, name, 0) != 0 && errno != ENOENT) {
+        log_warn("s3", "cannot remove objects/%s: %s", name, strerror(errno));
+    }
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int put_begin(struct put_state *p, struct s3 *s3, const char *bucket, struct sl_str key)
+{
+    p->magic = PUT_MAGIC;
+    p->s3 = s3;
+    p->bucket = bucket;
+    p->key = key;
+    p->fd = -1;
+    s3__body_id_new(p->obj.body);
+    s3__body_name(p->obj.body, p->tmp);
+    memcpy(p->tmp + 32, ".tmp", 5);
+    p->md = EVP_MD_CTX_new();
+    if (!p->md || EVP_DigestInit_ex(p->md, s3->md5, NULL) != 1) {
+        return -ENOMEM;
+    }
+    p->fd = openat(s3->objdir_fd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (p->fd < 0) {
+        return -errno;
+    }
+    p->tmp_exists = true;
+    return 0;
+}
+
+static int put_feed(struct put_state *p, const char *data, size_t n)
+{
+    int rc = write_all(p->fd, data, n);
+    if (rc == 0 && EVP_DigestUpdate(p->md, data, n) != 1) {
+        rc = -EIO;
+    }
+    if (rc == 0) {
+        p->obj.size += n;
+    }
+    return rc;
+}
+
+/* Finishes the digest and makes the body durable under its final name. Returns 0, -EBADMSG
+ * when Content-MD5 differs, or -errno. */
+static int put_seal(struct put_state *p)
+{
+    unsigned int mdlen = 0;
+    char name[33];
+    int rc = 0;
+
+    if (EVP_DigestFinal_ex(p->md, p->obj.md5, &mdlen) != 1 || mdlen != 16) {
+        return -EIO;
+    }
+    if (p->has_md5 && memcmp(p->content_md5, p->obj.md5, 16) != 0) {
+        return -EBADMSG;
+    }
+    if (fsync(p->fd) != 0) {
+        rc = -errno;
+    }
+    if (close(p->fd) != 0 && rc == 0) {
+        rc = -errno;
+    }
+    p->fd = -1;
+    if (rc != 0) {
+        return rc;
+    }
+    s3__body_name(p->obj.body, name);
+    if (renameat(p->s3->objdir_fd, p->tmp, p->s3->objdir_fd, name) != 0) {
+        return -errno;
+    }
+    p->tmp_exists = false;
+    p->final_exists = true;
+    /* The rename is durable only once the directory is: without this a crash could lose the
+     * name of a file whose record then commits. */
+    if (fsync(p->s3->objdir_fd) != 0) {
+        return -errno;
+    }
+    p->obj.mtime_ms = s3__now_ms();
+    p->obj.key = p->key;
+    p->lkey_len = s3__objkey(p->bucket, p->key, p->lkey);
+    p->rec = s3__obj_encode(&p->obj, &p->rec_len);
+    return 0;
+}
+
+static int put_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct put_state *p = (struct put_state *)op;
+    MDB_val k = { p->lkey_len, p->lkey }, v;
+    int rc;
+
+    p->had_old = false;
+    if (!s3__bucket_exists(p->s3, txn, p->bucket, NULL)) {
+        return S3_ENOBUCKET;
+    }
+    rc = mdb_get(txn, p->s3->objects, &k, &v);
+    if (rc == 0) {
+        struct s3__obj old;
+        if (s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(p->bucket),
+                           &old) == 0) {
+            p->had_old = true;
+            memcpy(p->old_body, old.body, 16);
+        }
+    }
+    else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    k = (MDB_val){ p->lkey_len, p->lkey };
+    v = (MDB_val){ p->rec_len, p->rec };
+    return mdb_put(txn, p->s3->objects, &k, &v, 0);
+}
+
+/* Ends a put whatever state it reached (see the head comment). */
+static void put_cleanup(void *arg)
+{
+    struct put_state *p = arg;
+    char name[33];
+
+    if (p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
+    }
+    if (p->tmp_exists) {
+        unlinkat(p->s3->objdir_fd, p->tmp, 0);
+        p->tmp_exists = false;
+    }
+    if (p->final_exists && !p->committed) {
+        s3__body_name(p->obj.body, name);
+        unlinkat(p->s3->objdir_fd, name, 0);
+    }
+    if (p->committed && p->had_old && memcmp(p->old_body, p->obj.body, 16) != 0) {
+        s3__body_unlink(p->s3, p->old_body);
+    }
+    p->final_exists = false;
+    p->had_old = false;
+    EVP_MD_CTX_free(p->md);
+    p->md = NULL;
+    free(p->rec);
+    p->rec = NULL;
+}
+
+/* ---- PutObject ---- */
+
+static const char *const kept_headers[] = { "content-type",     "content-encoding",
+                                            "content-disposition", "cache-control",
+                                            "expires",          "content-language" };
+
+static void put_done(struct store_op *op, int rc)
+{
+    struct put_state *p = (struct put_state *)op;
+    p->committed = rc == 0;
+    http_req_resume(p->r);
+}
+
+static int put_cont(struct http_req *r)
+{
+    struct put_state *p = r->op_ctx;
+    char etag[35];
+
+    switch (p->base.rc) {
+    case 0:
+        s3__obj_etag(&p->obj, etag);
+        http_reply_header(r, "ETag", etag);
+        return http_reply(r, 200, NULL, NULL, 0);
+    case S3_ENOBUCKET:
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", p->bucket);
+        return -1;
+    default:
+        return s3__internal_or_reply(r, "PutObject", p->base.rc);
+    }
+}
+
+static int put_on_body(struct http_req *r, const char *data, size_t n)
+{
+    struct put_state *p = r->op_ctx;
+    int rc;
+
+    if (p->obj.size + n > S3__PUT_MAX) {
+        return http_req_fail(r, AWSERR_S3_ENTITY_TOO_LARGE, NULL);
+    }
+    rc = put_feed(p, data, n);
+    if (rc < 0) {
+        return s3__internal_or_reply(r, "PutObject write", rc);
+    }
+    return 0;
+}
+
+static int put_on_body_end(struct http_req *r)
+{
+    struct put_state *p = r->op_ctx;
+    int rc = put_seal(p);
+
+    if (rc == -EBADMSG) {
+        return http_req_fail(r, AWSERR_S3_BAD_DIGEST, NULL);
+    }
+    if (rc < 0) {
+        return s3__internal_or_reply(r, "PutObject seal", rc);
+    }
+    p->base.apply = put_apply;
+    p->base.done = put_done;
+    return s3__submit_or_reply(r, &p->base, put_cont);
+}
+
+/* Collects the headers S3 keeps with an object into p->obj.fields. Returns 0 or -1 with
+ * MetadataTooLarge / InvalidArgument set. */
+static int put_fields_or_reply(struct http_req *r, struct put_state *p)
+{
+    size_t meta = 0;
+    struct s3__obj *o = &p->obj;
+    const char *ct = http_req_header(r, "content-type");
+
+    o->fields[o->n_fields++] = (struct s3__field){
+        SL_STR_LIT("content-type"), sl_str_c(ct && ct[0] ? ct : "binary/octet-stream")
+    };
+    for (size_t i = 1; i < sizeof kept_headers / sizeof kept_headers[0]; i++) {
+        const char *v = http_req_header(r, kept_headers[i]);
+        struct sl_str sv = sl_str_c(v);
+        if (!v) {
+            continue;
+        }
+        if (i == 1) {
+            /* aws-chunked is the transfer framing of a streaming upload, not the object's
+             * encoding: S3 drops it and keeps what follows it. */
+            if (sl_str_starts(sv, "aws-chunked")) {
+                sv.p += 11;
+                sv.len -= 11;
+                while (sv.len && (sv.p[0] == ',' || sv.p[0] == ' ')) {
+                    sv.p++;
+                    sv.len--;
+                }
+                if (!sv.len) {
+                    continue;
+                }
+            }
+        }
+        if (sv.len > S3__HDR_VALUE_MAX) {
+            return http_req_fail(r, AWSERR_S3_INVALID_ARGUMENT, "Header %s is too long",
+                                 kept_headers[i]);
+        }
+        o->fields[o->n_fields++] = (struct s3__field){ sl_str_c(kept_headers[i]), sv };
+    }
+    for (size_t i = 0; i < r->n_headers; i++) {
+        struct sl_str name = r->headers[i].name;
+        char *lower;
+        if (name.len <= 11 || !sl_str_case_eq((struct sl_str){ name.p, 11 }, "x-amz-meta-")) {
+            continue;
+        }
+        /* S3 counts the UTF-8 bytes of each user-defined name and value against 2 KB. */
+        meta += name.len - 11 + r->headers[i].value.len;
+        if (meta > S3__META_MAX || o->n_fields == S3__FIELDS_MAX) {
+            return http_req_fail(r, AWSERR_S3_METADATA_TOO_LARGE, NULL);
+        }
+        lower = arena_strndup(&r->arena, name.p, name.len);
+        for (size_t j = 0; j < name.len; j++) {
+            if (lower[j] >= 'A' && lower[j] <= 'Z') {
+                lower[j] = (char)(lower[j] - 'A' + 'a');
+            }
+        }
+        o->fields[o->n_fields++] =
+            (struct s3__field){ { lower, name.len }, r->headers[i].value };
+    }
+    return 0;
+}
+
+int s3_put_object(struct http_req *r)
+{
+    struct s3 *s3 = s3__of(r);
+    struct s3__target *t = s3__target_of(r);
+    struct put_state *p;
+    const char *md5 = http_req_header(r, "content-md5");
+    const char *decoded = http_req_header(r, "x-amz-decoded-content-length");
+    MDB_txn *txn;
+    int rc;
+
+    if (t->key.len > S3_KEY_MAX) {
+        return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
+    }
+    /* Refuse early what can be refused on the headers, before a byte is written. */
+    if (!r->has_content_length && !http_req_header(r, "transfer-encoding")) {
+        return http_req_fail(r, AWSERR_S3_MISSING_CONTENT_LENGTH, NULL);
+    }
+    if ((r->has_content_length && r->content_length > S3__PUT_MAX + 64 * 1024 * 1024) ||
+        (decoded && strtoull(decoded, NULL, 10) > S3__PUT_MAX)) {
+        return http_req_fail(r, AWSERR_S3_ENTITY_TOO_LARGE, NULL);
+    }
+    rc = store_read_begin(s3->st, &txn);
+    if (rc != 0) {
+        return s3__internal_or_reply(r, "PutObject", rc);
+    }
+    rc = s3__bucket_check_or_reply(r, txn, t->bucket);
+    store_read_end(s3->st, txn);
+    if (rc < 0) {
+        return -1;
+    }
+    p = arena_new(&r->arena, struct put_state);
+    p->r = r;
+    if (md5) {
+        unsigned char d[17];
+        if (s3__base64_decode(sl_str_c(md5), d, sizeof d) != 16) {
+            return http_req_fail(r, AWSERR_S3_INVALID_DIGEST, NULL);
+        }
+        memcpy(p->content_md5, d, 16);
+        p->has_md5 = true;
+    }
+    if (put_fields_or_reply(r, p) < 0) {
+        return -1;
+    }
+    rc = put_begin(p, s3, t->bucket, t->key);
+    arena_on_clear(&r->arena, put_cleanup, p);
+    if (rc < 0) {
+        return s3__internal_or_reply(r, "PutObject open", rc);
+    }
+    r->op_ctx = p;
+    r->on_body = put_on_body;
+    r->on_body_end = put_on_body_end;
+    return 0;
+}
+
+/* ---- the C API's puts ---- */
+
+static void fill_info(const struct put_state *p, struct s3_object_info *info)
+{
+    info->size = p->obj.size;
+    info->mtime_ms = p->obj.mtime_ms;
+    s3__obj_etag(&p->obj, info->etag);
+    snprintf(info->content_type, sizeof info->content_type, "%.*s",
+             (int)p->obj.fields[0].value.len, p->obj.fields[0].value.p);
+}
+
+static int put_prepare(struct put_state *p, struct s3 *s3, const char *bucket, struct sl_str key,
+                       const struct s3_put_options *opt)
+{
+    if (key.len == 0 || key.len > S3_KEY_MAX) {
+        return S3_EKEY;
+    }
+    if (!s3__bucket_name_valid(bucket, strlen(bucket))) {
+        return S3_ENOBUCKET;
+    }
+    if ((opt && opt->content_type && strlen(opt->content_type) >= sizeof p->ctype) ||
+        (opt && opt->content_encoding && strlen(opt->content_encoding) >= sizeof p->cenc)) {
+        return -ENAMETOOLONG;
+    }
+    snprintf(p->bucket_buf, sizeof p->bucket_buf, "%s", bucket);
+    snprintf(p->ctype, sizeof p->ctype, "%s",
+             opt && opt->content_type ? opt->content_type : "binary/octet-stream");
+    p->obj.fields[p->obj.n_fields++] =
+        (struct s3__field){ SL_STR_LIT("content-type"), sl_str_c(p->ctype) };
+    if (opt && opt->content_encoding) {
+        snprintf(p->cenc, sizeof p->cenc, "%s", opt->content_encoding);
+        p->obj.fields[p->obj.n_fields++] =
+            (struct s3__field){ SL_STR_LIT("content-encoding"), sl_str_c(p->cenc) };
+    }
+    return put_begin(p, s3, p->bucket_buf, key);
+}
+
+/* Stages from a buffer (fd < 0) or from fd. */
+static int stage(struct s3 *s3, const char *bucket, struct sl_str key, int fd, const void *data,
+                 size_t n, const struct s3_put_options *opt, struct s3_staged **out)
+{
+    struct put_state *p = xcalloc(1, sizeof *p);
+    int rc = put_prepare(p, s3, bucket, key, opt);
+
+    if (rc == 0 && fd < 0) {
+        rc = put_feed(p, data, n);
+    }
+    if (rc == 0 && fd >= 0) {
+        char *chunk = xmalloc(256 * 1024);
+        uint64_t off = 0;
+        while (rc == 0) {
+            ssize_t got = pread(fd, chunk, 256 * 1024, (off_t)off);
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            if (got <= 0) {
+                rc = got < 0 ? -errno : 0;
+                break;
+            }
+            off += (uint64_t)got;
+            rc = put_feed(p, chunk, (size_t)got);
+        }
+        free(chunk);
+    }
+    if (rc == 0) {
+        rc = put_seal(p);
+    }
+    if (rc != 0) {
+        if (p->s3) {
+            put_cleanup(p);
+        }
+        free(p);
+        return rc;
+    }
+    p->base.apply = put_apply;
+    *out = (struct s3_staged *)p;
+    return 0;
+}
+
+int s3_stage_from_buf(struct s3 *s3, const char *bucket, struct sl_str key, const void *data,
+                      size_t n, const struct s3_put_options *opt, struct s3_staged **out)
+{
+    return stage(s3, bucket, key, -1, data, n, opt, out);
+}
+
+int s3_stage_from_fd(struct s3 *s3, const char *bucket, struct sl_str key, int fd,
+                     const struct s3_put_options *opt, struct s3_staged **out)
+{
+    if (fd < 0) {
+        return -EBADF;
+    }
+    return stage(s3, bucket, key, fd, NULL, 0, opt, out);
+}
+
+int s3_staged_apply(struct s3_staged *sg, MDB_txn *txn)
+{
+    struct put_state *p = (struct put_state *)sg;
+    store_assert_writer(p->s3->st);
+    return put_apply(&p->base, txn);
+}
+
+void s3_staged_info(const struct s3_staged *sg, struct s3_object_info *info)
+{
+    fill_info((const struct put_state *)sg, info);
+}
+
+void s3_staged_finish(struct s3_staged *sg, bool committed)
+{
+    struct put_state *p = (struct put_state *)sg;
+    if (!p) {
+        return;
+    }
+    p->committed = committed;
+    put_cleanup(p);
+    free(p);
+}
+
+static int put_sync(struct s3 *s3, struct s3_staged *sg, int rc, struct s3_object_info *info)
+{
+    if (rc != 0) {
+        return rc;
+    }
+    rc = store_submit_wait(s3->st, &((struct put_state *)sg)->base);
+    if (rc == 0 && info) {
+        s3_staged_info(sg, info);
+    }
+    s3_staged_finish(sg, rc == 0);
+    return rc;
+}
+
+int s3_put_object_from_buf(struct s3 *s3, const char *bucket, struct sl_str key, const void *data,
+                           size_t n, const struct s3_put_options *opt,
+                           struct s3_object_info *info)
+{
+    struct s3_staged *sg = NULL;
+    int rc = s3_stage_from_buf(s3, bucket, key, data, n, opt, &sg);
+    return put_sync(s3, sg, rc, info);
+}
+
+int s3_put_object_from_fd(struct s3 *s3, const char *bucket, struct sl_str key, int fd,
+                          const struct s3_put_options *opt, struct s3_object_info *info)
+{
+    struct s3_staged *sg = NULL;
+    int rc = s3_stage_from_fd(s3, bucket, key, fd, opt, &sg);
+    return put_sync(s3, sg, rc, info);
+}
+
+/* ---- Range ---- */
+
+static bool parse_u64(const char **s, uint64_t *out)
+{
+    const char *p = *s;
+    uint64_t v = 0;
+    if (*p < '0' || *p > '9') {
+        return false;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *s = p;
+    *out = v;
+    return true;
+}
+
+enum s3__range_result s3__range_parse(const char *h, uint64_t size, uint64_t *off,
+                                      uint64_t *len)
+{
+    const char *p = h;
+    uint64_t a, b;
+
+    /* RFC 9110 14.1.2: a Range S3 cannot parse, or one with several ranges, is ignored and
+     * the whole object is sent, which is what S3 does. */
+    if (!h || strncmp(p, "bytes=", 6) != 0) {
+        return S3__RANGE_NONE;
+    }
+    p += 6;
+    if (strchr(p, ',')) {
+        return S3__RANGE_NONE;
+    }
+    if (*p == '-') {
+        p++;
+        if (!parse_u64(&p, &b) || *p) {
+            return S3__RANGE_NONE;
+        }
+        if (b == 0 || size == 0) {
+            return S3__RANGE_UNSATISFIABLE;
+        }
+        if (b > size) {
+            b = size;
+        }
+        *off = size - b;
+        *len = b;
+        return S3__RANGE_PARTIAL;
+    }
+    if (!parse_u64(&p, &a) || *p != '-') {
+        return S3__RANGE_NONE;
+    }
+    p++;
+    if (*p == '\0') {
+        b = UINT64_MAX;
+    }
+    else if (!parse_u64(&p, &b) || *p || b < a) {
+        return S3__RANGE_NONE;
+    }
+    if (a >= size) {
+        return S3__RANGE_UNSATISFIABLE;
+    }
+    if (b >= size) {
+        b = size - 1;
+    }
+    *off = a;
+    *len = b - a + 1;
+    return S3__RANGE_PARTIAL;
+}
+
+/* ---- GetObject, HeadObject ---- */
+
+/* Finds (bucket, key) in txn. Returns 0 with *o decoded (borrowing from the map), or
+ * S3_ENOKEY / S3_ENOBUCKET, or a store code. */
+static int object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+                         struct s3__obj *o)
+{
+    unsigned char lk[S3__LMDB_KEY_MAX];
+    MDB_val k, v;
+    int rc;
+
+    k.mv_size = s3__objkey(bucket, key, lk);
+    k.mv_data = lk;
+    rc = mdb_get(txn, s3->objects, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        return s3__bucket_exists(s3, txn, bucket, NULL) ? S3_ENOKEY : S3_ENOBUCKET;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(bucket), o);
+    if (rc != 0) {
+        return rc;
+    }
+    /* A long key's LMDB key is only a hash of its tail: the record holds the truth. */
+    if (!sl_str_eq(o->key, key)) {
+        return S3_ENOKEY;
+    }
+    return 0;
+}
+
+/* Opens the body of (bucket, key), reading again if a concurrent overwrite removed the file
+ * the first snapshot named. On success *fd is open and *o decoded in *txn (still open). */
+static int object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_txn **txn,
+                       struct s3__obj *o, int *fd)
+{
+    int rc = 0;
+
+    for (int attempt = 0; attempt < OPEN_RETRIES; attempt++) {
+        char name[33];
+        rc = store_read_begin(s3->st, txn);
+        if (rc != 0) {
+            return rc;
+        }
+        rc = object_lookup(s3, *txn, bucket, key, o);
+        if (rc == 0) {
+            s3__body_name(o->body, name);
+            *fd = openat(s3->objdir_fd, name, O_RDONLY | O_CLOEXEC);
+            if (*fd >= 0) {
+                return 0;
+            }
+            rc = -errno;
+        }
+        store_read_end(s3->st, *txn);
+        *txn = NULL;
+        if (rc != -ENOENT) {
+            return rc;
+        }
+    }
+    return rc;
+}
+
+/* Response headers S3 lets a GET override with a query parameter (presigned downloads). */
+static const char *const overrides[][2] = {
+    { "response-content-type", "Content-Type" },
+    { "response-content-language", "Content-Language" },
+    { "response-expires", "Expires" },
+    { "response-cache-control", "Cache-Control" },
+    { "response-content-disposition", "Content-Disposition" },
+    { "response-content-encoding", "Content-Encoding" },
+};
+
+static int get_or_head(struct http_req *r, const char *opname)
+{
+    struct s3 *s3 = s3__of(r);
+    struct s3__target *t = s3__target_of(r);
+    MDB_txn *txn = NULL;
+    struct s3__obj o;
+    uint64_t off = 0, len;
+    enum s3__range_result range;
+    char etag[35], lm[30];
+    int fd = -1;
+    int rc;
+
+    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", t->bucket);
+        return -1;
+    }
+    if (t->key.len > S3_KEY_MAX) {
+        return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
+    }
+    rc = object_open(s3, t->bucket, t->key, &txn, &o, &fd);
+    if (rc == S3_ENOBUCKET) {
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", t->bucket);
+        return -1;
+    }
+    if (rc == S3_ENOKEY) {
+        http_req_fail(r, AWSERR_S3_NO_SUCH_KEY, NULL);
+        http_req_fail_field(r, "Key", arena_strndup(&r->arena, t->key.p, t->key.len));
+        return -1;
+    }
+    if (rc != 0) {
+        return s3__internal_or_reply(r, opname, rc);
+    }
+    /* Headers are copied into the arena while the snapshot still holds the record. */
+    len = o.size;
+    range = s3__range_parse(http_req_header(r, "range"), o.size, &off, &len);
+    if (range == S3__RANGE_UNSATISFIABLE) {
+        char sz[24];
+        snprintf(sz, sizeof sz, "%llu", (unsigned long long)o.size);
+        store_read_end(s3->st, txn);
+        close(fd);
+        http_req_fail(r, AWSERR_S3_INVALID_RANGE, NULL);
+        http_req_fail_field(r, "ActualObjectSize", sz);
+        http_req_fail_field(r, "RangeRequested", http_req_header(r, "range"));
+        return -1;
+    }
+    s3__obj_etag(&o, etag);
+    s3__time_http(o.mtime_ms, lm);
+    http_reply_header(r, "ETag", etag);
+    http_reply_header(r, "Last-Modified", lm);
+    http_reply_header(r, "Accept-Ranges", "bytes");
+    for (size_t i = 0; i < o.n_fields; i++) {
+        const struct s3__field *f = &o.fields[i];
+        char *name, *value;
+        if (sl_str_eq_c(f->name, "content-type")) {
+            r->content_type = arena_strndup(&r->arena, f->value.p, f->value.len);
+            continue;
+        }
+        name = arena_strndup(&r->arena, f->name.p, f->name.len);
+        value = arena_strndup(&r->arena, f->value.p, f->value.len);
+        http_reply_header(r, name, value);
+    }
+    store_read_end(s3->st, txn);
+    for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
+        const char *v = http_req_query(r, overrides[i][0]);
+        if (!v) {
+            continue;
+        }
+        if (i == 0) {
+            r->content_type = v;
+        }
+        else {
+            http_reply_header(r, overrides[i][1], v);
+        }
+    }
+    if (range == S3__RANGE_PARTIAL) {
+        http_reply_header(r, "Content-Range",
+                          arena_printf(&r->arena, "bytes %llu-%llu/%llu",
+                                       (unsigned long long)off,
+                                       (unsigned long long)(off + len - 1),
+                                       (unsigned long long)o.size));
+    }
+    /* The body goes out from the file (E3); MHD closes fd when the response is done. */
+    r->status = range == S3__RANGE_PARTIAL ? 206 : 200;
+    r->resp_fd = fd;
+    r->resp_fd_off = off;
+    r->resp_fd_len = len;
+    return 0;
+}
+
+int s3_get_object(struct http_req *r)
+{
+    return get_or_head(r, "GetObject");
+}
+
+int s3_head_object(struct http_req *r)
+{
+    return get_or_head(r, "HeadObject");
+}
+
+/* ---- DeleteObject ---- */
+
+struct delete_state {
+    struct store_op base;
+    struct s3 *s3;
+    struct http_req *r;
+    const char *bucket;
+    struct sl_str key;
+    unsigned char lkey[S3__LMDB_KEY_MAX];
+    size_t lkey_len;
+    bool had_old;                   /* set by delete_apply on each run */
+    bool committed;
+    unsigned char old_body[16];
+};
+
+static int delete_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct delete_state *d = (struct delete_state *)op;
+    MDB_val k = { d->lkey_len, d->lkey }, v;
+    struct s3__obj old;
+    int rc;
+
+    d->had_old = false;
+    if (!s3__bucket_exists(d->s3, txn, d->bucket, NULL)) {
+        return S3_ENOBUCKET;
+    }
+    rc = mdb_get(txn, d->s3->objects, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        return 0; /* S3's DeleteObject succeeds on a missing key. */
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(d->bucket), &old) ==
+            0 &&
+        !sl_str_eq(old.key, d->key)) {
+        return 0; /* a long key's hash matched another key: ours is not there */
+    }
+    d->had_old = true;
+    memcpy(d->old_body, old.body, 16);
+    k = (MDB_val){ d->lkey_len, d->lkey };
+    return mdb_del(txn, d->s3->objects, &k, NULL);
+}
+
+static void delete_done(struct store_op *op, int rc)
+{
+    struct delete_state *d = (struct delete_state *)op;
+    d->committed = rc == 0;
+    http_req_resume(d->r);
+}
+
+static void delete_cleanup(void *arg)
+{
+    struct delete_state *d = arg;
+    if (d->committed && d->had_old) {
+        s3__body_unlink(d->s3, d->old_body);
+    }
+}
+
+static int delete_cont(struct http_req *r)
+{
+    struct delete_state *d = r->op_ctx;
+    switch (d->base.rc) {
+    case 0:
+        return http_reply(r, 204, NULL, NULL, 0);
+    case S3_ENOBUCKET:
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", d->bucket);
+        return -1;
+    default:
+        return s3__internal_or_reply(r, "DeleteObject", d->base.rc);
+    }
+}
+
+int s3_delete_object(struct http_req *r)
+{
+    struct s3__target *t = s3__target_of(r);
+    struct delete_state *d;
+
+    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", t->bucket);
+        return -1;
+    }
+    if (t->key.len > S3_KEY_MAX) {
+        return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
+    }
+    d = arena_new(&r->arena, struct delete_state);
+    d->base.apply = delete_apply;
+    d->base.done = delete_done;
+    d->s3 = s3__of(r);
+    d->r = r;
+    d->bucket = t->bucket;
+    d->key = t->key;
+    d->lkey_len = s3__objkey(t->bucket, t->key, d->lkey);
+    arena_on_clear(&r->arena, delete_cleanup, d);
+    r->op_ctx = d;
+    return s3__submit_or_reply(r, &d->base, delete_cont);
+}
+
+/* ---- the C API's reads ---- */
+
+int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd,
+                   struct s3_object_info *info)
+{
+    MDB_txn *txn = NULL;
+    struct s3__obj o;
+    int rc;
+
+    if (key.len == 0 || key.len > S3_KEY_MAX) {
+        return S3_EKEY;
+    }
+    if (!s3__bucket_name_valid(bucket, strlen(bucket))) {
+        return S3_ENOBUCKET;
+    }
+    rc = object_open(s3, bucket, key, &txn, &o, fd);
+    if (rc != 0) {
+        return rc;
+    }
+    if (info) {
+        struct sl_str ct = s3__obj_field(&o, "content-type");
+        info->size = o.size;
+        info->mtime_ms = o.mtime_ms;
+        s3__obj_etag(&o, info->etag);
+        snprintf(info->content_type, sizeof info->content_type, "%.*s", (int)ct.len,
+                 ct.p ? ct.p : "");
+    }
+    store_read_end(s3->st, txn);
+    return 0;
+}
+
+/* ---- DeleteObjects ---- */
+
+#define DELETE_MAX 1000     /* S3's limit of keys per DeleteObjects request */
+
+struct multi_key {
+    struct sl_str key;          /* arena copy */
+    unsigned char lkey[S3__LMDB_KEY_MAX];
+    size_t lkey_len;
+    bool had_old;               /* set by multi_apply on each run */
+    unsigned char old_body[16];
+};
+
+struct multi_state {
+    struct store_op base;
+    struct s3 *s3;
+    struct http_req *r;
+    const char *bucket;
+    struct multi_key *keys;     /* arena, DELETE_MAX entries */
+    size_t n;
+    bool quiet;
+    bool committed;
+};
+
+static int multi_xml_cb(void *ctx, const char *path, struct sl_str text)
+{
+    struct multi_state *m = ctx;
+    if (strcmp(path, "Delete/Quiet") == 0) {
+        m->quiet = sl_str_eq_c(text, "true");
+    }
+    else if (strcmp(path, "Delete/Object/Key") == 0) {
+        struct multi_key *k;
+        if (m->n == DELETE_MAX) {
+            return -1; /* S3 answers more than 1000 keys with MalformedXML too */
+        }
+        k = &m->keys[m->n++];
+        k->key = (struct sl_str){ arena_strndup(&m->r->arena, text.p, text.len), text.len };
+        if (text.len >= 1 && text.len <= S3_KEY_MAX) {
+            k->lkey_len = s3__objkey(m->bucket, k->key, k->lkey);
+        }
+    }
+    return 0;
+}
+
+static int multi_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct multi_state *m = (struct multi_state *)op;
+    size_t bl = strlen(m->bucket);
+
+    if (!s3__bucket_exists(m->s3, txn, m->bucket, NULL)) {
+        return S3_ENOBUCKET;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        struct multi_key *k = &m->keys[i];
+        MDB_val key = { k->lkey_len, k->lkey }, v;
+        struct s3__obj old;
+        int rc;
+        k->had_old = false;
+        if (!k->lkey_len) {
+            continue;
+        }
+        rc = mdb_get(txn, m->s3->objects, &key, &v);
+        if (rc == MDB_NOTFOUND) {
+            continue;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        if (s3__obj_decode(v.mv_data, v.mv_size, key.mv_data, key.mv_size, bl, &old) != 0 ||
+            !sl_str_eq(old.key, k->key)) {
+            continue;
+        }
+        k->had_old = true;
+        memcpy(k->old_body, old.body, 16);
+        key = (MDB_val){ k->lkey_len, k->lkey };
+        rc = mdb_del(txn, m->s3->objects, &key, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void multi_done(struct store_op *op, int rc)
+{
+    struct multi_state *m = (struct multi_state *)op;
+    m->committed = rc == 0;
+    http_req_resume(m->r);
+}
+
+static void multi_cleanup(void *arg)
+{
+    struct multi_state *m = arg;
+    for (size_t i = 0; m->committed && i < m->n; i++) {
+        /* The same key twice in one request deletes (and names) one body once. */
+        if (m->keys[i].had_old) {
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++) {
+                dup = m->keys[j].had_old &&
+                      memcmp(m->keys[j].old_body, m->keys[i].old_body, 16) == 0;
+            }
+            if (!dup) {
+                s3__body_unlink(m->s3, m->keys[i].old_body);
+            }
+        }
+    }
+}
+
+static int multi_cont(struct http_req *r)
+{
+    struct multi_state *m = r->op_ctx;
+    struct buf b;
+
+    if (m->base.rc == S3_ENOBUCKET) {
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", m->bucket);
+        return -1;
+    }
+    if (m->base.rc != 0) {
+        return s3__internal_or_reply(r, "DeleteObjects", m->base.rc);
+    }
+    buf_init(&b, 16u * 1024 * 1024);
+    buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 "<DeleteResult xmlns=\"" S3__XMLNS "\">");
+    for (size_t i = 0; i < m->n; i++) {
+        const struct multi_key *k = &m->keys[i];
+        if (!k->lkey_len) {
+            buf_puts(&b, "<Error>");
+            s3__xml_elem(&b, "Key", k->key);
+            buf_puts(&b, k->key.len ? "<Code>KeyTooLongError</Code><Message>Your key is too "
+                                      "long</Message></Error>"
+                                    : "<Code>InvalidArgument</Code><Message>Invalid key"
+                                      "</Message></Error>");
+            continue;
+        }
+        if (!m->quiet) {
+            buf_puts(&b, "<Deleted>");
+            s3__xml_elem(&b, "Key", k->key);
+            buf_puts(&b, "</Deleted>");
+        }
+    }
+    if (buf_puts(&b, "</DeleteResult>") < 0) {
+        buf_release(&b);
+        return s3__internal_or_reply(r, "DeleteObjects", -E2BIG);
+    }
+    return s3__reply_xml(r, 200, &b);
+}
+
+int s3_delete_objects(struct http_req *r)
+{
+    struct s3__target *t = s3__target_of(r);
+    const char *md5 = http_req_header(r, "content-md5");
+    struct multi_state *m;
+
+    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
+        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+        http_req_fail_field(r, "BucketName", t->bucket);
+        return -1;
+    }
+    if (md5) {
+        unsigned char want[17], got[16];
+        unsigned int n = 0;
+        if (s3__base64_decode(sl_str_c(md5), want, sizeof want) != 16) {
+            return http_req_fail(r, AWSERR_S3_INVALID_DIGEST, NULL);
+        }
+        if (EVP_Digest(r->body.p ? r->body.p : "", r->body.len, got, &n, s3__of(r)->md5,
+                       NULL) != 1 ||
+            memcmp(want, got, 16) != 0) {
+            return http_req_fail(r, AWSERR_S3_BAD_DIGEST, NULL);
+        }
+    }
+    m = arena_new(&r->arena, struct multi_state);
+    m->s3 = s3__of(r);
+    m->r = r;
+    m->bucket = t->bucket;
+    m->keys = arena_alloc(&r->arena, DELETE_MAX * sizeof *m->keys);
+    if (s3__xml_parse_or_reply(r, "Delete", multi_xml_cb, m) < 0) {
+        return -1;
+    }
+    if (m->n == 0) {
+        return http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
+    }
+    m->base.apply = multi_apply;
+    m->base.done = multi_done;
+    arena_on_clear(&r->arena, multi_cleanup, m);
+    r->op_ctx = m;
+    return s3__submit_or_reply(r, &m->base, multi_cont);
+}

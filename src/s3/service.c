@@ -1,0 +1,428 @@
+/*
+ * service.c: the S3 service: its operation table (R5), request routing (path-style and
+ * virtual-hosted style), its databases and body directory, the start-up sweep of unreferenced
+ * body files, and the helpers every handler shares.
+ *
+ * What it is not: any operation's logic (bucket.c, object.c, list.c).
+ *
+ * Routing. S3 is registered last and claims every request no other service claimed. The
+ * bucket comes from the Host header when it reads <bucket>.localhost or
+ * <bucket>.s3.localhost (any port): the virtual-hosted style of an endpoint on localhost.
+ * Otherwise (an IP address, plain localhost, any other name) the request is path-style,
+ * /<bucket>/<key>. The key is everything after the bucket's slash, percent-decoded once, kept
+ * as bytes: "a//b/../c" is a key, never a path. A query parameter naming an S3 subresource
+ * sluice does not serve (?acl, ?tagging, ?uploads, ...) is answered NotImplemented rather than
+ * mistaken for the plain operation.
+ *
+ * Invariants: a request reaches a handler with r->op_ctx pointing at its struct s3__target.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/sigv4.h"
+#include "s3/s3_int.h"
+
+static const struct http_op s3_ops[] = {
+    { "CreateBucket", s3_create_bucket, HTTP_OP_WRITE },
+    { "DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE },
+    { "DeleteObject", s3_delete_object, HTTP_OP_WRITE },
+    { "DeleteObjects", s3_delete_objects, HTTP_OP_WRITE },
+    { "GetBucketLocation", s3_get_bucket_location, 0 },
+    { "GetObject", s3_get_object, 0 },
+    { "HeadBucket", s3_head_bucket, 0 },
+    { "HeadObject", s3_head_object, 0 },
+    { "ListBuckets", s3_list_buckets, 0 },
+    { "ListObjects", s3_list_objects, 0 },
+    { "ListObjectsV2", s3_list_objects_v2, 0 },
+    { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
+};
+
+/* Subresources of S3's API that select operations sluice does not serve. */
+static const char *const unserved[] = {
+    "accelerate", "acl", "analytics", "attributes", "cors", "encryption",
+    "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
+    "notification", "object-lock", "ownershipControls", "partNumber", "policy",
+    "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore",
+    "retention", "select", "tagging", "torrent", "uploadId", "uploads", "versioning",
+    "versions", "website",
+};
+
+static const struct http_op *op_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof s3_ops / sizeof s3_ops[0]; i++) {
+        if (strcmp(s3_ops[i].name, name) == 0) {
+            return &s3_ops[i];
+        }
+    }
+    return NULL;
+}
+
+static bool claims(const struct http_req *r)
+{
+    (void)r;
+    return true;
+}
+
+/* The bucket named by a virtual-hosted style Host header, or NULL (arena). */
+static const char *vhost_bucket(struct http_req *r)
+{
+    const char *host = http_req_header(r, "host");
+    size_t n;
+    const char *colon;
+
+    if (!host || host[0] == '[') {
+        return NULL;
+    }
+    colon = strchr(host, ':');
+    n = colon ? (size_t)(colon - host) : strlen(host);
+    if (n <= 10 || strncasecmp(host + n - 10, ".localhost", 10) != 0) {
+        return NULL;
+    }
+    n -= 10;
+    if (n > 3 && strncasecmp(host + n - 3, ".s3", 3) == 0) {
+        n -= 3;
+    }
+    if (n == 2 && strncasecmp(host, "s3", 2) == 0) {
+        return NULL;
+    }
+    return arena_strndup(&r->arena, host, n);
+}
+
+static bool has_query(const struct http_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_query; i++) {
+        if (sl_str_eq_c(r->query[i].name, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const struct http_op *route_fail(struct http_req *r, const char *what)
+{
+    http_req_fail(r, AWSERR_S3_NOT_IMPLEMENTED_OP, "%s is not implemented by sluice", what);
+    return NULL;
+}
+
+static const struct http_op *route(struct http_req *r)
+{
+    struct s3__target *t = arena_new(&r->arena, struct s3__target);
+    const char *vb = vhost_bucket(r);
+    const char *p = r->path;
+    size_t plen = r->path_len;
+    bool get = sl_str_eq_c(r->method, "GET");
+    bool head = sl_str_eq_c(r->method, "HEAD");
+    bool put = sl_str_eq_c(r->method, "PUT");
+    bool del = sl_str_eq_c(r->method, "DELETE");
+
+    r->op_ctx = t;
+    if (plen > 0 && p[0] == '/') {
+        p++;
+        plen--;
+    }
+    if (vb) {
+        t->bucket = vb;
+        t->vhost = true;
+        t->key = (struct sl_str){ p, plen };
+    }
+    else {
+        const char *slash = memchr(p, '/', plen);
+        size_t bl = slash ? (size_t)(slash - p) : plen;
+        t->bucket = arena_strndup(&r->arena, p, bl);
+        t->key = slash ? (struct sl_str){ slash + 1, plen - bl - 1 } : SL_STR_NULL;
+    }
+    if (sl_str_eq_c(r->method, "POST") && t->key.len == 0 && t->bucket[0] &&
+        has_query(r, "delete")) {
+        return op_named("DeleteObjects");
+    }
+    for (size_t i = 0; i < sizeof unserved / sizeof unserved[0]; i++) {
+        if (has_query(r, unserved[i])) {
+            return route_fail(r, arena_printf(&r->arena, "The ?%s subresource", unserved[i]));
+        }
+    }
+    if (!t->bucket[0]) {
+        if (get) {
+            return op_named("ListBuckets");
+        }
+        goto not_allowed;
+    }
+    if (t->key.len == 0) {
+        if (put) {
+            return op_named("CreateBucket");
+        }
+        if (head) {
+            return op_named("HeadBucket");
+        }
+        if (del) {
+            return op_named("DeleteBucket");
+        }
+        if (get && has_query(r, "location")) {
+            return op_named("GetBucketLocation");
+        }
+        if (get) {
+            const char *lt = http_req_query(r, "list-type");
+            return op_named(lt && strcmp(lt, "2") == 0 ? "ListObjectsV2" : "ListObjects");
+        }
+        goto not_allowed;
+    }
+    if (put) {
+        if (http_req_header(r, "x-amz-copy-source")) {
+            return route_fail(r, "CopyObject");
+        }
+        return op_named("PutObject");
+    }
+    if (get) {
+        return op_named("GetObject");
+    }
+    if (head) {
+        return op_named("HeadObject");
+    }
+    if (del) {
+        return op_named("DeleteObject");
+    }
+not_allowed:
+    http_req_fail(r, AWSERR_S3_METHOD_NOT_ALLOWED, NULL);
+    http_req_fail_field(r, "Method", arena_strndup(&r->arena, r->method.p, r->method.len));
+    http_req_fail_field(r, "ResourceType", t->key.len ? "OBJECT" : "BUCKET");
+    return NULL;
+}
+
+/* ---- helpers for handlers ---- */
+
+int s3__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(struct http_req *))
+{
+    http_req_pending(r, cont);
+    if (store_submit(s3__of(r)->st, op) < 0) {
+        /* Shutting down: nothing was queued, so nothing will resume the request. */
+        r->state = HTTP_REQ_READY;
+        return http_req_fail(r, AWSERR_S3_SERVICE_UNAVAILABLE, NULL);
+    }
+    return 0;
+}
+
+int s3__internal_or_reply(struct http_req *r, const char *what, int rc)
+{
+    log_error("s3", "%s: %s: %s", r->request_id, what, s3_strerror(rc));
+    return http_req_fail(r, AWSERR_S3_INTERNAL, NULL);
+}
+
+static void free_cb(void *p)
+{
+    free(p);
+}
+
+int s3__reply_xml(struct http_req *r, unsigned status, struct buf *b)
+{
+    size_t len;
+    char *text = buf_detach(b, &len);
+    if (text) {
+        arena_on_clear(&r->arena, free_cb, text);
+    }
+    return http_reply(r, status, "application/xml", text ? text : "", text ? len : 0);
+}
+
+const char *s3_strerror(int rc)
+{
+    switch (rc) {
+    case S3_ENOBUCKET:
+        return "no such bucket";
+    case S3_ENOKEY:
+        return "no such key";
+    case S3_EKEY:
+        return "key empty or longer than 1024 bytes";
+    case S3_ESTOP:
+        return "stopped";
+    default:
+        return store_strerror(rc);
+    }
+}
+
+/* ---- start-up ---- */
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static bool parse_id(const char *name, unsigned char id[16])
+{
+    for (size_t i = 0; i < 32; i++) {
+        char c = name[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    if (name[32] != '\0') {
+        return false;
+    }
+    for (size_t i = 0; i < 16; i++) {
+        unsigned hi = (unsigned)(name[2 * i] <= '9' ? name[2 * i] - '0' : name[2 * i] - 'a' + 10);
+        unsigned lo = (unsigned)(name[2 * i + 1] <= '9' ? name[2 * i + 1] - '0'
+                                                         : name[2 * i + 1] - 'a' + 10);
+        id[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* Removes every file of objects/ that no committed record references: temporary files of
+ * puts a crash interrupted, bodies renamed but never committed, bodies whose removal after
+ * an overwrite or delete did not happen. Runs before the front door starts, so no put is in
+ * flight. */
+static int sweep(struct s3 *s3)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    unsigned char *ids = NULL;
+    size_t n = 0, cap = 0, removed = 0;
+    DIR *d;
+    struct dirent *e;
+    int rc, dfd;
+
+    rc = store_read_begin(s3->st, &txn);
+    if (rc == 0) {
+        rc = mdb_cursor_open(txn, s3->objects, &cur);
+    }
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        /* The body id sits at a fixed offset of every record version 1 (formats.md). */
+        if (v.mv_size < 52) {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            ids = xrealloc(ids, cap * 16);
+        }
+        memcpy(ids + n * 16, (const unsigned char *)v.mv_data + 34, 16);
+        n++;
+    }
+    if (cur) {
+        mdb_cursor_close(cur);
+    }
+    if (txn) {
+        store_read_end(s3->st, txn);
+    }
+    if (rc != MDB_NOTFOUND) {
+        free(ids);
+        return rc;
+    }
+    if (n) {
+        qsort(ids, n, 16, id_cmp);
+    }
+    dfd = dup(s3->objdir_fd);
+    d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        rc = -errno;
+        if (dfd >= 0) {
+            close(dfd);
+        }
+        free(ids);
+        return rc;
+    }
+    while ((e = readdir(d)) != NULL) {
+        unsigned char id[16];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        if (parse_id(e->d_name, id) && n && bsearch(id, ids, n, 16, id_cmp)) {
+            continue;
+        }
+        if (unlinkat(s3->objdir_fd, e->d_name, 0) == 0) {
+            removed++;
+        }
+        else {
+            log_warn("s3", "sweep: cannot remove objects/%s: %s", e->d_name, strerror(errno));
+        }
+    }
+    closedir(d);
+    free(ids);
+    if (removed) {
+        log_info("s3", "removed %zu unreferenced file%s from %s", removed,
+                 removed == 1 ? "" : "s", s3->objdir);
+        fsync(s3->objdir_fd);
+    }
+    return 0;
+}
+
+int s3_new(struct store *st, const char *data_dir, const char *region, const char *account,
+           struct s3 **out, struct http_service **svc)
+{
+    struct s3 *s3 = xcalloc(1, sizeof *s3);
+    char seed[64];
+    int rc;
+
+    s3->st = st;
+    s3->objdir_fd = -1;
+    snprintf(s3->region, sizeof s3->region, "%s", region);
+    snprintf(s3->account, sizeof s3->account, "%s", account);
+    snprintf(seed, sizeof seed, "sluice-owner:%s", s3->account);
+    sigv4_sha256_hex(seed, strlen(seed), s3->owner_id);
+    s3->objdir = xmalloc(strlen(data_dir) + sizeof "/objects");
+    memcpy(s3->objdir, data_dir, strlen(data_dir));
+    memcpy(s3->objdir + strlen(data_dir), "/objects", sizeof "/objects");
+    s3->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    if (!s3->md5) {
+        log_error("s3", "OpenSSL has no MD5");
+        rc = -ENOSYS;
+        goto fail;
+    }
+    rc = store_dbi_open(st, "s3.buckets", 0, &s3->buckets);
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.objects", 0, &s3->objects);
+    }
+    if (rc != 0) {
+        goto fail;
+    }
+    if (mkdir(s3->objdir, 0700) != 0 && errno != EEXIST) {
+        rc = -errno;
+        log_error("s3", "cannot create %s: %s", s3->objdir, strerror(errno));
+        goto fail;
+    }
+    s3->objdir_fd = open(s3->objdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s3->objdir_fd < 0) {
+        rc = -errno;
+        log_error("s3", "cannot open %s: %s", s3->objdir, strerror(errno));
+        goto fail;
+    }
+    rc = sweep(s3);
+    if (rc != 0) {
+        log_error("s3", "sweep of %s failed: %s", s3->objdir, s3_strerror(rc));
+        goto fail;
+    }
+    s3->svc.name = "s3";
+    s3->svc.proto = HTTP_PROTO_REST_XML;
+    s3->svc.signing_name = "s3";
+    s3->svc.ops = s3_ops;
+    s3->svc.n_ops = sizeof s3_ops / sizeof s3_ops[0];
+    s3->svc.claims = claims;
+    s3->svc.route = route;
+    s3->svc.max_body = S3__MAX_BODY;
+    s3->svc.ctx = s3;
+    *out = s3;
+    *svc = &s3->svc;
+    return 0;
+fail:
+    s3_free(s3);
+    return rc;
+}
+
+void s3_free(struct s3 *s3)
+{
+    if (!s3) {
+        return;
+    }
+    if (s3->objdir_fd >= 0) {
+        close(s3->objdir_fd);
+    }
+    EVP_MD_free(s3->md5);
+    free(s3->objdir);
+    free(s3);
+}
