@@ -23,6 +23,7 @@
 #include "core/sigv4.h"
 #include "core/store.h"
 #include "dynamodb/dynamodb.h"
+#include "firehose/firehose.h"
 #include "s3/s3.h"
 #include "streams/streams.h"
 
@@ -101,7 +102,8 @@ static int serve(int argc, char **argv)
     struct ddb *ddb = NULL;
     struct strm *streams = NULL;
     struct s3 *s3 = NULL;
-    struct http_service *svc;
+    struct fh *fh = NULL;
+    struct http_service *svc, *s3svc;
     struct store_options so;
     struct http_server_options ho;
     sigset_t set;
@@ -161,13 +163,19 @@ static int serve(int argc, char **argv)
         goto out;
     }
     http_server_register(srv, svc);
-    /* S3 last: it claims every request that no other service claimed. */
-    rc = s3_new(st, c.data_dir, c.region, c.account_id, &s3, &svc);
+    rc = s3_new(st, c.data_dir, c.region, c.account_id, &s3, &s3svc);
     if (rc < 0) {
         log_error("sluice", "cannot open S3: %s", s3_strerror(rc));
         goto out;
     }
+    rc = fh_new(st, s3, c.region, c.account_id, &fh, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot open Firehose: %s", store_strerror(rc));
+        goto out;
+    }
     http_server_register(srv, svc);
+    /* S3 last: it claims every request that no other service claimed. */
+    http_server_register(srv, s3svc);
     http_server_add_metrics(srv, store_metrics, st);
     rc = http_server_start(srv, err, sizeof err);
     if (rc < 0) {
@@ -185,6 +193,7 @@ out:
     http_server_free(srv);
     ddb_free(ddb);
     strm_free(streams);
+    fh_free(fh);
     s3_free(s3);
     store_close(st);
     auth_free(a);

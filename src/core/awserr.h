@@ -49,6 +49,7 @@ enum awserr_ns {
     X(RESOURCE_NOT_FOUND, 400, "ResourceNotFoundException", AWSERR_NS_SERVICE, "%s")           \
     X(RESOURCE_IN_USE, 400, "ResourceInUseException", AWSERR_NS_SERVICE, "%s")                 \
     X(LIMIT_EXCEEDED, 400, "LimitExceededException", AWSERR_NS_SERVICE, "%s")                  \
+    X(INVALID_ARGUMENT, 400, "InvalidArgumentException", AWSERR_NS_SERVICE, "%s")              \
     X(EXPIRED_ITERATOR, 400, "ExpiredIteratorException", AWSERR_NS_SERVICE, "%s")              \
     X(TRIMMED_DATA, 400, "TrimmedDataAccessException", AWSERR_NS_SERVICE, "%s")                \
     /* S3 (REST-XML) */                                                                        \

@@ -43,6 +43,7 @@
 #define HTTP_MAX_HEADERS 256
 #define HTTP_MAX_QUERY 256
 #define HTTP_CONN_MEMORY (32 * 1024)
+#define HTTP_DRAIN_MAX (8u * 1024 * 1024)   /* body bytes read and dropped after a refusal */
 
 /* Latency histogram bucket bounds in seconds (Prometheus "le" labels). */
 static const double lat_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -1078,15 +1079,23 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             if (r->on_body) {
                 rc = stream_feed(r, upload_data, n);
             }
-            else if (buf_append(&r->body, upload_data, n) < 0) {
+            else if ((r->body_received += n, buf_append(&r->body, upload_data, n) < 0)) {
                 rc = fail_too_large(r);
             }
             else {
                 rc = 0;
             }
             if (rc < 0) {
-                /* Refused mid-body: answer now; MHD closes the connection after it. */
                 settle(r, rc);
+                /* Refused mid-body. Closing a socket with unread bytes makes the kernel send
+                 * a reset that can destroy the answer before the client reads it, so a
+                 * small remainder is read and dropped first and the answer follows the
+                 * body; a large one is answered at once and the connection closed. */
+                if (r->has_content_length &&
+                    r->content_length - r->body_received <= HTTP_DRAIN_MAX) {
+                    r->state = HTTP_REQ_DONE;
+                    return MHD_YES;
+                }
                 return queue_response(r);
             }
             return MHD_YES;
