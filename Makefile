@@ -77,6 +77,12 @@ run: deps
 	@$(MAKE) --no-print-directory build/sluice
 	./build/sluice serve --data-dir ./data
 
+# `make demo`: the invoice archive example against the server on 127.0.0.1:4566 (started on
+# ./data for the run when none answers).
+demo: deps
+	@$(MAKE) --no-print-directory build/sluice
+	@scripts/demo
+
 # `make test`: install, build both builds, run the unit tests and the end-to-end tests under
 # the sanitizers, and end with their summary lines.
 test: deps
