@@ -1306,10 +1306,8 @@ static int wj_b64(struct buf *out, const unsigned char *p, size_t n)
         }                                                                                      \
     } while (0)
 
-static int wj_lit(struct buf *out, const char *s)
-{
-    return buf_append(out, s, strlen(s));
-}
+/* Appends a string literal (its length known at compile time). */
+#define wj_lit(out, s) buf_append((out), (s), sizeof(s) - 1)
 
 static int wj_value(struct buf *out, int type, const unsigned char *v, size_t n, int depth);
 
@@ -1384,7 +1382,7 @@ static int wj_value(struct buf *out, int type, const unsigned char *v, size_t n,
         WJ(wj_b64(out, v, n));
         return wj_lit(out, "}");
     case DDB_BOOL:
-        return wj_lit(out, v[0] ? "{\"BOOL\":true}" : "{\"BOOL\":false}");
+        return v[0] ? wj_lit(out, "{\"BOOL\":true}") : wj_lit(out, "{\"BOOL\":false}");
     case DDB_NULL:
         return wj_lit(out, "{\"NULL\":true}");
     case DDB_L:
@@ -1398,7 +1396,9 @@ static int wj_value(struct buf *out, int type, const unsigned char *v, size_t n,
     case DDB_SS:
     case DDB_NS:
     case DDB_BS:
-        WJ(wj_lit(out, type == DDB_SS ? "{\"SS\":[" : type == DDB_NS ? "{\"NS\":[" : "{\"BS\":["));
+        WJ(type == DDB_SS ? wj_lit(out, "{\"SS\":[")
+           : type == DDB_NS ? wj_lit(out, "{\"NS\":[")
+                            : wj_lit(out, "{\"BS\":["));
         WJ(wj_entries(out, type, v, n, depth));
         return wj_lit(out, "]}");
     default:

@@ -195,9 +195,19 @@ static int reply_or_reply(struct http_req *r, const char *member, const void *it
     int rc = 0;
 
     buf_init(&b, 4 * DDB_ITEM_ENC_MAX);
+    /* One allocation for most answers: the JSON of an item is rarely twice its encoding. */
+    if (buf_reserve(&b, 2 * n + 256)) {
+        buf_reset(&b);
+    }
     rc = buf_append(&b, "{", 1);
     if (rc == 0 && item) {
-        rc = buf_printf(&b, "\"%s\":", member);
+        rc = buf_append(&b, "\"", 1);
+        if (rc == 0) {
+            rc = buf_puts(&b, member);
+        }
+        if (rc == 0) {
+            rc = buf_append(&b, "\":", 2);
+        }
         if (rc == 0) {
             rc = ddb_item_write_json(item, n, only, n_only, &b);
         }
