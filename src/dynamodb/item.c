@@ -143,9 +143,7 @@ static int expressions_or_reply(struct http_req *r, const char *cond, const char
     }
     if (cop && !json_is_null(cop) && !has_l) {
         return http_req_fail(r, AWSERR_VALIDATION,
-                             "One or more parameter values were invalid: ConditionalOperator "
-                             "can only be used when Expected or QueryFilter or ScanFilter are "
-                             "present");
+                             "ConditionalOperator cannot be used without Filter or Expected");
     }
     return 0;
 }

@@ -394,6 +394,8 @@ def test_request_errors(ddb):
     assert raises(ddb.put_item, TableName="reqs", Item=item, ConditionExpression="") == (
         "ValidationException", "1 validation error detected: Invalid ConditionExpression: The "
         "expression can not be empty;")
+    assert raises(ddb.put_item, TableName="reqs", Item=item, ConditionalOperator="AND") == (
+        "ValidationException", "ConditionalOperator cannot be used without Filter or Expected")
     # Nothing of the refused requests was written.
     assert ddb.describe_table(TableName="reqs")["Table"]["ItemCount"] == 0
     assert "Item" not in ddb.get_item(TableName="reqs", Key=item)

@@ -478,6 +478,49 @@ static void test_delete_table_reclaims_in_bounded_ops(void **state)
     assert_int_equal(item_count(f, "tsn"), 1);
 }
 
+/* ---- catalogs from before schema records ---- */
+
+struct raw_put {
+    struct store_op base;
+    MDB_dbi dbi;
+    const char *key, *val;
+};
+
+static int raw_put_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct raw_put *p = (struct raw_put *)op;
+    MDB_val k = { strlen(p->key), (void *)p->key }, v = { strlen(p->val), (void *)p->val };
+    return mdb_put(txn, p->dbi, &k, &v, 0);
+}
+
+static void test_older_catalog_gets_schema_records(void **state)
+{
+    struct fixture *f = *state;
+    struct raw_put p;
+    json_t *item;
+
+    /* A catalog entry as written before tables had schema records and ids. */
+    memset(&p, 0, sizeof p);
+    p.base.apply = raw_put_apply;
+    p.dbi = f->d->tables;
+    p.key = "old";
+    p.val = "{\"TableName\":\"old\",\"KeySchema\":[{\"AttributeName\":\"k\",\"KeyType\":"
+            "\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"k\",\"AttributeType\":"
+            "\"N\"}],\"TableStatus\":\"ACTIVE\",\"TableArn\":\"arn:aws:dynamodb:us-east-1:"
+            "000000000000:table/old\"}";
+    assert_int_equal(store_submit_wait(f->st, &p.base), 0);
+    fails(f, ddb_put_item, "{\"TableName\":\"old\",\"Item\":{\"k\":{\"N\":\"1\"}}}",
+          AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
+    /* The next start gives it one. */
+    ddb_free(f->d);
+    assert_int_equal(ddb_new(f->st, f->s, "us-east-1", "000000000000", &f->d, &f->svc), 0);
+    ok(f, ddb_put_item, "{\"TableName\":\"old\",\"Item\":{\"k\":{\"N\":\"1\"}}}");
+    item = get(f, "{\"TableName\":\"old\",\"Key\":{\"k\":{\"N\":\"1.0\"}}}");
+    assert_non_null(item);
+    json_decref(item);
+    assert_int_equal(item_count(f, "old"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +530,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_racing_table_replacement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_table_reclaims_in_bounded_ops, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_older_catalog_gets_schema_records, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
