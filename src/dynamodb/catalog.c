@@ -251,9 +251,15 @@ static int schema_put(struct ddb *d, MDB_txn *txn, const char *name, const json_
 int ddb__catalog_put(struct ddb *d, MDB_txn *txn, const char *name, const json_t *entry,
                      uint32_t id)
 {
-    char *text = json_dumps(entry, JSON_COMPACT);
-    MDB_val k = { strlen(name), (void *)name }, v = { strlen(text), text };
-    int rc = mdb_put(txn, d->tables, &k, &v, 0);
+    char *text;
+    MDB_val k = { strlen(name), (void *)name }, v;
+    int rc;
+
+    store_assert_writer(d->st);
+    text = json_dumps(entry, JSON_COMPACT);
+    v.mv_size = strlen(text);
+    v.mv_data = text;
+    rc = mdb_put(txn, d->tables, &k, &v, 0);
     free(text);
     return rc ? rc : schema_put(d, txn, name, entry, id);
 }
@@ -269,7 +275,10 @@ int ddb__catalog_del(struct ddb *d, MDB_txn *txn, const char *name, uint32_t id)
 {
     MDB_val k = { strlen(name), (void *)name }, ik, empty = { 0, NULL };
     unsigned char ib[4];
-    int rc = mdb_del(txn, d->tables, &k, NULL);
+    int rc;
+
+    store_assert_writer(d->st);
+    rc = mdb_del(txn, d->tables, &k, NULL);
 
     id_key(id, ib, &ik);
     if (rc == 0) {
@@ -291,7 +300,10 @@ int ddb__table_id_new(struct ddb *d, MDB_txn *txn, uint32_t *id)
     MDB_val k = { sizeof name - 1, (void *)name }, v, ik, cv;
     unsigned char b[4], ib[4], zero[16] = { 0 };
     uint32_t last = 0;
-    int rc = mdb_get(txn, d->meta, &k, &v);
+    int rc;
+
+    store_assert_writer(d->st);
+    rc = mdb_get(txn, d->meta, &k, &v);
 
     if (rc == 0 && v.mv_size == 4) {
         last = get_le32(v.mv_data);
@@ -342,7 +354,10 @@ int ddb__counts_add(struct ddb *d, MDB_txn *txn, uint32_t id, int64_t items, int
     unsigned char ib[4], b[16];
     uint64_t ni, nb;
     MDB_val k, v = { sizeof b, b };
-    int rc = ddb__counts_get(d, txn, id, &ni, &nb);
+    int rc;
+
+    store_assert_writer(d->st);
+    rc = ddb__counts_get(d, txn, id, &ni, &nb);
 
     if (rc) {
         return rc;

@@ -250,7 +250,7 @@ void ddb__key_prefix(uint32_t id, unsigned char out[4]);
  * Appends the record of one item change to the table's enabled stream, in txn (the writer's
  * nested transaction of the change): INSERT when only new is given, REMOVE when only old is,
  * MODIFY when both are, with Keys and the images s->view asks for. old and new are encoded
- * items (borrowed for the call). Returns 0, or the error of strm_append().
+ * items (borrowed for the call). Writer thread. Returns 0, or the error of strm_append().
  */
 int ddb__stream_record(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
                        const void *old, size_t old_len, const void *new_, size_t new_len);

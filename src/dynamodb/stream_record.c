@@ -54,6 +54,7 @@ int ddb__stream_record(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
     json_t *rec, *k;
     int rc;
 
+    store_assert_writer(d->st);
     if (s->stream_arn.len >= sizeof arn) {
         return -EINVAL;
     }
