@@ -101,16 +101,20 @@ static int encode_or_reply(struct http_req *r, const json_t *map, const char **o
  * The condition and projection members. DynamoDB's own rules for them that need no
  * expression support are checked as DynamoDB checks them; an expression itself is refused.
  * cond is "ConditionExpression" or "ProjectionExpression", legacy "Expected" or
- * "AttributesToGet" (legacy_ok: served without expressions).
+ * "AttributesToGet" (legacy_ok: served without expressions); takes_values: the operation has
+ * ExpressionAttributeValues and ConditionalOperator members.
  */
 static int expressions_or_reply(struct http_req *r, const char *cond, const char *legacy,
-                                bool legacy_ok)
+                                bool legacy_ok, bool takes_values)
 {
     const json_t *c = json_object_get(r->json, cond);
     const json_t *l = json_object_get(r->json, legacy);
     const json_t *ean = json_object_get(r->json, "ExpressionAttributeNames");
-    const json_t *eav = json_object_get(r->json, "ExpressionAttributeValues");
-    const json_t *cop = json_object_get(r->json, "ConditionalOperator");
+    /* GetItem has no ExpressionAttributeValues: an unknown member is ignored, as DynamoDB
+     * ignores it. */
+    const json_t *eav = takes_values ? json_object_get(r->json, "ExpressionAttributeValues")
+                                     : NULL;
+    const json_t *cop = takes_values ? json_object_get(r->json, "ConditionalOperator") : NULL;
     bool has_c = c && !json_is_null(c), has_l = l && !json_is_null(l);
     bool has_eav = eav && !json_is_null(eav), has_ean = ean && !json_is_null(ean);
 
@@ -436,7 +440,7 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
                              "1 validation error detected: ReturnValues can only be ALL_OLD or "
                              "NONE");
     }
-    if (expressions_or_reply(r, "ConditionExpression", "Expected", false) < 0) {
+    if (expressions_or_reply(r, "ConditionExpression", "Expected", false, true) < 0) {
         return -1;
     }
     if (verr.kind != DDB_ERR_NONE) {
@@ -589,7 +593,7 @@ int ddb_get_item(struct http_req *r)
     if (ve.n) {
         return ddb__verr_reply(r, &ve);
     }
-    if (expressions_or_reply(r, "ProjectionExpression", "AttributesToGet", true) < 0) {
+    if (expressions_or_reply(r, "ProjectionExpression", "AttributesToGet", true, false) < 0) {
         return -1;
     }
     if (verr.kind != DDB_ERR_NONE) {
