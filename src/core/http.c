@@ -1073,11 +1073,16 @@ static bool has_body(const struct http_req *r)
 /* A response decided on the first call (headers only) is queued on the next call, once MHD
  * has the whole request: MHD closes a keep-alive connection whose response was queued
  * "early". The exception is a request whose body we refuse: answering at once, and closing,
- * is what saves reading (and, with Expect: 100-continue, the client sending) that body. */
+ * is what saves reading (and, with Expect: 100-continue, the client sending) that body. But a
+ * client that sends a body of up to HTTP_DRAIN_MAX without waiting for 100-continue (botocore
+ * outside S3) would see its connection reset before it reads the answer: that body is read
+ * and dropped, and the answer follows it. */
 static enum MHD_Result answer_first(struct http_req *r)
 {
+    const char *expect = http_req_header(r, "expect");
     r->state = HTTP_REQ_DONE;
-    if (has_body(r)) {
+    if (has_body(r) && !(r->err != AWSERR_NONE && !expect && r->has_content_length &&
+                         r->content_length <= HTTP_DRAIN_MAX)) {
         return queue_response(r);
     }
     return MHD_YES;

@@ -801,7 +801,8 @@ static int delete_cont(struct http_req *r)
     if (p->base.rc) {
         return lam__internal(r, "DeleteFunction", p->base.rc);
     }
-    lam__code_remove(p->l, p->old_code);
+    lam__retire(p->l, p->name);
+    lam__code_release(p->l, p->old_code);
     log_info("lambda", "deleted function %s", p->name);
     return http_reply(r, 204, NULL, "", 0);
 }
@@ -884,7 +885,9 @@ static int update_cont(struct http_req *r)
     if (p->base.rc) {
         return lam__internal(r, "UpdateFunctionCode", p->base.rc);
     }
-    lam__code_remove(p->l, p->old_code);
+    /* Warm environments run the old code: new invocations get new ones. */
+    lam__retire(p->l, p->name);
+    lam__code_release(p->l, p->old_code);
     log_info("lambda", "updated the code of function %s", p->name);
     return http_reply_json(r, config_pending(json_object_get(p->rec, "Result"), false));
 }

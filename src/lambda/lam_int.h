@@ -129,6 +129,7 @@ struct lam {
     pthread_cond_t async_cv;
     uint64_t async_kicks;           /* under async_mu: bumped by each enqueue / completion */
     struct lam__async_done *async_done;  /* under async_mu: finished invocations */
+    bool async_stop;                /* under async_mu */
 
     /* Pollers (poller.c), under esm_mu. */
     pthread_mutex_t esm_mu;
@@ -280,8 +281,30 @@ void lam__code_release(struct lam *l, const char *code_id);
 int lam__env_start(struct lam *l);
 void lam__env_stop(struct lam *l);
 
+/* What the Runtime API handlers are told (env.c -> runtime_api.c). */
+#define LAM__RT_GONE (-31260)        /* no live environment at this address */
+#define LAM__RT_STATE (-31261)       /* not allowed in the environment's state */
+#define LAM__RT_REQUEST_ID (-31262)  /* not the invocation the environment holds */
+#define LAM__RT_TOO_LARGE (-31263)   /* the response was over LAM_RESPONSE_MAX */
+
+/* invocation/next arrived on port: r is suspended (0) until an invocation is handed to it, or
+ * refused (LAM__RT_*). Thread: HTTP. */
+int lam__env_next(struct lam *l, struct http_req *r, unsigned port);
+/* The response (error false) or error of request_id arrived on port. Returns 0 or
+ * LAM__RT_*. Thread: HTTP. */
+int lam__env_finish(struct lam *l, unsigned port, const char *request_id, bool error,
+                    const char *p, size_t n);
+/* init/error arrived on port. Returns 0 or LAM__RT_*. */
+int lam__env_init_error(struct lam *l, unsigned port, const char *p, size_t n);
+
 /* ---- the Runtime API (runtime_api.c) ---- */
 
+/* Hands inv to the suspended invocation/next r and resumes it (under l->mu: copies what it
+ * answers into r's arena). */
+void lam__next_deliver(struct http_req *r, const struct lam__inv *inv, uint64_t deadline_ms);
+/* Resumes the suspended invocation/next r without an invocation (its environment is going). */
+void lam__next_cancel(struct http_req *r);
+int lam__next_cont(struct http_req *r);
 int lam_runtime_next(struct http_req *r);
 int lam_runtime_response(struct http_req *r);
 int lam_runtime_error(struct http_req *r);

@@ -103,11 +103,12 @@ struct lam_invoke {
     bool want_log;              /* fill log_tail (LogType Tail) */
     void (*done)(struct lam_invoke *inv);
     void *ctx;                  /* the caller's */
+    char request_id[37];        /* in: "" (a fresh id is made) or the id to run under;
+                                   out: the invocation's id (START RequestId: ...) */
 
     /* outputs, valid in and after done() */
     enum lam_outcome outcome;
     int rc;                     /* LAM_FAILED: the LAM_E* code */
-    char request_id[37];        /* the invocation's id (START RequestId: ...) */
     char *result;               /* response or error JSON, result_len bytes (heap, owned) */
     size_t result_len;
     char *log_tail;             /* base64 of the last 4 KB of the log, or NULL (heap) */
@@ -118,7 +119,8 @@ struct lam_invoke {
 
 /*
  * Starts inv. Returns 0 (done() will run exactly once) or a negative LAM_E* code without
- * calling done (a payload over LAM_SYNC_PAYLOAD_MAX, or the service stopping). A missing
+ * calling done: LAM_ETOOLARGE (a payload over LAM_SYNC_PAYLOAD_MAX), LAM_ETHROTTLED (the
+ * function's queue is full), LAM_ESHUTDOWN (the service is stopping). A missing
  * function is reported through done() with LAM_FAILED / LAM_ENOFUNC. Thread: any but the
  * writer; it does one read transaction.
  */

@@ -39,7 +39,12 @@ static const struct http_op lam_ops[] = {
     { "DownloadFunctionCode", lam_download_code, HTTP_OP_NOAUTH },
     { "GetFunction", lam_get_function, 0 },
     { "GetFunctionConfiguration", lam_get_function_configuration, 0 },
+    { "Invoke", lam_invoke_http, HTTP_OP_WRITE },
     { "ListFunctions", lam_list_functions, 0 },
+    { "RuntimeInitError", lam_runtime_init_error, HTTP_OP_NOAUTH },
+    { "RuntimeInvocationError", lam_runtime_error, HTTP_OP_NOAUTH },
+    { "RuntimeInvocationNext", lam_runtime_next, HTTP_OP_NOAUTH },
+    { "RuntimeInvocationResponse", lam_runtime_response, HTTP_OP_NOAUTH },
     { "UpdateFunctionCode", lam_update_function_code, HTTP_OP_WRITE },
 };
 
@@ -196,6 +201,46 @@ static const struct http_op *code_op(struct http_req *r, const char *name)
     return op_named(name);
 }
 
+/* Invoke: the payload limit of the invocation type, on the announced length (Lambda's
+ * words). The type itself is checked by the handler. */
+static const struct http_op *route_invoke(struct http_req *r)
+{
+    const char *type = http_req_header(r, "x-amz-invocation-type");
+    bool event = type && strcmp(type, "Event") == 0;
+    uint64_t max = event ? LAM_ASYNC_PAYLOAD_MAX : LAM_SYNC_PAYLOAD_MAX;
+    if (r->has_content_length && r->content_length > max) {
+        return too_large(r, "%llu byte payload is too large for the %s invocation type (limit "
+                            "%llu bytes)",
+                         (unsigned long long)r->content_length,
+                         event ? "Event" : "RequestResponse", (unsigned long long)max);
+    }
+    return op_named("Invoke");
+}
+
+/* /2018-06-01/runtime/...: the Runtime API. */
+static const struct http_op *route_runtime(struct http_req *r, const char **seg, size_t n)
+{
+    struct lam__target *t = r->op_ctx;
+    bool get = sl_str_eq_c(r->method, "GET");
+    bool post = sl_str_eq_c(r->method, "POST");
+    if (n == 4 && get && strcmp(seg[2], "invocation") == 0 && strcmp(seg[3], "next") == 0) {
+        return op_named("RuntimeInvocationNext");
+    }
+    if (n == 5 && post && strcmp(seg[2], "invocation") == 0) {
+        t->request_id = seg[3];
+        if (strcmp(seg[4], "response") == 0) {
+            return op_named("RuntimeInvocationResponse");
+        }
+        if (strcmp(seg[4], "error") == 0) {
+            return op_named("RuntimeInvocationError");
+        }
+    }
+    if (n == 4 && post && strcmp(seg[2], "init") == 0 && strcmp(seg[3], "error") == 0) {
+        return op_named("RuntimeInitError");
+    }
+    return route_unknown(r);
+}
+
 static const struct http_op *route_functions(struct http_req *r, const char **seg, size_t n)
 {
     bool get = sl_str_eq_c(r->method, "GET");
@@ -230,7 +275,7 @@ static const struct http_op *route_functions(struct http_req *r, const char **se
         return code_op(r, "UpdateFunctionCode");
     }
     if (n == 4 && post && strcmp(seg[3], "invocations") == 0) {
-        return route_unknown(r);
+        return route_invoke(r);
     }
     if (n == 5 && get && strcmp(seg[3], "code") == 0) {
         size_t len = strlen(seg[4]);
@@ -250,7 +295,7 @@ static const struct http_op *route(struct http_req *r)
 
     r->op_ctx = t;
     if (n >= 3 && strcmp(seg[0], "2018-06-01") == 0 && strcmp(seg[1], "runtime") == 0) {
-        return route_unknown(r);
+        return route_runtime(r, seg, n);
     }
     if (n < 2 || n > 5 || strcmp(seg[0], "2015-03-31") != 0) {
         return route_unknown(r);
@@ -459,6 +504,12 @@ int lam_new(struct store *st, struct http_server *srv, struct strm *streams,
     if (!rc) {
         rc = lam__code_sweep(l);
     }
+    if (!rc) {
+        rc = lam__env_start(l);
+    }
+    if (!rc) {
+        rc = lam__async_start(l);
+    }
     l->svc.name = "lambda";
     l->svc.proto = HTTP_PROTO_REST_JSON;
     l->svc.signing_name = "lambda";
@@ -490,6 +541,10 @@ void lam_shutdown(struct lam *l)
         return;
     }
     l->shut = true;
+    /* Environments first: every invocation still running or waiting ends (LAM_ESHUTDOWN), so
+     * the worker and the pollers waiting for them can stop. */
+    lam__env_stop(l);
+    lam__async_stop(l);
 }
 
 void lam_free(struct lam *l)
