@@ -131,9 +131,10 @@ struct lam {
     struct lam__async_done *async_done;  /* under async_mu: finished invocations */
     bool async_stop;                /* under async_mu */
 
-    /* Pollers (poller.c), under esm_mu. */
+    /* Pollers (poller.c), under esm_mu: running ones, and stopped ones not joined yet. */
     pthread_mutex_t esm_mu;
     struct lam__poller *pollers;
+    struct lam__poller *stopped;
 };
 
 static inline struct lam *lam__of(struct http_req *r)
@@ -383,8 +384,16 @@ struct lam__poller_cfg {
 /* Starts a poller thread (cfg copied). Returns NULL when the thread cannot start. */
 struct lam__poller *lam__poller_start(const struct lam__poller_env *env,
                                       const struct lam__poller_cfg *cfg);
-/* Asks it to stop, joins it and frees it. NULL does nothing. */
+/* Asks it to stop, joins it and frees it. NULL does nothing. May wait for the invocation in
+ * progress to end. */
 void lam__poller_stop(struct lam__poller *p);
+/* Asks it to stop without waiting; lam__poller_exited() tells when lam__poller_stop() will
+ * not wait. */
+void lam__poller_signal(struct lam__poller *p);
+bool lam__poller_exited(struct lam__poller *p);
+/* Its mapping's UUID (borrowed), and its link in the service's list. */
+const char *lam__poller_uuid(const struct lam__poller *p);
+struct lam__poller **lam__poller_next(struct lam__poller *p);
 /* Its LastProcessingResult now (static string). */
 const char *lam__poller_result(struct lam__poller *p);
 /* The checkpoint it has committed. */

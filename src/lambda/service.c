@@ -34,12 +34,16 @@
 #include "lambda/lam_int.h"
 
 static const struct http_op lam_ops[] = {
+    { "CreateEventSourceMapping", lam_create_event_source_mapping, HTTP_OP_WRITE },
     { "CreateFunction", lam_create_function, HTTP_OP_WRITE },
+    { "DeleteEventSourceMapping", lam_delete_event_source_mapping, HTTP_OP_WRITE },
     { "DeleteFunction", lam_delete_function, HTTP_OP_WRITE },
     { "DownloadFunctionCode", lam_download_code, HTTP_OP_NOAUTH },
+    { "GetEventSourceMapping", lam_get_event_source_mapping, 0 },
     { "GetFunction", lam_get_function, 0 },
     { "GetFunctionConfiguration", lam_get_function_configuration, 0 },
     { "Invoke", lam_invoke_http, HTTP_OP_WRITE },
+    { "ListEventSourceMappings", lam_list_event_source_mappings, 0 },
     { "ListFunctions", lam_list_functions, 0 },
     { "RuntimeInitError", lam_runtime_init_error, HTTP_OP_NOAUTH },
     { "RuntimeInvocationError", lam_runtime_error, HTTP_OP_NOAUTH },
@@ -241,6 +245,28 @@ static const struct http_op *route_runtime(struct http_req *r, const char **seg,
     return route_unknown(r);
 }
 
+static const struct http_op *route_esm(struct http_req *r, const char **seg, size_t n)
+{
+    bool get = sl_str_eq_c(r->method, "GET");
+    struct lam__target *t = r->op_ctx;
+    if (n == 2 && sl_str_eq_c(r->method, "POST")) {
+        return op_named("CreateEventSourceMapping");
+    }
+    if (n == 2 && get) {
+        return op_named("ListEventSourceMappings");
+    }
+    if (n == 3) {
+        t->name = seg[2];
+        if (get) {
+            return op_named("GetEventSourceMapping");
+        }
+        if (sl_str_eq_c(r->method, "DELETE")) {
+            return op_named("DeleteEventSourceMapping");
+        }
+    }
+    return route_unknown(r);
+}
+
 static const struct http_op *route_functions(struct http_req *r, const char **seg, size_t n)
 {
     bool get = sl_str_eq_c(r->method, "GET");
@@ -304,7 +330,7 @@ static const struct http_op *route(struct http_req *r)
         return route_functions(r, seg, n);
     }
     if (strcmp(seg[1], "event-source-mappings") == 0) {
-        return route_unknown(r);
+        return route_esm(r, seg, n);
     }
     return route_unknown(r);
 }
@@ -510,6 +536,9 @@ int lam_new(struct store *st, struct http_server *srv, struct strm *streams,
     if (!rc) {
         rc = lam__async_start(l);
     }
+    if (!rc) {
+        rc = lam__esm_start(l);
+    }
     l->svc.name = "lambda";
     l->svc.proto = HTTP_PROTO_REST_JSON;
     l->svc.signing_name = "lambda";
@@ -545,6 +574,7 @@ void lam_shutdown(struct lam *l)
      * the worker and the pollers waiting for them can stop. */
     lam__env_stop(l);
     lam__async_stop(l);
+    lam__esm_stop(l);
 }
 
 void lam_free(struct lam *l)
