@@ -162,8 +162,8 @@ static int apply(struct config *c, enum opt_id id, const char *v, const char *fr
     }
     case O_LAMBDA_CONCURRENCY:
         if (parse_uint(v, 1000, &c->lambda_concurrency) < 0 || c->lambda_concurrency == 0) {
-            snprintf(err, errlen, "%s: lambda concurrency must be a number from 1 to 1000, not '%s'",
-                     from, v);
+            snprintf(err, errlen,
+                     "%s: lambda concurrency must be a number from 1 to 1000, not '%s'", from, v);
             return -EINVAL;
         }
         return 0;

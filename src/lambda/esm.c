@@ -257,28 +257,6 @@ static bool ddb_stream_arn(const struct lam *l, const char *s)
     return st && st > t && st[8];
 }
 
-static int int_or_reply(struct http_req *r, const json_t *in, const char *key, const char *member,
-                        long lo, long hi, long *out)
-{
-    const json_t *v = json_object_get(in, key);
-    long x;
-    if (!v || json_is_null(v)) {
-        return 0;
-    }
-    if (!json_is_integer(v)) {
-        return lam__expect_type_or_reply(r, v, JSON_INTEGER, key);
-    }
-    x = (long)json_integer_value(v);
-    if (x < lo || x > hi) {
-        return lam__validation(r,
-                               "Value '%ld' at '%s' failed to satisfy constraint: Member must "
-                               "have value %s or equal to %ld",
-                               x, member, x < lo ? "greater than" : "less than", x < lo ? lo : hi);
-    }
-    *out = x;
-    return 0;
-}
-
 /* Settings sluice does not honour yet: refused unless they are Lambda's defaults. */
 static int unsupported_or_reply(struct http_req *r, const json_t *in)
 {
@@ -353,9 +331,11 @@ int lam_create_event_source_mapping(struct http_req *r)
         lam__expect_type_or_reply(r, srcv, JSON_STRING, "EventSourceArn") < 0 ||
         lam__expect_type_or_reply(r, posv, JSON_STRING, "StartingPosition") < 0 ||
         lam__expect_type_or_reply(r, env, JSON_TRUE, "Enabled") < 0 ||
-        int_or_reply(r, in, "BatchSize", "batchSize", 1, ESM_BATCH_MAX, &batch) < 0 ||
-        int_or_reply(r, in, "MaximumBatchingWindowInSeconds", "maximumBatchingWindowInSeconds",
-                     0, ESM_WINDOW_MAX, &window) < 0) {
+        lam__int_member_or_reply(r, in, "BatchSize", "batchSize", 1, ESM_BATCH_MAX, &batch) <
+            0 ||
+        lam__int_member_or_reply(r, in, "MaximumBatchingWindowInSeconds",
+                                 "maximumBatchingWindowInSeconds", 0, ESM_WINDOW_MAX,
+                                 &window) < 0) {
         return -1;
     }
     if (!fnv || json_is_null(fnv)) {
@@ -476,25 +456,14 @@ int lam_list_event_source_mappings(struct http_req *r)
     const char *src = http_req_query(r, "EventSourceArn");
     const char *fn = http_req_query(r, "FunctionName");
     const char *marker = http_req_query(r, "Marker");
-    const char *max_s = http_req_query(r, "MaxItems");
     long max = ESM_LIST_DEFAULT;
     char fn_arn[256] = "";
-    MDB_txn *txn = NULL;
-    MDB_cursor *c = NULL;
-    MDB_val k, v;
+    struct lam__list it;
     json_t *list, *out;
     long n = 0;
-    int rc, g;
 
-    if (max_s) {
-        char *end;
-        max = strtol(max_s, &end, 10);
-        if (!*max_s || *end || max < 1 || max > LAM_LIST_MAX) {
-            return lam__validation(r,
-                                   "Value '%.20s' at 'maxItems' failed to satisfy constraint: "
-                                   "Member must have value between 1 and %d",
-                                   max_s, LAM_LIST_MAX);
-        }
+    if (lam__max_items_or_reply(r, &max) < 0) {
+        return -1;
     }
     if (fn) {
         struct lam__fnref ref;
@@ -503,34 +472,18 @@ int lam_list_event_source_mappings(struct http_req *r)
         }
         lam__function_arn(l, ref.name, fn_arn, sizeof fn_arn);
     }
-    rc = store_read_begin(l->st, &txn);
-    if (rc == 0) {
-        rc = mdb_cursor_open(txn, l->esm, &c);
-    }
-    if (rc) {
-        if (txn) {
-            store_read_end(l->st, txn);
-        }
-        return lam__internal(r, "ListEventSourceMappings", rc);
+    if (lam__list_begin_or_reply(r, l->esm, marker, marker ? strlen(marker) : 0, &it) < 0) {
+        return -1;
     }
     list = json_array();
     out = json_object();
-    if (marker && marker[0]) {
-        k.mv_size = strlen(marker);
-        k.mv_data = (void *)marker;
-        g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-        if (g == 0 && k.mv_size == strlen(marker) && memcmp(k.mv_data, marker, k.mv_size) == 0) {
-            g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-        }
-    }
-    else {
-        g = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    }
-    for (; g == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (; it.g == 0; it.g = mdb_cursor_get(it.c, &it.k, &it.v, MDB_NEXT)) {
         json_error_t jerr;
-        json_t *cfg = json_loadb(v.mv_data, v.mv_size, 0, &jerr);
-        if (!cfg || (src && strcmp(src, json_string_value(json_object_get(cfg, "EventSourceArn")))) ||
-            (fn_arn[0] && strcmp(fn_arn, json_string_value(json_object_get(cfg, "FunctionArn"))))) {
+        json_t *cfg = json_loadb(it.v.mv_data, it.v.mv_size, 0, &jerr);
+        const char *cs = json_string_value(json_object_get(cfg, "EventSourceArn"));
+        const char *cf = json_string_value(json_object_get(cfg, "FunctionArn"));
+        if (!cfg || !cs || !cf || (src && strcmp(src, cs) != 0) ||
+            (fn_arn[0] && strcmp(fn_arn, cf) != 0)) {
             json_decref(cfg);
             continue;
         }
@@ -545,8 +498,7 @@ int lam_list_event_source_mappings(struct http_req *r)
         json_decref(cfg);
         n++;
     }
-    mdb_cursor_close(c);
-    store_read_end(l->st, txn);
+    lam__list_end(r, &it);
     json_object_set_new(out, "EventSourceMappings", list);
     return http_reply_json(r, out);
 }

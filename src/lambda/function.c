@@ -194,35 +194,6 @@ static int null_member(struct http_req *r, const char *member)
                            member);
 }
 
-/* An integer member within [lo, hi]; *out keeps its default when absent. */
-static int int_member_or_reply(struct http_req *r, const json_t *in, const char *key,
-                               const char *member, long lo, long hi, long *out)
-{
-    const json_t *v = json_object_get(in, key);
-    long x;
-    if (!v || json_is_null(v)) {
-        return 0;
-    }
-    if (!json_is_integer(v)) {
-        return lam__expect_type_or_reply(r, v, JSON_INTEGER, key);
-    }
-    x = (long)json_integer_value(v);
-    if (x < lo) {
-        return lam__validation(r,
-                               "Value '%ld' at '%s' failed to satisfy constraint: Member must "
-                               "have value greater than or equal to %ld",
-                               x, member, lo);
-    }
-    if (x > hi) {
-        return lam__validation(r,
-                               "Value '%ld' at '%s' failed to satisfy constraint: Member must "
-                               "have value less than or equal to %ld",
-                               x, member, hi);
-    }
-    *out = x;
-    return 0;
-}
-
 static int string_member_or_reply(struct http_req *r, const json_t *in, const char *key,
                                   const char **out)
 {
@@ -478,8 +449,8 @@ int lam_create_function(struct http_req *r)
                                "constraint: Member must have length less than or equal to %d",
                                desc, LAM_DESCRIPTION_MAX);
     }
-    if (int_member_or_reply(r, in, "Timeout", "timeout", 1, LAM_TIMEOUT_MAX, &timeout) < 0 ||
-        int_member_or_reply(r, in, "MemorySize", "memorySize", 128, 10240, &memory) < 0 ||
+    if (lam__int_member_or_reply(r, in, "Timeout", "timeout", 1, LAM_TIMEOUT_MAX, &timeout) < 0 ||
+        lam__int_member_or_reply(r, in, "MemorySize", "memorySize", 128, 10240, &memory) < 0 ||
         architectures_or_reply(r, json_object_get(in, "Architectures"), &arch) < 0) {
         return -1;
     }
@@ -687,30 +658,19 @@ int lam_list_functions(struct http_req *r)
 {
     struct lam *l = lam__of(r);
     const char *marker = http_req_query(r, "Marker");
-    const char *max_s = http_req_query(r, "MaxItems");
     long max = LAM_LIST_DEFAULT;
     unsigned char after[LAM_NAME_MAX + 1];
-    long after_len = -1;
-    MDB_txn *txn = NULL;
-    MDB_cursor *c = NULL;
-    MDB_val k, v;
+    long after_len = 0;
+    struct lam__list it;
     json_t *list, *out;
     long n = 0;
-    int rc, g;
 
-    if (max_s) {
-        char *end;
-        max = strtol(max_s, &end, 10);
-        if (!*max_s || *end || max < 1 || max > LAM_LIST_MAX) {
-            return lam__validation(r,
-                                   "Value '%.20s' at 'maxItems' failed to satisfy constraint: "
-                                   "Member must have value between 1 and %d",
-                                   max_s, LAM_LIST_MAX);
-        }
-        /* Lambda returns at most 50 a page, whatever MaxItems asks. */
-        if (max > LAM_LIST_DEFAULT) {
-            max = LAM_LIST_DEFAULT;
-        }
+    if (lam__max_items_or_reply(r, &max) < 0) {
+        return -1;
+    }
+    /* Lambda returns at most 50 a page, whatever MaxItems asks. */
+    if (max > LAM_LIST_DEFAULT) {
+        max = LAM_LIST_DEFAULT;
     }
     if (marker && marker[0]) {
         after_len = sl_base64_decode(sl_str_c(marker), after, sizeof after - 1);
@@ -719,30 +679,12 @@ int lam_list_functions(struct http_req *r)
                                  "Invalid Marker: %.100s", marker);
         }
     }
-    rc = store_read_begin(l->st, &txn);
-    if (rc == 0) {
-        rc = mdb_cursor_open(txn, l->functions, &c);
-    }
-    if (rc) {
-        if (txn) {
-            store_read_end(l->st, txn);
-        }
-        return lam__internal(r, "ListFunctions", rc);
+    if (lam__list_begin_or_reply(r, l->functions, after, (size_t)after_len, &it) < 0) {
+        return -1;
     }
     list = json_array();
     out = json_object();
-    if (after_len > 0) {
-        k.mv_size = (size_t)after_len;
-        k.mv_data = after;
-        g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-        if (g == 0 && k.mv_size == (size_t)after_len && memcmp(k.mv_data, after, k.mv_size) == 0) {
-            g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-        }
-    }
-    else {
-        g = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-    }
-    for (; g == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (; it.g == 0; it.g = mdb_cursor_get(it.c, &it.k, &it.v, MDB_NEXT)) {
         json_error_t jerr;
         json_t *rec;
         if (n == max) {
@@ -754,15 +696,14 @@ int lam_list_functions(struct http_req *r)
             json_object_set_new(out, "NextMarker", json_string(m));
             break;
         }
-        rec = json_loadb(v.mv_data, v.mv_size, 0, &jerr);
+        rec = json_loadb(it.v.mv_data, it.v.mv_size, 0, &jerr);
         if (rec) {
             json_array_append(list, json_object_get(rec, "Configuration"));
             json_decref(rec);
             n++;
         }
     }
-    mdb_cursor_close(c);
-    store_read_end(l->st, txn);
+    lam__list_end(r, &it);
     json_object_set_new(out, "Functions", list);
     return http_reply_json(r, out);
 }

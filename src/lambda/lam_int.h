@@ -185,11 +185,33 @@ int lam__json_body_or_reply(struct http_req *r, json_t **out);
 /* Checks that member is of type t when present: -1 with the error set when not. */
 int lam__expect_type_or_reply(struct http_req *r, const json_t *v, json_type t,
                               const char *member);
+/* An integer member key (named member in messages) within [lo, hi] into *out, which keeps its
+ * default when the member is absent. Returns 0 or -1 with the error set. */
+int lam__int_member_or_reply(struct http_req *r, const json_t *in, const char *key,
+                             const char *member, long lo, long hi, long *out);
 /* The "1 validation error detected: ..." ValidationException. Returns -1. */
 int lam__validation(struct http_req *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A logged internal failure answered ServiceException. Returns -1. */
 int lam__internal(struct http_req *r, const char *what, int rc);
+
+/* The MaxItems query parameter (1..LAM_LIST_MAX) into *max, which keeps its default when
+ * absent. Returns 0 or -1 with ValidationException set. */
+int lam__max_items_or_reply(struct http_req *r, long *max);
+/* A listing: a read transaction and a cursor on the first key after `after` (len bytes; 0:
+ * the first key). it->g is the cursor's last result (0 while on a record, in it->k / it->v);
+ * step with mdb_cursor_get(it->c, &it->k, &it->v, MDB_NEXT). Returns 0 or -1 with the error
+ * set; after 0, lam__list_end() must be called. Thread: HTTP. */
+struct lam__list {
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k;
+    MDB_val v;
+    int g;
+};
+int lam__list_begin_or_reply(struct http_req *r, MDB_dbi dbi, const void *after, size_t len,
+                             struct lam__list *it);
+void lam__list_end(struct http_req *r, struct lam__list *it);
 
 /* Checks Environment.Variables (an object or NULL): key pattern, reserved keys, 4 KB. Returns
  * 0 or -1 with the error set. */
@@ -323,7 +345,8 @@ struct lam__log {
 void lam__log_init(struct lam__log *g);
 void lam__log_release(struct lam__log *g);
 void lam__log_append(struct lam__log *g, const char *p, size_t n);
-void lam__log_printf(struct lam__log *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lam__log_printf(struct lam__log *g, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* base64 of the last LAM_LOG_TAIL bytes (heap, caller frees). */
 char *lam__log_tail(const struct lam__log *g);
 /* The REPORT line's text (without "REPORT "), as Lambda writes it. */

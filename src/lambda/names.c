@@ -279,6 +279,34 @@ int lam__expect_type_or_reply(struct http_req *r, const json_t *v, json_type t,
                          member);
 }
 
+int lam__int_member_or_reply(struct http_req *r, const json_t *in, const char *key,
+                             const char *member, long lo, long hi, long *out)
+{
+    const json_t *v = json_object_get(in, key);
+    long x;
+    if (!v || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_integer(v)) {
+        return lam__expect_type_or_reply(r, v, JSON_INTEGER, key);
+    }
+    x = (long)json_integer_value(v);
+    if (x < lo) {
+        return lam__validation(r,
+                               "Value '%ld' at '%s' failed to satisfy constraint: Member must "
+                               "have value greater than or equal to %ld",
+                               x, member, lo);
+    }
+    if (x > hi) {
+        return lam__validation(r,
+                               "Value '%ld' at '%s' failed to satisfy constraint: Member must "
+                               "have value less than or equal to %ld",
+                               x, member, hi);
+    }
+    *out = x;
+    return 0;
+}
+
 int lam__validation(struct http_req *r, const char *fmt, ...)
 {
     char msg[1024];
@@ -395,4 +423,58 @@ int lam__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(st
         return http_req_fail(r, AWSERR_LAMBDA_SERVICE, "The service is shutting down; retry.");
     }
     return 0;
+}
+
+int lam__max_items_or_reply(struct http_req *r, long *max)
+{
+    const char *s = http_req_query(r, "MaxItems");
+    char *end;
+    long v;
+    if (!s) {
+        return 0;
+    }
+    v = strtol(s, &end, 10);
+    if (!*s || *end || v < 1 || v > LAM_LIST_MAX) {
+        return lam__validation(r,
+                               "Value '%.20s' at 'maxItems' failed to satisfy constraint: "
+                               "Member must have value between 1 and %d",
+                               s, LAM_LIST_MAX);
+    }
+    *max = v;
+    return 0;
+}
+
+int lam__list_begin_or_reply(struct http_req *r, MDB_dbi dbi, const void *after, size_t len,
+                             struct lam__list *it)
+{
+    struct lam *l = lam__of(r);
+    int rc = store_read_begin(l->st, &it->txn);
+    it->c = NULL;
+    if (rc == 0) {
+        rc = mdb_cursor_open(it->txn, dbi, &it->c);
+    }
+    if (rc) {
+        if (it->txn) {
+            store_read_end(l->st, it->txn);
+        }
+        return lam__internal(r, "listing", rc);
+    }
+    if (len) {
+        it->k.mv_size = len;
+        it->k.mv_data = (void *)after;
+        it->g = mdb_cursor_get(it->c, &it->k, &it->v, MDB_SET_RANGE);
+        if (it->g == 0 && it->k.mv_size == len && memcmp(it->k.mv_data, after, len) == 0) {
+            it->g = mdb_cursor_get(it->c, &it->k, &it->v, MDB_NEXT);
+        }
+    }
+    else {
+        it->g = mdb_cursor_get(it->c, &it->k, &it->v, MDB_FIRST);
+    }
+    return 0;
+}
+
+void lam__list_end(struct http_req *r, struct lam__list *it)
+{
+    mdb_cursor_close(it->c);
+    store_read_end(lam__of(r)->st, it->txn);
 }

@@ -21,8 +21,8 @@ static int node_argv(const struct lam *l, const char *task_root, const char *arg
     snprintf(script, buflen, "%s/node/bootstrap.mjs", l->runtimes_dir);
     if (!l->runtimes_dir[0] || access(script, R_OK) != 0) {
         *type = "Runtime.InvalidEntrypoint";
-        snprintf(msg, msglen, "The node bootstrap %s is missing (see sluice serve "
-                 "--lambda-runtimes)", l->runtimes_dir[0] ? script : "runtimes/node/bootstrap.mjs");
+        snprintf(msg, msglen, "The node bootstrap %s is missing (see --lambda-runtimes)",
+                 l->runtimes_dir[0] ? script : "runtimes/node/bootstrap.mjs");
         return -1;
     }
     if (!l->node[0]) {

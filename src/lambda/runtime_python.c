@@ -23,8 +23,8 @@ static int python_argv(const struct lam *l, const char *task_root, const char *a
     snprintf(script, buflen, "%s/python/bootstrap.py", l->runtimes_dir);
     if (!l->runtimes_dir[0] || access(script, R_OK) != 0) {
         *type = "Runtime.InvalidEntrypoint";
-        snprintf(msg, msglen, "The python bootstrap %s is missing (see sluice serve "
-                 "--lambda-runtimes)", l->runtimes_dir[0] ? script : "runtimes/python/bootstrap.py");
+        snprintf(msg, msglen, "The python bootstrap %s is missing (see --lambda-runtimes)",
+                 l->runtimes_dir[0] ? script : "runtimes/python/bootstrap.py");
         return -1;
     }
     if (!l->python[0]) {
