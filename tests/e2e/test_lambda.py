@@ -248,10 +248,33 @@ def test_functions_survive_restart(make_server, data_dir):
     stray = os.path.join(data_dir, "lambda", "code", "0" * 32 + ".zip.tmp")
     open(stray, "wb").close()
     assert s.stop()[0] == 0
+    # The unpacked code is not durable: a missing directory is made again from the zip.
+    import shutil
+    run = os.path.join(data_dir, "lambda", "run")
+    for d in os.listdir(run):
+        shutil.rmtree(os.path.join(run, d))
     s2 = make_server(data_dir).start()
     cfg = s2.client("lambda").get_function(FunctionName="keep")["Configuration"]
     assert cfg["Timeout"] == 7 and cfg["RevisionId"] == rev
     assert not os.path.exists(stray)
+    out = s2.client("lambda").invoke(FunctionName="keep", Payload=b'{"after": "restart"}')
+    assert json.loads(out["Payload"].read()) == {"echo": {"after": "restart"}}
+
+
+def test_code_over_50mb_refused_before_upload(server):
+    """The announced length decides, before a byte of the body is read."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("POST", "/2015-03-31/functions")
+    conn.putheader("Content-Length", "70000000")
+    conn.putheader("Expect", "100-continue")
+    conn.putheader("Content-Type", "application/json")
+    conn.endheaders()
+    resp = conn.getresponse()
+    assert resp.status == 413
+    assert resp.getheader("x-amzn-ErrorType") == "RequestEntityTooLargeException"
+    assert json.loads(resp.read())["Message"] == (
+        "Request must be smaller than 69905067 bytes for the CreateFunction operation")
 
 
 # ---- invocations ----
