@@ -383,8 +383,7 @@ static char **build_envp(struct lam *l, const struct lam__fnconf *c, const char 
 {
     size_t cap = 32 + (c->vars ? json_object_size(c->vars) : 0), n = 0;
     char **envp = xcalloc(cap + 1, sizeof *envp);
-    char buf[512], stream[128], hex[33];
-    unsigned char rnd[16];
+    char buf[512], stream[128], hex[33], uuid[37];
     const char *path = getenv("PATH");
     time_t t = time(NULL);
     struct tm tm;
@@ -392,10 +391,14 @@ static char **build_envp(struct lam *l, const struct lam__fnconf *c, const char 
     json_t *v;
 
     gmtime_r(&t, &tm);
-    for (size_t i = 0; i < sizeof rnd; i++) {
-        rnd[i] = (unsigned char)(random() & 0xff);
+    /* [$LATEST] and 32 hex digits, as Lambda names an environment's log stream. */
+    sl_uuid4(uuid);
+    for (size_t i = 0, o = 0; uuid[i]; i++) {
+        if (uuid[i] != '-') {
+            hex[o++] = uuid[i];
+            hex[o] = '\0';
+        }
     }
-    sl_hex(rnd, sizeof rnd, hex);
     snprintf(stream, sizeof stream, "%04d/%02d/%02d/[$LATEST]%s", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, hex);
     envp[n++] = env_kv("PATH", path ? path : "/usr/local/bin:/usr/bin:/bin");

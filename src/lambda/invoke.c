@@ -40,9 +40,6 @@ int lam_invoke(struct lam *l, struct lam_invoke *req)
     if (req->len > LAM_SYNC_PAYLOAD_MAX) {
         return LAM_ETOOLARGE;
     }
-    if (l->stopping) {
-        return LAM_ESHUTDOWN;
-    }
     if (!req->request_id[0]) {
         sl_uuid4(req->request_id);
     }

@@ -16,7 +16,6 @@
  *
  * What it is not: environments and invocations themselves (env.c).
  */
-#define _DEFAULT_SOURCE /* random */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,8 +98,7 @@ void lam__next_deliver(struct http_req *r, const struct lam__inv *inv, uint64_t 
 {
     struct next_ctx *c = r->op_ctx;
     const struct lam_invoke *req = inv->req;
-    unsigned char rnd[20];
-    char hex[41];
+    char a[37], b[37];
 
     assert(c->magic == NEXT_MAGIC);
     c->delivered = true;
@@ -127,12 +125,12 @@ void lam__next_deliver(struct http_req *r, const struct lam__inv *inv, uint64_t 
         }
     }
     /* An X-Ray trace header of the documented shape (sluice traces nothing). */
-    for (size_t i = 0; i < sizeof rnd; i++) {
-        rnd[i] = (unsigned char)(random() & 0xff);
-    }
-    sl_hex(rnd, sizeof rnd, hex);
-    snprintf(c->trace, sizeof c->trace, "Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0",
-             (unsigned long long)(deadline_ms / 1000), hex, hex + 24);
+    sl_uuid4(a);
+    sl_uuid4(b);
+    snprintf(c->trace, sizeof c->trace,
+             "Root=1-%08llx-%.8s%.4s%.4s%.4s%.4s;Parent=%.8s%.8s;Sampled=0",
+             (unsigned long long)(deadline_ms / 1000), a, a + 9, a + 14, a + 19, a + 24, b,
+             b + 24);
     http_req_resume(r);
 }
 
