@@ -139,11 +139,11 @@ static int expressions_or_reply(struct http_req *r, const char *cond, const char
     }
     if (has_c) {
         return http_req_fail(r, AWSERR_VALIDATION,
-                             "%s is not supported by sluice yet (docs/compatibility.md)", cond);
+                             "%s is not supported by sluice yet", cond);
     }
     if (has_l && !legacy_ok) {
         return http_req_fail(r, AWSERR_VALIDATION,
-                             "%s is not supported by sluice yet (docs/compatibility.md)", legacy);
+                             "%s is not supported by sluice yet", legacy);
     }
     if (cop && !json_is_null(cop) && !has_l) {
         return http_req_fail(r, AWSERR_VALIDATION,

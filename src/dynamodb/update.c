@@ -368,7 +368,7 @@ static int request_rules_or_reply(struct http_req *r, const json_t *in)
     for (size_t i = 0; unsupported[i]; i++) {
         if (present(in, unsupported[i])) {
             return http_req_fail(r, AWSERR_VALIDATION,
-                                 "%s is not supported by sluice yet (docs/compatibility.md)",
+                                 "%s is not supported by sluice yet",
                                  unsupported[i]);
         }
     }
