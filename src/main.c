@@ -6,8 +6,9 @@
  *
  * Start-up order: settings, signals blocked (so only this thread takes SIGINT/SIGTERM), the
  * store (which locks the data directory), credentials, services, the front door, then the
- * banner. Shutdown runs the other way: stop accepting and let in-flight requests finish, stop
- * services, drain and close the store. Every acknowledged write was committed before it was
+ * banner. Shutdown runs the other way: Lambda first (its environments are killed and the
+ * requests it holds suspended are answered, or the front door could not stop), then stop
+ * accepting and let in-flight requests finish, stop services, drain and close the store. Every acknowledged write was committed before it was
  * acknowledged, so a SIGKILL at any point loses nothing acknowledged either.
  */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "core/store.h"
 #include "dynamodb/dynamodb.h"
 #include "firehose/firehose.h"
+#include "lambda/lambda.h"
 #include "s3/s3.h"
 #include "streams/streams.h"
 
@@ -103,6 +105,8 @@ static int serve(int argc, char **argv)
     struct strm *streams = NULL;
     struct s3 *s3 = NULL;
     struct fh *fh = NULL;
+    struct lam *lam = NULL;
+    struct lam_options lo;
     struct http_service *svc, *s3svc;
     struct store_options so;
     struct http_server_options ho;
@@ -168,6 +172,22 @@ static int serve(int argc, char **argv)
         log_error("sluice", "cannot open S3: %s", s3_strerror(rc));
         goto out;
     }
+    memset(&lo, 0, sizeof lo);
+    lo.data_dir = c.data_dir;
+    lo.region = c.region;
+    lo.account = c.account_id;
+    lo.access_key = auth_root_access_key(a);
+    lo.secret_key = auth_root_secret(a);
+    lo.runtimes_dir = c.lambda_runtimes;
+    lo.python = c.lambda_python;
+    lo.node = c.lambda_node;
+    lo.max_envs = c.lambda_concurrency;
+    rc = lam_new(st, srv, streams, &lo, &lam, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot open Lambda: %s", lam_strerror(rc));
+        goto out;
+    }
+    http_server_register(srv, svc);
     rc = fh_new(st, s3, c.region, c.account_id, &fh, &svc);
     if (rc < 0) {
         log_error("sluice", "cannot open Firehose: %s", store_strerror(rc));
@@ -189,8 +209,10 @@ static int serve(int argc, char **argv)
     log_info("sluice", "%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    lam_shutdown(lam);
     http_server_stop(srv, 800);
     http_server_free(srv);
+    lam_free(lam);
     ddb_free(ddb);
     strm_free(streams);
     fh_free(fh);
