@@ -161,7 +161,6 @@ struct qry__run {
     int stop_rc;                    /* QRY_ETIMEOUT or QRY_ECANCELLED once either was seen */
     int scan_rc;                    /* QRY_ENOBUCKET or QRY_EIO of the first failed scan */
     char scan_msg[512];
-    bool declaring;                 /* inside sqlite3_declare_vtab(): the authorizer allows it */
     int denied;                     /* the last action the authorizer refused (0: none) */
     char **cols;                    /* owned: the inferred columns, in first-seen order */
     size_t n_cols;

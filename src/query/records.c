@@ -16,13 +16,19 @@
  *
  * Bytes that are not JSON (a log line, a truncated last record, invalid UTF-8) are skipped up
  * to the next newline and reported as one skipped record; the newline is how such a stream
- * can resynchronise, and a JSON-lines file loses only the bad line. An integer too large for
- * 64 bits is read as a real (the record is kept, that value loses precision).
+ * can resynchronise, and a JSON-lines file loses only the bad line.
+ *
+ * Numbers jansson cannot hold. jansson refuses a whole value when one integer in it does not
+ * fit in 64 bits, or one real is beyond a double's range; JSON allows both. Such a record is
+ * kept: it is parsed again from a copy in which the integer's digits get ".0" (so that it is
+ * read as a real, losing only digits past 17) and the real becomes null, one number at a
+ * time, at most QRY__WIDEN_MAX per record. The record's text (_record) stays as stored.
  *
  * Invariants: pos <= len <= cap <= max; bytes before pos are never looked at again; rec, text
  * and text_len describe the last object returned and are valid until the next call.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "query/qry_int.h"
@@ -30,6 +36,7 @@
 /* How close to the end of the bytes at hand an error may be and still be the end of the bytes
  * rather than a real error: a UTF-8 sequence is at most 4 bytes. */
 #define QRY__TAIL_SLACK 4
+#define QRY__WIDEN_MAX 64
 
 void qry__records_init(struct qry__records *rs, struct qry__input *in, size_t initial,
                        size_t max)
@@ -122,6 +129,63 @@ static int skip_line(struct qry__records *rs)
     }
 }
 
+/* Parses p[0..avail) again after jansson refused a number in it (see the file head): each
+ * refused number is rewritten in a copy, and the error position or the value's length is
+ * mapped back to the original bytes in *used. Returns the value, or NULL with err set. */
+static json_t *load_widened(const char *p, size_t avail, size_t flags, json_error_t *err,
+                            size_t *used)
+{
+    char *copy = xmalloc(avail + 1);
+    size_t clen = avail;
+    long delta = 0;     /* bytes the copy has more than the original before the position */
+    json_t *v = NULL;
+
+    memcpy(copy, p, avail);
+    for (int k = 0; k <= QRY__WIDEN_MAX; k++) {
+        size_t end, start;
+        bool real = false;
+        const char *repl;
+        size_t rlen;
+
+        v = json_loadb(copy, clen, flags, err);
+        if (v || json_error_code(err) != json_error_numeric_overflow || k == QRY__WIDEN_MAX ||
+            err->position <= 0 || (size_t)err->position > clen) {
+            break;
+        }
+        /* The error position is just after the number. */
+        end = (size_t)err->position;
+        start = end;
+        while (start > 0 && copy[start - 1] != '\0' &&
+               strchr("0123456789+-.eE", copy[start - 1])) {
+            real = real || strchr(".eE", copy[start - 1]) != NULL;
+            start--;
+        }
+        repl = real ? "null" : ".0";
+        rlen = strlen(repl);
+        if (real) {
+            copy = xrealloc(copy, clen - (end - start) + rlen + 1);
+            memmove(copy + start + rlen, copy + end, clen - end);
+            memcpy(copy + start, repl, rlen);
+            delta += (long)rlen - (long)(end - start);
+            clen = clen - (end - start) + rlen;
+        }
+        else {
+            copy = xrealloc(copy, clen + rlen + 1);
+            memmove(copy + end + rlen, copy + end, clen - end);
+            memcpy(copy + end, repl, rlen);
+            delta += (long)rlen;
+            clen += rlen;
+        }
+    }
+    free(copy);
+    {
+        long pos = (long)(err->position > 0 ? err->position : 0) - delta;
+        *used = pos > 0 ? (size_t)pos : 0;
+        err->position = (int)*used;
+    }
+    return v;
+}
+
 int qry__records_next(struct qry__records *rs, enum qry__rec *what)
 {
     size_t flags = JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL;
@@ -153,10 +217,11 @@ int qry__records_next(struct qry__records *rs, enum qry__rec *what)
         }
         avail = rs->len - rs->pos;
         v = json_loadb(rs->buf + rs->pos, avail, flags, &err);
-        if (!v && json_error_code(&err) == json_error_numeric_overflow) {
-            v = json_loadb(rs->buf + rs->pos, avail, flags | JSON_DECODE_INT_AS_REAL, &err);
-        }
         used = err.position > 0 ? (size_t)err.position : 0;
+        if (!v && json_error_code(&err) == json_error_numeric_overflow &&
+            (rs->eof || used + QRY__TAIL_SLACK < avail)) {
+            v = load_widened(rs->buf + rs->pos, avail, flags, &err, &used);
+        }
         if (v && used >= avail && json_is_number(v) && !rs->eof) {
             /* 12 at the end of the buffer may be the start of 1234. */
             json_decref(v);

@@ -209,16 +209,44 @@ static void test_large_integers_and_limits(void **state)
     (void)state;
 
     /* An integer past 64 bits keeps its record, as a real. */
-    m = (struct memsrc){ (const unsigned char *)"{\"n\":123456789012345678901234,\"m\":5}", 37,
-                         0, 3, -1 };
+    static const char bigint[] = "{\"n\":123456789012345678901234,\"m\":5}";
+    m = (struct memsrc){ (const unsigned char *)bigint, strlen(bigint), 0, 3, -1 };
     qry__input_init(&in, mem_read, &m, 0);
     qry__records_init(&rs, &in, 4, 0);
     assert_int_equal(qry__records_next(&rs, &what), 0);
     assert_int_equal(what, QRY__REC_OBJECT);
     assert_true(json_is_real(json_object_get(rs.rec, "n")));
     assert_true(json_real_value(json_object_get(rs.rec, "n")) > 1.2e23);
+    assert_true(json_is_integer(json_object_get(rs.rec, "m")));
+    assert_int_equal(rs.text_len, strlen(bigint));
+    assert_int_equal(qry__records_next(&rs, &what), 0);
+    assert_int_equal(what, QRY__REC_END);
     qry__records_release(&rs);
     qry__input_release(&in);
+    /* Several such numbers, a real past a double's range (null), and the records after. */
+    {
+        const char *first = "{\"a\":-99999999999999999999,\"b\":[1e400,7],\"c\":1}";
+        const char *t = "{\"a\":-99999999999999999999,\"b\":[1e400,7],\"c\":1}"
+                        "{\"d\":18446744073709551616}\n{\"e\":1}";
+        m = (struct memsrc){ (const unsigned char *)t, strlen(t), 0, 5, -1 };
+        qry__input_init(&in, mem_read, &m, 0);
+        qry__records_init(&rs, &in, 8, 0);
+        assert_int_equal(qry__records_next(&rs, &what), 0);
+        assert_int_equal(what, QRY__REC_OBJECT);
+        assert_true(json_real_value(json_object_get(rs.rec, "a")) < -9.9e19);
+        assert_true(json_is_null(json_array_get(json_object_get(rs.rec, "b"), 0)));
+        assert_true(json_is_integer(json_array_get(json_object_get(rs.rec, "b"), 1)));
+        assert_true(json_is_integer(json_object_get(rs.rec, "c")));
+        assert_int_equal(rs.text_len, strlen(first));
+        assert_int_equal(qry__records_next(&rs, &what), 0);
+        assert_int_equal(what, QRY__REC_OBJECT);
+        assert_true(json_is_real(json_object_get(rs.rec, "d")));
+        assert_int_equal(qry__records_next(&rs, &what), 0);
+        assert_int_equal(what, QRY__REC_OBJECT);
+        assert_int_equal(json_integer_value(json_object_get(rs.rec, "e")), 1);
+        qry__records_release(&rs);
+        qry__input_release(&in);
+    }
 
     /* A value larger than max is skipped up to the next newline; the next line is read. */
     snprintf(big, sizeof big, "{\"a\":\"%0100d\"}\n{\"b\":1}\n", 7);
