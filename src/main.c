@@ -24,6 +24,7 @@
 #include "core/store.h"
 #include "dynamodb/dynamodb.h"
 #include "firehose/firehose.h"
+#include "query/query.h"
 #include "s3/s3.h"
 #include "streams/streams.h"
 
@@ -103,6 +104,8 @@ static int serve(int argc, char **argv)
     struct strm *streams = NULL;
     struct s3 *s3 = NULL;
     struct fh *fh = NULL;
+    struct qry *query = NULL;
+    struct qry_options qo;
     struct http_service *svc, *s3svc;
     struct store_options so;
     struct http_server_options ho;
@@ -174,6 +177,15 @@ static int serve(int argc, char **argv)
         goto out;
     }
     http_server_register(srv, svc);
+    memset(&qo, 0, sizeof qo);
+    qry_limits_default(&qo.limits);
+    qo.limits.timeout_ms = (uint64_t)c.query_timeout * 1000;
+    rc = qry_new(s3, &qo, &query, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot start the query service: %s", strerror(-rc));
+        goto out;
+    }
+    http_server_register(srv, svc);
     /* S3 last: it claims every request that no other service claimed. */
     http_server_register(srv, s3svc);
     http_server_add_metrics(srv, store_metrics, st);
@@ -189,11 +201,15 @@ static int serve(int argc, char **argv)
     log_info("sluice", "%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    /* Queries first: their workers resume the requests they hold before the front door
+     * stops, so no suspended request outlives its worker. */
+    qry_stop(query);
     http_server_stop(srv, 800);
     http_server_free(srv);
     ddb_free(ddb);
     strm_free(streams);
     fh_free(fh);
+    qry_free(query);
     s3_free(s3);
     store_close(st);
     auth_free(a);

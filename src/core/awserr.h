@@ -52,6 +52,10 @@ enum awserr_ns {
     X(INVALID_ARGUMENT, 400, "InvalidArgumentException", AWSERR_NS_SERVICE, "%s")              \
     X(EXPIRED_ITERATOR, 400, "ExpiredIteratorException", AWSERR_NS_SERVICE, "%s")              \
     X(TRIMMED_DATA, 400, "TrimmedDataAccessException", AWSERR_NS_SERVICE, "%s")                \
+    /* Queries (POST /_sluice/query, sluice's own; SQLite's message where it has one) */       \
+    X(QUERY_INVALID, 400, "InvalidQueryException", AWSERR_NS_SERVICE, "%s")                    \
+    X(QUERY_TIMEOUT, 400, "QueryTimeoutException", AWSERR_NS_SERVICE, "%s")                    \
+    X(QUERY_BUSY, 429, "TooManyRequestsException", AWSERR_NS_SERVICE, "%s")                    \
     /* S3 (REST-XML) */                                                                        \
     X(S3_INTERNAL, 500, "InternalError", AWSERR_NS_SERVICE,                                    \
       "We encountered an internal error. Please try again.")                                   \

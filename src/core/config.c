@@ -11,7 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_id { O_PORT, O_BIND, O_DATA_DIR, O_REGION, O_ACCOUNT, O_LOG, O_SYNC, O_THREADS };
+enum opt_id {
+    O_PORT,
+    O_BIND,
+    O_DATA_DIR,
+    O_REGION,
+    O_ACCOUNT,
+    O_LOG,
+    O_SYNC,
+    O_THREADS,
+    O_QUERY_TIMEOUT,
+};
 
 struct opt_def {
     enum opt_id id;
@@ -34,6 +44,8 @@ static const struct opt_def defs[] = {
     { O_SYNC, "sync", "SLUICE_SYNC", "full",
       "full: every acknowledged write is on disk; none: no fsync, for throwaway data" },
     { O_THREADS, "threads", "SLUICE_THREADS", "2", "HTTP worker threads" },
+    { O_QUERY_TIMEOUT, "query-timeout", "SLUICE_QUERY_TIMEOUT", "60",
+      "seconds a query (POST /_sluice/query, sluice query) may run" },
 };
 #define N_DEFS (sizeof defs / sizeof defs[0])
 
@@ -46,10 +58,10 @@ void config_usage(void *fp)
     for (size_t i = 0; i < N_DEFS; i++) {
         char left[64];
         snprintf(left, sizeof left, "--%s", defs[i].flag);
-        fprintf(f, "  %-14s %-18s %s (default %s)\n", left, defs[i].env, defs[i].help,
+        fprintf(f, "  %-16s %-21s %s (default %s)\n", left, defs[i].env, defs[i].help,
                 defs[i].def);
     }
-    fprintf(f, "  %-14s %-18s %s\n", "--help", "", "print this help");
+    fprintf(f, "  %-16s %-21s %s\n", "--help", "", "print this help");
     fprintf(f, "\ncredentials: SLUICE_ROOT_ACCESS_KEY_ID and SLUICE_ROOT_SECRET_ACCESS_KEY set "
                "the root key;\nwithout them one is created in <data-dir>/credentials.\n");
 }
@@ -118,6 +130,13 @@ static int apply(struct config *c, enum opt_id id, const char *v, const char *fr
         }
         else {
             snprintf(err, errlen, "%s: sync must be full or none, not '%s'", from, v);
+            return -EINVAL;
+        }
+        return 0;
+    case O_QUERY_TIMEOUT:
+        if (parse_uint(v, 86400, &c->query_timeout) < 0 || c->query_timeout == 0) {
+            snprintf(err, errlen, "%s: query timeout must be a number of seconds from 1 to "
+                     "86400, not '%s'", from, v);
             return -EINVAL;
         }
         return 0;

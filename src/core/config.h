@@ -21,6 +21,7 @@ struct config {
     enum log_level log_level;
     enum store_sync sync;
     unsigned threads;
+    unsigned query_timeout;     /* seconds */
 };
 
 /*

@@ -329,9 +329,16 @@ static void render_error(struct http_req *r)
         r->content_type = "application/xml";
     }
     else if (proto == HTTP_PROTO_REST_JSON) {
-        json_t *o = json_pack("{s:s, s:s}", "Type", info->status >= 500 ? "Service" : "User",
-                              "message", r->err_msg ? r->err_msg : "");
-        char *s = json_dumps(o, JSON_COMPACT);
+        json_t *o = json_object();
+        char *s;
+        if (r->svc && r->svc->error_ns) {
+            json_object_set_new(o, "__type", json_string(arena_printf(
+                                                 &r->arena, "%s%s",
+                                                 err_namespace(r->svc, info->ns), info->code)));
+        }
+        json_object_set_new(o, "Type", json_string(info->status >= 500 ? "Service" : "User"));
+        json_object_set_new(o, "message", json_string(r->err_msg ? r->err_msg : ""));
+        s = json_dumps(o, JSON_COMPACT);
         buf_puts(&b, s);
         free(s);
         json_decref(o);
