@@ -1,8 +1,9 @@
 /*
  * main.c: the `sluice` command.
  *
- *   sluice serve [flags]   run the server (sluice serve --help)
- *   sluice version         print the version
+ *   sluice serve [flags]         run the server (sluice serve --help)
+ *   sluice query [flags] 'SQL'   SQL over the archive of a running server (cli_query.c)
+ *   sluice version               print the version
  *
  * Start-up order: settings, signals blocked (so only this thread takes SIGINT/SIGTERM), the
  * store (which locks the data directory), credentials, services, the front door, then the
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_query.h"
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/http.h"
@@ -229,11 +231,20 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "serve") == 0) {
         return serve(argc - 2, argv + 2);
     }
+    if (argc > 1 && strcmp(argv[1], "query") == 0) {
+        return cli_query(argc - 2, argv + 2);
+    }
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
-        printf("usage: sluice serve [flags] | sluice version\n\n");
+        printf("usage: sluice serve [flags]          run the server\n"
+               "       sluice query [flags] 'SQL'    run SQL over the archive on a running "
+               "server\n"
+               "       sluice version                print the version\n\n");
         config_usage(stdout);
+        printf("\n");
+        cli_query_usage(stdout);
         return 0;
     }
-    fprintf(stderr, "usage: sluice serve [flags] | sluice version (sluice serve --help)\n");
+    fprintf(stderr, "usage: sluice serve [flags] | sluice query [flags] 'SQL' | sluice version "
+                    "(sluice --help)\n");
     return 2;
 }

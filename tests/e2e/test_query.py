@@ -1,12 +1,14 @@
-"""SQL over the archive: POST /_sluice/query signed with botocore's SigV4Auth, against objects
-put with boto3 (JSON lines, gzip with and without the .gz suffix, records back to back, several
-prefixes, a line that is no JSON): the issue's GROUP BY, WHERE, ORDER BY, json_extract on
-_record, _object; the errors (missing bucket, bad SQL, SQL over the limit, ATTACH, a runaway
-query stopped by --query-timeout); queries that do not hold the front door's threads; a full
-queue; a stop with queries running and waiting."""
+"""SQL over the archive: POST /_sluice/query signed with botocore's SigV4Auth, and the
+`sluice query` command, against objects put with boto3 (JSON lines, gzip with and without the
+.gz suffix, records back to back, several prefixes, a line that is no JSON): the issue's
+GROUP BY, WHERE, ORDER BY, json_extract on _record, _object; the errors (missing bucket, bad
+SQL, SQL over the limit, ATTACH, a runaway query stopped by --query-timeout); queries that do
+not hold the front door's threads; a full queue; a stop with queries running and waiting;
+the command's table, --json and --raw output, its credentials and its exit status."""
 import gzip
 import json
 import os
+import subprocess
 import threading
 import time
 import urllib.error
@@ -17,7 +19,7 @@ import botocore.awsrequest
 import botocore.credentials
 import pytest
 
-from conftest import Server
+from conftest import SANITIZER_MARKS, SLUICE_BIN, Server
 
 BUCKET = "invoice-archive"
 RUNAWAY = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
@@ -90,6 +92,22 @@ def wait_waiting(server, n, timeout=10):
                     return
         time.sleep(0.02)
     raise AssertionError("fewer than %d requests waiting" % n)
+
+
+def cli(server, *args, creds=True, endpoint=True, env=None, input=None):
+    """Runs `sluice query` (SLUICE_BIN) against server; returns the CompletedProcess."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLUICE_"))}
+    e["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=99"
+    if creds:
+        e["AWS_ACCESS_KEY_ID"] = server.access_key
+        e["AWS_SECRET_ACCESS_KEY"] = server.secret
+    e.update(env or {})
+    argv = [SLUICE_BIN, "query"] + (["--endpoint", server.endpoint] if endpoint else [])
+    out = subprocess.run(argv + list(args), env=e, capture_output=True, text=True,
+                         input=input, timeout=60)
+    for mark in SANITIZER_MARKS:
+        assert mark not in out.stderr, out.stderr
+    return out
 
 
 def load_archive(server):
@@ -204,9 +222,14 @@ def test_runaway_query_is_stopped_and_does_not_hold_the_front_door(make_server):
         status, answer = query(s, RUNAWAY)
         results.append((status, answer, time.time() - t0))
 
-    # Two runaway queries occupy both query workers; the front door's two HTTP threads stay
-    # free, so other requests are answered at once meanwhile.
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    def run_cli():
+        t0 = time.time()
+        out = cli(s, RUNAWAY)
+        results.append((out.returncode, out.stderr, time.time() - t0))
+
+    # Two runaway queries (one through `sluice query`) occupy both query workers; the front
+    # door's two HTTP threads stay free, so other requests are answered at once meanwhile.
+    threads = [threading.Thread(target=run), threading.Thread(target=run_cli)]
     for t in threads:
         t.start()
     wait_waiting(s, 2)
@@ -217,9 +240,13 @@ def test_runaway_query_is_stopped_and_does_not_hold_the_front_door(make_server):
         t.join(30)
     assert len(results) == 2
     for status, answer, took in results:
-        assert status == 400, answer
-        assert answer["__type"] == "QueryTimeoutException"
-        assert answer["message"] == "The query ran longer than its time limit of 2000 ms."
+        if status == 1:     # the command
+            assert answer == ("sluice query: QueryTimeoutException: The query ran longer than "
+                              "its time limit of 2000 ms.\n")
+        else:
+            assert status == 400, answer
+            assert answer["__type"] == "QueryTimeoutException"
+            assert answer["message"] == "The query ran longer than its time limit of 2000 ms."
         assert 1.9 < took < 8
 
 
@@ -261,3 +288,88 @@ def test_full_queue_and_stop_with_queries_in_flight(make_server):
     assert len(others) == 18
     for r in others:
         assert r in [(503, "ServiceUnavailable")] or r[0] == "closed", r
+
+
+ISSUE_TABLE = """\
+customer | count(*) | sum(amount)
+---------+----------+------------
+acme     |        3 |       200.5
+bolt     |        2 |         100
+cog      |        2 |        20.0
+(3 rows)
+"""
+
+
+def test_cli_table_json_and_raw(archive):
+    out = cli(archive, ISSUE_SQL)
+    assert (out.returncode, out.stderr) == (0, "")
+    assert out.stdout == ISSUE_TABLE
+    out = cli(archive, "--json", ISSUE_SQL)
+    assert out.returncode == 0
+    assert [json.loads(l) for l in out.stdout.splitlines()] == [
+        ["acme", 3, 200.5], ["bolt", 2, 100], ["cog", 2, 20.0]]
+    out = cli(archive, "--raw", ISSUE_SQL)
+    assert out.returncode == 0
+    raw = json.loads(out.stdout)
+    status, answer = query(archive, ISSUE_SQL)
+    for k in ("columns", "rows", "truncated"):
+        assert raw[k] == answer[k]
+    # Text is left-aligned, NULL shown, control characters escaped, one row per line; the
+    # SQL may come from standard input.
+    out = cli(archive, "-", input="SELECT invoice, json_extract(_record, '$.items[0].sku') "
+                                  "AS sku, 'a\tb' AS t FROM archive('invoice-archive', '2026/01/') "
+                                  "ORDER BY invoice LIMIT 3")
+    assert out.stdout == ("invoice | sku  | t\n"
+                          "--------+------+-----\n"
+                          "A-1     | x    | a\\tb\n"
+                          "A-2     | y    | a\\tb\n"
+                          "A-3     | NULL | a\\tb\n"
+                          "(3 rows)\n")
+    out = cli(archive, "SELECT _object FROM archive('invoice-archive', '2025/')")
+    assert out.stdout.splitlines()[2:] == [
+        "2025/12/31/23/invoices-1-2025-12-31-23-00-00-0005", "(1 row)"]
+    out = cli(archive, "SELECT 1 WHERE 0")
+    assert out.stdout == "1\n-\n(0 rows)\n"
+
+
+def test_cli_errors_and_exit_status(archive, tmp_path):
+    out = cli(archive, "SELEC 1")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == 'sluice query: InvalidQueryException: near "SELEC": syntax error\n'
+    out = cli(archive, "SELECT * FROM archive('nope')")
+    assert out.returncode == 1
+    assert out.stderr == ("sluice query: ResourceNotFoundException: The specified bucket does "
+                          "not exist: nope\n")
+    out = cli(archive, "ATTACH DATABASE '%s' AS x" % (tmp_path / "x.db"))
+    assert out.returncode == 1 and "ATTACH is not allowed" in out.stderr
+    out = cli(archive, "SELECT 1", env={"AWS_SECRET_ACCESS_KEY": "wrong"})
+    assert out.returncode == 1 and "InvalidSignatureException" in out.stderr
+    # No server there.
+    out = subprocess.run([SLUICE_BIN, "query", "--endpoint", "http://127.0.0.1:1", "SELECT 1"],
+                         env=dict(os.environ, AWS_ACCESS_KEY_ID="a", AWS_SECRET_ACCESS_KEY="b"),
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "cannot reach http://127.0.0.1:1" in out.stderr
+    # No credentials: an empty data directory is not given a key.
+    empty = tmp_path / "empty"
+    out = cli(archive, "--data-dir", str(empty), "SELECT 1", creds=False)
+    assert out.returncode == 1 and "no credentials" in out.stderr
+    assert not empty.exists()
+    # Usage.
+    assert cli(archive).returncode == 2
+    assert cli(archive, "--frob", "SELECT 1").returncode == 2
+    assert cli(archive, "SELECT 1", "SELECT 2").returncode == 2
+    out = subprocess.run([SLUICE_BIN, "--help"], capture_output=True, text=True, check=True)
+    assert "sluice query [flags] 'SQL'" in out.stdout and "--endpoint URL" in out.stdout
+
+
+def test_cli_credentials_from_the_data_directory(make_server):
+    s = make_server(env_creds=False).start()
+    load_archive(s)
+    # SLUICE_ENDPOINT instead of --endpoint, the key from <data-dir>/credentials.
+    out = cli(s, "--data-dir", s.data_dir, ISSUE_SQL, creds=False, endpoint=False,
+              env={"SLUICE_ENDPOINT": s.endpoint})
+    assert (out.returncode, out.stderr) == (0, "")
+    assert out.stdout == ISSUE_TABLE
+    out = cli(s, ISSUE_SQL, creds=False, endpoint=False,
+              env={"SLUICE_ENDPOINT": s.endpoint, "SLUICE_DATA_DIR": s.data_dir})
+    assert out.stdout == ISSUE_TABLE
