@@ -162,15 +162,14 @@ static json_t *load_widened(const char *p, size_t avail, size_t flags, json_erro
         }
         repl = real ? "null" : ".0";
         rlen = strlen(repl);
+        copy = xrealloc(copy, clen + rlen + 1);     /* room for either edit */
         if (real) {
-            copy = xrealloc(copy, clen - (end - start) + rlen + 1);
             memmove(copy + start + rlen, copy + end, clen - end);
             memcpy(copy + start, repl, rlen);
             delta += (long)rlen - (long)(end - start);
             clen = clen - (end - start) + rlen;
         }
         else {
-            copy = xrealloc(copy, clen + rlen + 1);
             memmove(copy + end + rlen, copy + end, clen - end);
             memcpy(copy + end, repl, rlen);
             delta += (long)rlen;
