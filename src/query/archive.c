@@ -25,15 +25,17 @@
  * columns of all of them (a key one archive lacks is NULL there). A call whose arguments are
  * not literals gets the columns of the literal ones, and always _record and _object.
  *
- * Values: a JSON string is TEXT, an integer INTEGER, any other number REAL, true and false 1
- * and 0, null and a missing key NULL, an object or an array its JSON text (json_extract and
- * json_each read it). Records that are not JSON objects are skipped and counted (records.c).
+ * Values: a JSON string is TEXT, an integer INTEGER (REAL past 64 bits), any other number
+ * REAL, true and false 1 and 0, null and a missing key NULL, an object or an array its JSON
+ * text as stored (json_extract and json_each read it). A key that appears twice: the first.
+ * Records that are not JSON objects are skipped and counted (records.c).
  *
  * The scan streams: a cursor lists the keys a page of QRY__PAGE_KEYS at a time (s3_list holds
  * a read transaction only while it copies a page), opens one object at a time, and holds the
- * current record only until xNext. A record is parsed once, on xNext; xColumn looks its key up
- * in the parsed object. Each xNext checks the query's time limit, so a scan through a large
- * object of skipped bytes stops in time too.
+ * current record only until xNext. A record is scanned once, on xNext, which notes where its
+ * members lie in the buffer; xColumn converts just the member asked for, in place. Each xNext
+ * checks the query's time limit, so a scan through a large object of skipped bytes stops in
+ * time too.
  *
  *   cursor: FILTERED --xNext: records of the open object--> ROW ... --object ends--> next key
  *           --page ends--> next page (start after the last key) --no more keys--> EOF
@@ -44,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -81,7 +84,9 @@ void qry__run_release(struct qry__run *run)
         free(run->cols[i]);
     }
     free(run->cols);
+    free(run->col_lens);
     run->cols = NULL;
+    run->col_lens = NULL;
     run->n_cols = 0;
 }
 
@@ -202,14 +207,23 @@ static bool is_reserved(const char *name)
     return false;
 }
 
-static void add_columns(struct qry__run *run, json_t *rec)
+/* Adds the keys of the current record of rs that are not columns yet. */
+static void add_columns(struct qry__run *run, const struct qry__records *rs)
 {
-    const char *k;
-    json_t *v;
+    for (size_t f = 0; f < rs->n_fields && run->n_cols < QRY__COLUMNS_MAX; f++) {
+        const struct qry__field *fd = &rs->fields[f];
+        char *k;
+        size_t n, i;
 
-    json_object_foreach(rec, k, v) {
-        size_t n = strlen(k), i;
-        if (n == 0 || n > QRY__NAME_MAX || is_reserved(k)) {
+        if (fd->key_escaped) {
+            k = qry__json_unescape(rs->text + fd->key, fd->key_len, &n);
+        }
+        else {
+            n = fd->key_len;
+            k = xstrndup(rs->text + fd->key, n);
+        }
+        if (n == 0 || n > QRY__NAME_MAX || memchr(k, '\0', n) || is_reserved(k)) {
+            free(k);
             continue;
         }
         for (i = 0; i < run->n_cols; i++) {
@@ -218,13 +232,14 @@ static void add_columns(struct qry__run *run, json_t *rec)
             }
         }
         if (i < run->n_cols) {
+            free(k);
             continue;
         }
-        if (run->n_cols == QRY__COLUMNS_MAX) {
-            return;
-        }
         run->cols = xrealloc(run->cols, (run->n_cols + 1) * sizeof *run->cols);
-        run->cols[run->n_cols++] = xstrdup(k);
+        run->col_lens = xrealloc(run->col_lens, (run->n_cols + 1) * sizeof *run->col_lens);
+        run->cols[run->n_cols] = k;
+        run->col_lens[run->n_cols] = n;
+        run->n_cols++;
     }
 }
 
@@ -254,7 +269,7 @@ int qry__infer(struct qry__run *run, const char *bucket, const char *prefix)
                 break;
             }
             if (what == QRY__REC_OBJECT) {
-                add_columns(run, o.rs.rec);
+                add_columns(run, &o.rs);
                 n++;
             }
         }
@@ -544,41 +559,65 @@ static int arch_eof(sqlite3_vtab_cursor *cur)
     return ((struct arch_cursor *)cur)->eof;
 }
 
-/* The SQL value of a JSON value (see the file head). */
-static void result_json(sqlite3_context *ctx, json_t *v)
+/* The SQL value of a JSON number's text: INTEGER for an integer that fits in 64 bits,
+ * REAL for the rest (an integer past 64 bits loses digits; a real past a double's range is
+ * an infinity). */
+static void result_number(sqlite3_context *ctx, const char *p, size_t n, bool is_int)
 {
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        sqlite3_result_text(ctx, json_string_value(v), (int)json_string_length(v),
-                            SQLITE_TRANSIENT);
+    char small[64];
+    char *s = n < sizeof small ? small : xmalloc(n + 1);
+
+    memcpy(s, p, n);
+    s[n] = '\0';
+    if (is_int) {
+        long long v;
+        errno = 0;
+        v = strtoll(s, NULL, 10);
+        if (errno != ERANGE) {
+            sqlite3_result_int64(ctx, v);
+            goto out;
+        }
+    }
+    sqlite3_result_double(ctx, strtod(s, NULL));
+out:
+    if (s != small) {
+        free(s);
+    }
+}
+
+/* The SQL value of a record's member (see the file head). */
+static void result_field(sqlite3_context *ctx, const char *rec, const struct qry__field *f)
+{
+    const char *v = rec + f->val;
+
+    switch (f->type) {
+    case QRY__J_STRING:
+        if (f->flag) {
+            size_t n;
+            char *d = qry__json_unescape(v + 1, f->val_len - 2, &n);
+            sqlite3_result_text(ctx, d, (int)n, free);
+        }
+        else {
+            sqlite3_result_text(ctx, v + 1, (int)f->val_len - 2, SQLITE_TRANSIENT);
+        }
         return;
-    case JSON_INTEGER:
-        sqlite3_result_int64(ctx, (sqlite3_int64)json_integer_value(v));
+    case QRY__J_NUMBER:
+        result_number(ctx, v, f->val_len, f->flag);
         return;
-    case JSON_REAL:
-        sqlite3_result_double(ctx, json_real_value(v));
-        return;
-    case JSON_TRUE:
+    case QRY__J_TRUE:
         sqlite3_result_int(ctx, 1);
         return;
-    case JSON_FALSE:
+    case QRY__J_FALSE:
         sqlite3_result_int(ctx, 0);
         return;
-    case JSON_NULL:
+    case QRY__J_NULL:
         sqlite3_result_null(ctx);
         return;
-    case JSON_OBJECT:
-    case JSON_ARRAY: {
-        struct buf b;
-        buf_init(&b, QRY__RECORD_MAX);
-        if (qry_json_write(&b, v) < 0) {
-            buf_release(&b);
-            sqlite3_result_error_toobig(ctx);
-            return;
-        }
-        sqlite3_result_text(ctx, b.p, (int)b.len, free);
+    case QRY__J_OBJECT:
+    case QRY__J_ARRAY:
+        /* Its JSON text as stored: json_extract() and json_each() read it. */
+        sqlite3_result_text(ctx, v, (int)f->val_len, SQLITE_TRANSIENT);
         return;
-    }
     }
     sqlite3_result_null(ctx);
 }
@@ -589,9 +628,11 @@ static int arch_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
     size_t n = c->run->n_cols;
 
     if (i >= 0 && (size_t)i < n) {
-        json_t *v = c->obj.rs.rec ? json_object_get(c->obj.rs.rec, c->run->cols[i]) : NULL;
-        if (v) {
-            result_json(ctx, v);
+        const struct qry__field *f =
+            c->obj.rs.text ? qry__record_get(&c->obj.rs, c->run->cols[i], c->run->col_lens[i])
+                           : NULL;
+        if (f) {
+            result_field(ctx, c->obj.rs.text, f);
         }
         else {
             sqlite3_result_null(ctx);

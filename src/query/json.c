@@ -2,12 +2,12 @@
  * json.c: JSON text as the query answer writes it.
  *
  * Why not json_dumps(): jansson prints a real with 17 significant digits, so 9.99 comes out
- * as 9.9900000000000002. The answer (and the JSON text of nested values in a row) should read
- * as the data was written, so reals are printed with the fewest digits that read back as the
- * same double, and strings are checked for UTF-8 byte by byte (SQLite's TEXT may hold any
- * bytes; the answer must stay valid JSON).
+ * as 9.9900000000000002. The answer should read as the data was written, so reals are printed
+ * with the fewest digits that read back as the same double, and strings are checked for
+ * UTF-8 byte by byte (SQLite's TEXT may hold any bytes; the answer must stay valid JSON).
+ * qry_json_write() is for `sluice query --json`, which prints rows it parsed with jansson.
  *
- * What it is not: a parser (jansson parses).
+ * What it is not: a parser (records.c scans records; jansson parses requests and answers).
  */
 #include <errno.h>
 #include <math.h>
@@ -55,44 +55,37 @@ int qry__json_real(struct buf *b, double d)
     return buf_append(b, tmp, n);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_len(const unsigned char *s, size_t n)
+int qry__utf8_check(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    size_t len;
-    unsigned cp;
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    int len;
 
     if (c < 0x80) {
         return 1;
     }
     if (c >= 0xc2 && c <= 0xdf) {
         len = 2;
-        cp = c & 0x1f;
     }
     else if (c >= 0xe0 && c <= 0xef) {
         len = 3;
-        cp = c & 0x0f;
+        lo = c == 0xe0 ? 0xa0 : 0x80;     /* no overlong forms */
+        hi = c == 0xed ? 0x9f : 0xbf;     /* no surrogates */
     }
     else if (c >= 0xf0 && c <= 0xf4) {
         len = 4;
-        cp = c & 0x07;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;     /* nothing above U+10FFFF */
     }
     else {
         return 0;
     }
-    if (n < len) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
+    for (int i = 1; i < len; i++) {
+        if ((size_t)i >= n) {
+            return -1;
+        }
+        if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) {
             return 0;
         }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0;
     }
     return len;
 }
@@ -106,7 +99,8 @@ int qry__json_string(struct buf *b, const char *s, size_t n)
 
     while (rc == 0 && i < n) {
         unsigned char c = p[i];
-        size_t l = utf8_len(p + i, n - i);
+        int u = qry__utf8_check(p + i, n - i);
+        size_t l = u > 0 ? (size_t)u : 0;
         char esc[8];
         size_t elen = 0;
 

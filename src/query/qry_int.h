@@ -94,21 +94,42 @@ int qry__fd_read(void *ctx, void *dst, size_t cap, size_t *got);
 
 #define QRY__RECORD_MAX (4u * 1024 * 1024)   /* the largest record (a JSON value) read whole */
 #define QRY__BUF_INITIAL (64u * 1024)
+#define QRY__FIELDS_MAX 4096                 /* top-level members of a record that are noted */
 
 enum qry__rec {
     QRY__REC_END = 0,           /* no more records */
-    QRY__REC_OBJECT,            /* rs->rec is a JSON object, rs->text/len its bytes */
+    QRY__REC_OBJECT,            /* a JSON object: rs->text/text_len, rs->fields */
     QRY__REC_SKIPPED,           /* a value that is no object, or bytes that are no JSON */
+};
+
+enum qry__jtype {
+    QRY__J_STRING = 0,
+    QRY__J_NUMBER,
+    QRY__J_TRUE,
+    QRY__J_FALSE,
+    QRY__J_NULL,
+    QRY__J_OBJECT,
+    QRY__J_ARRAY,
+};
+
+/* A top-level member of the current record: offsets into rs->text. */
+struct qry__field {
+    uint32_t key;               /* the key's first byte after its opening quote */
+    uint32_t key_len;           /* its length as stored (escapes undecoded) */
+    uint32_t val;               /* the value's first byte */
+    uint32_t val_len;           /* its length (a string's with its quotes) */
+    enum qry__jtype type;
+    bool key_escaped;           /* the key holds a backslash */
+    bool flag;                  /* a string: holds a backslash; a number: is an integer */
 };
 
 /*
  * A stream of concatenated JSON values: JSON lines, or values back to back with any JSON
- * whitespace (or none) between them. A value is parsed where it starts (jansson's
- * JSON_DISABLE_EOF_CHECK reports where it ended); one that may continue past the bytes at hand
- * (an error at the end of the buffer, a number that ends there) is parsed again once more
- * bytes are in. Bytes that are not JSON are skipped to the next newline and counted as one
- * skipped record, as is a truncated last value, a value larger than QRY__RECORD_MAX, and a
- * corrupt gzip tail. The buffer starts at `initial` bytes and doubles up to `max`.
+ * whitespace (or none) between them. Each value is validated by a scanner that builds
+ * nothing; for an object (a record) the scanner notes each top-level member in fields.
+ * Bytes that are not JSON are skipped to the next newline and counted as one skipped record,
+ * as is a truncated last value, a value larger than max, and a corrupt gzip tail. The buffer
+ * starts at `initial` bytes and doubles up to `max`.
  */
 struct qry__records {
     struct qry__input *in;      /* borrowed */
@@ -118,22 +139,47 @@ struct qry__records {
     size_t pos;                 /* first byte not yet consumed */
     size_t len;                 /* bytes in buf */
     bool eof;                   /* the input is exhausted (or corrupt) */
-    bool resync;                /* skipping bytes up to the next newline */
     bool corrupt_pending;       /* a corrupt input tail still to be reported as skipped */
     uint64_t consumed;          /* decoded bytes consumed so far */
-    json_t *rec;                /* the current object (owned until the next call) */
-    const char *text;           /* its bytes in buf, valid until the next call */
+    const char *text;           /* the current object's bytes in buf, until the next call */
     size_t text_len;
+    struct qry__field *fields;  /* owned: its top-level members, in order */
+    size_t n_fields;
+    size_t cap_fields;
+    bool fields_dropped;        /* it has more than QRY__FIELDS_MAX members */
 };
 
 void qry__records_init(struct qry__records *rs, struct qry__input *in, size_t initial,
                        size_t max);
-/* The next record into *what (and rs->rec/text for an object). Returns 0, or the input's
- * -errno (not -EBADMSG, which ends the stream with one skipped record). */
+/* The next record into *what (and rs->text, rs->fields for an object). Returns 0, or the
+ * input's -errno (not -EBADMSG, which ends the stream with one skipped record). */
 int qry__records_next(struct qry__records *rs, enum qry__rec *what);
 void qry__records_release(struct qry__records *rs);
+/* The first top-level member of the current record whose key is name[0..len), or NULL.
+ * Borrowed until the next qry__records_next(). */
+const struct qry__field *qry__record_get(const struct qry__records *rs, const char *name,
+                                         size_t len);
+
+enum qry__scan {
+    QRY__SCAN_OK = 0,           /* a whole value: *len bytes */
+    QRY__SCAN_MORE,             /* the bytes end inside the value (or may extend it) */
+    QRY__SCAN_BAD,              /* not JSON; *len is where that was found */
+};
+
+/* Scans the one JSON value at p[0..n) (p[0] its first byte: no whitespace before it); eof
+ * says that no byte follows p[n - 1]. Allocates nothing. */
+enum qry__scan qry__json_scan(const char *p, size_t n, bool eof, size_t *len);
+/* The bytes of p[0..n), a string's inside or a key as stored, with JSON escapes decoded
+ * (surrogate pairs made UTF-8); owned by the caller (free()), NUL-terminated, *out_len long.
+ * p must have passed the scanner. */
+char *qry__json_unescape(const char *p, size_t n, size_t *out_len);
 
 /* ---- json.c ---- */
+
+/* The length of the UTF-8 sequence at s[0..n) (1 to 4), 0 when it is not valid UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or -1 when s ends
+ * before a sequence that is valid so far does. */
+int qry__utf8_check(const unsigned char *s, size_t n);
 
 /* Appends s[0..n) as a JSON string: quotes, escapes, and U+FFFD for each byte that is not
  * part of valid UTF-8. Returns 0 or -E2BIG (b's maximum). */
@@ -163,6 +209,7 @@ struct qry__run {
     char scan_msg[512];
     int denied;                     /* the last action the authorizer refused (0: none) */
     char **cols;                    /* owned: the inferred columns, in first-seen order */
+    size_t *col_lens;               /* owned: their lengths */
     size_t n_cols;
     uint64_t objects;               /* objects opened by scans */
     uint64_t records;               /* JSON objects read by scans (rows offered to SQLite) */

@@ -373,3 +373,34 @@ def test_cli_credentials_from_the_data_directory(make_server):
     out = cli(s, ISSUE_SQL, creds=False, endpoint=False,
               env={"SLUICE_ENDPOINT": s.endpoint, "SLUICE_DATA_DIR": s.data_dir})
     assert out.stdout == ISSUE_TABLE
+
+
+def test_records_delivered_by_firehose(server):
+    """The pipeline's last step: what a GZIP delivery stream wrote, records without
+    newlines concatenated as Firehose writes them, is what the query reads."""
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="fh-archive")
+    fh = server.client("firehose", validate=False)
+    fh.create_delivery_stream(
+        DeliveryStreamName="invoices", DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::000000000000:role/firehose",
+            "BucketARN": "arn:aws:s3:::fh-archive", "Prefix": "invoices/",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+            "CompressionFormat": "GZIP"})
+    records = [{"customer": c, "amount": a} for c, a in
+               [("acme", 10), ("bolt", 2.5), ("acme", 5), ("cog", 1)]]
+    fh.put_record_batch(DeliveryStreamName="invoices",
+                        Records=[{"Data": json.dumps(r).encode()} for r in records])
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        if s3.list_objects_v2(Bucket="fh-archive").get("KeyCount"):
+            break
+        time.sleep(0.05)
+    key = s3.list_objects_v2(Bucket="fh-archive")["Contents"][0]["Key"]
+    assert key.startswith("invoices/") and key.endswith(".gz")
+    status, answer = query(server, "SELECT customer, count(*), sum(amount) FROM "
+                                   "archive('fh-archive', 'invoices/') GROUP BY customer")
+    assert status == 200, answer
+    assert answer["rows"] == [["acme", 2, 15], ["bolt", 1, 2.5], ["cog", 1, 1]]
+    assert answer["stats"]["skipped"] == 0

@@ -3,7 +3,8 @@
  * (src/query/input.c and records.c, R33): any bytes, plain or gzip, handed out in reads of a
  * size taken from the first byte, into a record buffer whose start and limit come from the
  * second. The stream must end (no loop), never crash, read out of bounds or leak, and every
- * record it calls an object must be one whose text lies inside the decoded bytes.
+ * record it calls an object must be one whose text, and every member noted, lies inside the
+ * decoded bytes. (fuzz_query_json.c holds the scanner's verdicts to jansson's.)
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -58,10 +59,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     qry__input_init(&in, src_read, &s, (size_t)(data[0] >> 4) + 2);
     qry__records_init(&rs, &in, initial, max);
     while (qry__records_next(&rs, &what) == 0 && what != QRY__REC_END) {
-        if (what == QRY__REC_OBJECT &&
-            (!json_is_object(rs.rec) || rs.text < rs.buf ||
-             rs.text + rs.text_len > rs.buf + rs.len)) {
-            abort();
+        if (what == QRY__REC_OBJECT) {
+            if (rs.text < rs.buf || rs.text + rs.text_len > rs.buf + rs.len ||
+                rs.text[0] != '{' || rs.text[rs.text_len - 1] != '}') {
+                abort();
+            }
+            for (size_t f = 0; f < rs.n_fields; f++) {
+                const struct qry__field *fd = &rs.fields[f];
+                if ((size_t)fd->key + fd->key_len > rs.text_len ||
+                    (size_t)fd->val + fd->val_len > rs.text_len || fd->val_len == 0) {
+                    abort();
+                }
+                if (!fd->key_escaped &&
+                    !qry__record_get(&rs, rs.text + fd->key, fd->key_len)) {
+                    abort();
+                }
+            }
         }
         if (++n > rs.consumed + 1) {
             abort();    /* a record that consumed no byte: the stream does not advance */
