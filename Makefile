@@ -3,7 +3,7 @@
 # (AddressSanitizer + UndefinedBehaviorSanitizer, used by `make test`).
 
 CC      ?= cc
-PKGS    := libmicrohttpd lmdb jansson libcrypto expat zlib sqlite3 libcurl
+PKGS    := libmicrohttpd lmdb jansson libcrypto expat zlib libzip sqlite3 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -7,8 +7,9 @@
  *
  * Start-up order: settings, signals blocked (so only this thread takes SIGINT/SIGTERM), the
  * store (which locks the data directory), credentials, services, the front door, then the
- * banner. Shutdown runs the other way: stop accepting and let in-flight requests finish, stop
- * services, drain and close the store. Every acknowledged write was committed before it was
+ * banner. Shutdown runs the other way: Lambda first (its environments are killed and the
+ * requests it holds suspended are answered, or the front door could not stop), then stop
+ * accepting and let in-flight requests finish, stop services, drain and close the store. Every acknowledged write was committed before it was
  * acknowledged, so a SIGKILL at any point loses nothing acknowledged either.
  */
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "core/store.h"
 #include "dynamodb/dynamodb.h"
 #include "firehose/firehose.h"
+#include "lambda/lambda.h"
 #include "query/query.h"
 #include "s3/s3.h"
 #include "streams/streams.h"
@@ -106,6 +108,8 @@ static int serve(int argc, char **argv)
     struct strm *streams = NULL;
     struct s3 *s3 = NULL;
     struct fh *fh = NULL;
+    struct lam *lam = NULL;
+    struct lam_options lo;
     struct qry *query = NULL;
     struct qry_options qo;
     struct http_service *svc, *s3svc;
@@ -173,18 +177,36 @@ static int serve(int argc, char **argv)
         log_error("sluice", "cannot open S3: %s", s3_strerror(rc));
         goto out;
     }
-    rc = fh_new(st, s3, c.region, c.account_id, &fh, &svc);
-    if (rc < 0) {
-        log_error("sluice", "cannot open Firehose: %s", store_strerror(rc));
-        goto out;
-    }
-    http_server_register(srv, svc);
+    /* Queries before Lambda, which claims any path signed for "lambda": /_sluice/query is
+     * the query service's whatever the credential scope names. */
     memset(&qo, 0, sizeof qo);
     qry_limits_default(&qo.limits);
     qo.limits.timeout_ms = (uint64_t)c.query_timeout * 1000;
     rc = qry_new(s3, &qo, &query, &svc);
     if (rc < 0) {
         log_error("sluice", "cannot start the query service: %s", strerror(-rc));
+        goto out;
+    }
+    http_server_register(srv, svc);
+    memset(&lo, 0, sizeof lo);
+    lo.data_dir = c.data_dir;
+    lo.region = c.region;
+    lo.account = c.account_id;
+    lo.access_key = auth_root_access_key(a);
+    lo.secret_key = auth_root_secret(a);
+    lo.runtimes_dir = c.lambda_runtimes;
+    lo.python = c.lambda_python;
+    lo.node = c.lambda_node;
+    lo.max_envs = c.lambda_concurrency;
+    rc = lam_new(st, srv, streams, &lo, &lam, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot open Lambda: %s", lam_strerror(rc));
+        goto out;
+    }
+    http_server_register(srv, svc);
+    rc = fh_new(st, s3, c.region, c.account_id, &fh, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot open Firehose: %s", store_strerror(rc));
         goto out;
     }
     http_server_register(srv, svc);
@@ -206,8 +228,10 @@ out:
     /* Queries first: their workers resume the requests they hold before the front door
      * stops, so no suspended request outlives its worker. */
     qry_stop(query);
+    lam_shutdown(lam);
     http_server_stop(srv, 800);
     http_server_free(srv);
+    lam_free(lam);
     ddb_free(ddb);
     strm_free(streams);
     fh_free(fh);

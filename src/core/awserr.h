@@ -52,6 +52,18 @@ enum awserr_ns {
     X(INVALID_ARGUMENT, 400, "InvalidArgumentException", AWSERR_NS_SERVICE, "%s")              \
     X(EXPIRED_ITERATOR, 400, "ExpiredIteratorException", AWSERR_NS_SERVICE, "%s")              \
     X(TRIMMED_DATA, 400, "TrimmedDataAccessException", AWSERR_NS_SERVICE, "%s")                \
+    /* Lambda (REST-JSON): codes and statuses of the Lambda API reference */                   \
+    X(LAMBDA_NOT_FOUND, 404, "ResourceNotFoundException", AWSERR_NS_SERVICE, "%s")             \
+    X(LAMBDA_CONFLICT, 409, "ResourceConflictException", AWSERR_NS_SERVICE, "%s")              \
+    X(LAMBDA_INVALID_PARAMETER, 400, "InvalidParameterValueException", AWSERR_NS_SERVICE,      \
+      "%s")                                                                                    \
+    X(LAMBDA_INVALID_CONTENT, 400, "InvalidRequestContentException", AWSERR_NS_SERVICE, "%s")  \
+    X(LAMBDA_TOO_LARGE, 413, "RequestEntityTooLargeException", AWSERR_NS_SERVICE, "%s")        \
+    X(LAMBDA_PRECONDITION, 412, "PreconditionFailedException", AWSERR_NS_SERVICE, "%s")        \
+    X(LAMBDA_TOO_MANY_REQUESTS, 429, "TooManyRequestsException", AWSERR_NS_SERVICE,            \
+      "Rate Exceeded.")                                                                        \
+    X(LAMBDA_SERVICE, 500, "ServiceException", AWSERR_NS_SERVICE, "%s")                        \
+    X(LAMBDA_IN_USE, 400, "ResourceInUseException", AWSERR_NS_SERVICE, "%s")                   \
     /* Queries (POST /_sluice/query, sluice's own; SQLite's message where it has one) */       \
     X(QUERY_INVALID, 400, "InvalidQueryException", AWSERR_NS_SERVICE, "%s")                    \
     X(QUERY_TIMEOUT, 400, "QueryTimeoutException", AWSERR_NS_SERVICE, "%s")                    \

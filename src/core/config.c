@@ -20,6 +20,10 @@ enum opt_id {
     O_LOG,
     O_SYNC,
     O_THREADS,
+    O_LAMBDA_RUNTIMES,
+    O_LAMBDA_PYTHON,
+    O_LAMBDA_NODE,
+    O_LAMBDA_CONCURRENCY,
     O_QUERY_TIMEOUT,
 };
 
@@ -44,6 +48,14 @@ static const struct opt_def defs[] = {
     { O_SYNC, "sync", "SLUICE_SYNC", "full",
       "full: every acknowledged write is on disk; none: no fsync, for throwaway data" },
     { O_THREADS, "threads", "SLUICE_THREADS", "2", "HTTP worker threads" },
+    { O_LAMBDA_RUNTIMES, "lambda-runtimes", "SLUICE_LAMBDA_RUNTIMES", "",
+      "directory of the bundled Lambda bootstraps (empty: runtimes/ next to the binary)" },
+    { O_LAMBDA_PYTHON, "lambda-python", "SLUICE_LAMBDA_PYTHON", "",
+      "python3 for the python3.x runtimes (empty: /usr/bin/python3, else PATH)" },
+    { O_LAMBDA_NODE, "lambda-node", "SLUICE_LAMBDA_NODE", "",
+      "node for the nodejs runtimes (empty: node on PATH)" },
+    { O_LAMBDA_CONCURRENCY, "lambda-concurrency", "SLUICE_LAMBDA_CONCURRENCY", "10",
+      "environments one Lambda function may run at once" },
     { O_QUERY_TIMEOUT, "query-timeout", "SLUICE_QUERY_TIMEOUT", "60",
       "seconds a query (POST /_sluice/query, sluice query) may run" },
 };
@@ -58,10 +70,10 @@ void config_usage(void *fp)
     for (size_t i = 0; i < N_DEFS; i++) {
         char left[64];
         snprintf(left, sizeof left, "--%s", defs[i].flag);
-        fprintf(f, "  %-16s %-21s %s (default %s)\n", left, defs[i].env, defs[i].help,
-                defs[i].def);
+        fprintf(f, "  %-22s %-26s %s (default %s)\n", left, defs[i].env, defs[i].help,
+                defs[i].def[0] ? defs[i].def : "empty");
     }
-    fprintf(f, "  %-16s %-21s %s\n", "--help", "", "print this help");
+    fprintf(f, "  %-22s %-26s %s\n", "--help", "", "print this help");
     fprintf(f, "\ncredentials: SLUICE_ROOT_ACCESS_KEY_ID and SLUICE_ROOT_SECRET_ACCESS_KEY set "
                "the root key;\nwithout them one is created in <data-dir>/credentials.\n");
 }
@@ -143,6 +155,25 @@ static int apply(struct config *c, enum opt_id id, const char *v, const char *fr
     case O_THREADS:
         if (parse_uint(v, 64, &c->threads) < 0 || c->threads == 0) {
             snprintf(err, errlen, "%s: threads must be a number from 1 to 64, not '%s'", from, v);
+            return -EINVAL;
+        }
+        return 0;
+    case O_LAMBDA_RUNTIMES:
+    case O_LAMBDA_PYTHON:
+    case O_LAMBDA_NODE: {
+        char *dst = id == O_LAMBDA_RUNTIMES ? c->lambda_runtimes
+                    : id == O_LAMBDA_PYTHON ? c->lambda_python
+                                            : c->lambda_node;
+        if (strlen(v) >= sizeof c->lambda_runtimes) {
+            break;
+        }
+        snprintf(dst, sizeof c->lambda_runtimes, "%s", v);
+        return 0;
+    }
+    case O_LAMBDA_CONCURRENCY:
+        if (parse_uint(v, 1000, &c->lambda_concurrency) < 0 || c->lambda_concurrency == 0) {
+            snprintf(err, errlen,
+                     "%s: lambda concurrency must be a number from 1 to 1000, not '%s'", from, v);
             return -EINVAL;
         }
         return 0;

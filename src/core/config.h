@@ -21,6 +21,13 @@ struct config {
     enum log_level log_level;
     enum store_sync sync;
     unsigned threads;
+    /* Lambda: where the bundled bootstraps live ("" finds them next to the binary), the
+     * interpreters of the python3.x and nodejs runtimes ("" finds them), and how many
+     * environments one function may run at once. */
+    char lambda_runtimes[1024];
+    char lambda_python[1024];
+    char lambda_node[1024];
+    unsigned lambda_concurrency;
     unsigned query_timeout;     /* seconds */
 };
 

@@ -108,6 +108,30 @@ unsigned http_server_port(const struct http_server *srv)
     return srv->port;
 }
 
+const char *http_server_bind(const struct http_server *srv)
+{
+    return srv->bind;
+}
+
+unsigned http_req_local_port(const struct http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len) != 0) {
+        return 0;
+    }
+    if (ss.ss_family == AF_INET) {
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    if (ss.ss_family == AF_INET6) {
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return 0;
+}
+
 const char *http_req_header(const struct http_req *r, const char *name)
 {
     for (size_t i = 0; i < r->n_headers; i++) {
@@ -329,6 +353,13 @@ static void render_error(struct http_req *r)
         r->content_type = "application/xml";
     }
     else if (proto == HTTP_PROTO_REST_JSON) {
+        /* Lambda's shape: {"Type": "User" | "Service", "message" or "Message": ...} plus any
+         * members the exception declares (TooManyRequestsException's "Reason"), the code in
+         * x-amzn-ErrorType; the member's case follows the exception's model. A service that
+         * sets error_ns (sluice's own query API) also gets "__type", first. */
+        const char *member = r->svc && r->svc->error_message_member
+                                 ? r->svc->error_message_member(r->err)
+                                 : "message";
         json_t *o = json_object();
         char *s;
         if (r->svc && r->svc->error_ns) {
@@ -337,7 +368,10 @@ static void render_error(struct http_req *r)
                                                  err_namespace(r->svc, info->ns), info->code)));
         }
         json_object_set_new(o, "Type", json_string(info->status >= 500 ? "Service" : "User"));
-        json_object_set_new(o, "message", json_string(r->err_msg ? r->err_msg : ""));
+        json_object_set_new(o, member, json_string(r->err_msg ? r->err_msg : ""));
+        for (struct http_hdr *f = r->err_fields; f; f = f->next) {
+            json_object_set_new(o, f->name, json_string(f->value));
+        }
         s = json_dumps(o, JSON_COMPACT);
         buf_puts(&b, s);
         free(s);
@@ -897,7 +931,13 @@ static enum MHD_Result queue_response(struct http_req *r)
         MHD_add_response_header(resp, "x-amz-id-2", r->request_id);
     }
     else {
-        MHD_add_response_header(resp, "x-amzn-RequestId", r->request_id);
+        bool own = false;
+        for (struct http_hdr *h = r->resp_headers; h; h = h->next) {
+            own = own || strcasecmp(h->name, "x-amzn-RequestId") == 0;
+        }
+        if (!own) {
+            MHD_add_response_header(resp, "x-amzn-RequestId", r->request_id);
+        }
     }
     for (struct http_hdr *h = r->resp_headers; h; h = h->next) {
         MHD_add_response_header(resp, h->name, h->value);
@@ -1040,11 +1080,16 @@ static bool has_body(const struct http_req *r)
 /* A response decided on the first call (headers only) is queued on the next call, once MHD
  * has the whole request: MHD closes a keep-alive connection whose response was queued
  * "early". The exception is a request whose body we refuse: answering at once, and closing,
- * is what saves reading (and, with Expect: 100-continue, the client sending) that body. */
+ * is what saves reading (and, with Expect: 100-continue, the client sending) that body. But a
+ * client that sends a body of up to HTTP_DRAIN_MAX without waiting for 100-continue (botocore
+ * outside S3) would see its connection reset before it reads the answer: that body is read
+ * and dropped, and the answer follows it. */
 static enum MHD_Result answer_first(struct http_req *r)
 {
+    const char *expect = http_req_header(r, "expect");
     r->state = HTTP_REQ_DONE;
-    if (has_body(r)) {
+    if (has_body(r) && !(r->err != AWSERR_NONE && !expect && r->has_content_length &&
+                         r->content_length <= HTTP_DRAIN_MAX)) {
         return queue_response(r);
     }
     return MHD_YES;
@@ -1273,6 +1318,20 @@ int http_server_start(struct http_server *srv, char *err, size_t errlen)
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : srv->opt.port;
+    return 0;
+}
+
+int http_server_add_connection(struct http_server *srv, int fd, const struct sockaddr *addr,
+                               socklen_t addrlen)
+{
+    /* MHD closes fd itself when it refuses it. */
+    if (!srv->daemon) {
+        close(fd);
+        return -ESHUTDOWN;
+    }
+    if (MHD_add_connection(srv->daemon, fd, addr, addrlen) != MHD_YES) {
+        return errno ? -errno : -EIO;
+    }
     return 0;
 }
 

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/awserr.h"
 #include "core/mem.h"
@@ -71,7 +72,7 @@ struct http_service {
     /* JSON protocols: the X-Amz-Target prefix including the dot, "DynamoDB_20120810." */
     const char *target_prefix;
     /* JSON protocols: the __type namespace of AWSERR_NS_SERVICE errors, with '#'.
-     * REST_JSON: NULL for AWS's errors (x-amzn-ErrorType, "Type" and "message"); not NULL
+     * REST_JSON: NULL for AWS's errors (x-amzn-ErrorType, "Type" and the message); not NULL
      * (may be "") adds "__type" with this namespace to the body, for clients that read it. */
     const char *error_ns;
     const struct http_op *ops;  /* the operation table (R5) */
@@ -86,6 +87,9 @@ struct http_service {
     void *ctx;                  /* the service instance, r->svc->ctx in handlers */
     /* "running", "degraded: ...": for /_sluice/health. NULL means "running". */
     const char *(*health)(void *ctx);
+    /* REST-JSON: the member of the error body that carries the message for e, "message" or
+     * "Message" (each Lambda exception declares its own); NULL means "message". */
+    const char *(*error_message_member)(enum awserr e);
     /* filled by http_server_register() */
     struct http_op_stats *stats;
 };
@@ -190,6 +194,15 @@ int http_server_add_metrics(struct http_server *srv, void (*fn)(void *ctx, struc
 int http_server_start(struct http_server *srv, char *err, size_t errlen);
 /* The port actually bound (after start). */
 unsigned http_server_port(const struct http_server *srv);
+/* The address the server listens on, as given to --bind (borrowed, server's life). */
+const char *http_server_bind(const struct http_server *srv);
+/*
+ * Hands a connection accepted on some other listening socket to the server, which serves it
+ * like one of its own (a Lambda environment's Runtime API address). fd is owned by the server
+ * from the call on, also on failure. Returns 0 or a negative errno. Any thread, after start.
+ */
+int http_server_add_connection(struct http_server *srv, int fd, const struct sockaddr *addr,
+                               socklen_t addrlen);
 /* Stops accepting, gives in-flight requests up to grace_ms to finish, stops the threads. */
 void http_server_stop(struct http_server *srv, unsigned grace_ms);
 void http_server_free(struct http_server *srv);
@@ -205,7 +218,8 @@ const char *http_req_query(struct http_req *r, const char *name);
  * a format for the arguments). The first error set wins. */
 int http_req_fail(struct http_req *r, enum awserr e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Adds an element to an XML error (<BucketName>b</BucketName>). */
+/* Adds an element to an XML error (<BucketName>b</BucketName>), or a string member to a
+ * REST-JSON error body ("Reason": "..."). */
 void http_req_fail_field(struct http_req *r, const char *name, const char *value);
 
 /* Sets a response; body is borrowed until the request ends (use the arena). Returns 0. */
@@ -213,8 +227,13 @@ int http_reply(struct http_req *r, unsigned status, const char *content_type, co
                size_t len);
 /* Serialises out (reference stolen) as the JSON response of the service's protocol. */
 int http_reply_json(struct http_req *r, json_t *out);
-/* Adds a response header (copied into the arena). */
+/* Adds a response header (copied into the arena). An x-amzn-RequestId set here replaces the
+ * front door's own request id (Lambda answers with the invocation's id). */
 void http_reply_header(struct http_req *r, const char *name, const char *value);
+
+/* The local port of the connection r arrived on (the listening port it was accepted on), or
+ * 0 if it cannot be told. */
+unsigned http_req_local_port(const struct http_req *r);
 
 /*
  * Marks the request as waiting: the handler returns 0 right after, and when some thread calls

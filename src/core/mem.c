@@ -210,10 +210,11 @@ void buf_reset(struct buf *b)
     }
 }
 
-int buf_append(struct buf *b, const void *p, size_t n)
+void *buf_reserve(struct buf *b, size_t n)
 {
+    char *at;
     if (n > b->max || b->len > b->max - n) {
-        return -E2BIG;
+        return NULL;
     }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
@@ -226,11 +227,21 @@ int buf_append(struct buf *b, const void *p, size_t n)
         b->p = xrealloc(b->p, cap);
         b->cap = cap;
     }
-    if (n) {
-        memcpy(b->p + b->len, p, n);
-    }
+    at = b->p + b->len;
     b->len += n;
     b->p[b->len] = '\0';
+    return at;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+    char *at = buf_reserve(b, n);
+    if (!at) {
+        return -E2BIG;
+    }
+    if (n) {
+        memcpy(at, p, n);
+    }
     return 0;
 }
 

@@ -60,6 +60,9 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Appends n bytes the caller then fills in; returns a pointer to them (valid until the next
+ * call that grows b), or NULL past the maximum (the buffer is then as it was). */
+void *buf_reserve(struct buf *b, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_reset(struct buf *b);

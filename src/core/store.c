@@ -61,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -656,6 +657,20 @@ static int store__grow(struct store *st)
 }
 
 /*
+ * LMDB answers a short write with EIO; on a full file system that is ENOSPC, which is what the
+ * operator needs to read (and what a disk that fills mid-write does with a plain write).
+ */
+static int store__commit_rc(struct store *st, int rc)
+{
+    struct statvfs vfs;
+    if (rc == -EIO && statvfs(st->mdb_path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < 64 * 1024) {
+        return -ENOSPC;
+    }
+    return rc;
+}
+
+/*
  * Runs the ops of one group (a list linked by next, n long) in nested transactions of one
  * outer transaction and commits it; sets each op's rc. Returns MDB_MAP_FULL when the caller
  * should grow the map and run the group again, else 0 (results are in the ops).
@@ -694,7 +709,7 @@ static int store__try_group(struct store *st, struct store_op *batch, size_t n, 
         }
     }
     t0 = store__now_ns();
-    rc = store__rc(mdb_txn_commit(txn));
+    rc = store__commit_rc(st, store__rc(mdb_txn_commit(txn)));
     atomic_fetch_add(&st->st_commit_ns, store__now_ns() - t0);
     if (rc == MDB_MAP_FULL && can_grow) {
         return MDB_MAP_FULL;

@@ -2,7 +2,8 @@
  * str.c: slice helpers, hex, URI encoding as AWS defines it for SigV4, UUIDs.
  *
  * The URI encoding is the one of the SigV4 documentation ("UriEncode"): A-Z a-z 0-9 - _ . ~
- * stay, every other byte becomes %XX with upper-case hex digits.
+ * stay, every other byte becomes %XX with upper-case hex digits. Base64 is RFC 4648's
+ * standard alphabet, as AWS's JSON protocols carry blobs.
  */
 #include "core/str.h"
 
@@ -96,4 +97,85 @@ void sl_uuid4(char out[37])
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
              b[13], b[14], b[15]);
+}
+
+static const char b64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t sl_base64_encode(const void *in, size_t n, char *out)
+{
+    const unsigned char *p = in;
+    size_t o = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        unsigned v = ((unsigned)p[i] << 16) | ((unsigned)p[i + 1] << 8) | p[i + 2];
+        out[o++] = b64_digits[(v >> 18) & 63];
+        out[o++] = b64_digits[(v >> 12) & 63];
+        out[o++] = b64_digits[(v >> 6) & 63];
+        out[o++] = b64_digits[v & 63];
+    }
+    if (i < n) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n) {
+            v |= (unsigned)p[i + 1] << 8;
+        }
+        out[o++] = b64_digits[(v >> 18) & 63];
+        out[o++] = b64_digits[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? b64_digits[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '+') {
+        return 62;
+    }
+    if (c == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+long sl_base64_decode(struct sl_str in, unsigned char *out, size_t cap)
+{
+    size_t n = in.len, o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+
+    if (n >= 1 && in.p[n - 1] == '=') {
+        n--;
+    }
+    if (n >= 1 && in.p[n - 1] == '=') {
+        n--;
+    }
+    if (n % 4 == 1) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_value(in.p[i]);
+        if (v < 0) {
+            return -1;
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o == cap) {
+                return -1;
+            }
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return (long)o;
 }

@@ -70,6 +70,13 @@ long sl_uri_decode(struct sl_str in, char *out);
  * Returns its length. */
 size_t sl_uri_encode(struct sl_str in, bool keep_slash, char *out);
 
+/* Standard base64 (RFC 4648, with padding) of n bytes into out, which needs
+ * 4 * ((n + 2) / 3) + 1 bytes; NUL-terminated. Returns the length written. */
+size_t sl_base64_encode(const void *in, size_t n, char *out);
+/* Decodes standard base64 (padding optional, no whitespace) into out (capacity cap, at least
+ * 3 * (in.len / 4) + 2). Returns the decoded length, or -1 when in is not base64. */
+long sl_base64_decode(struct sl_str in, unsigned char *out, size_t cap);
+
 /* Fills out (37 bytes) with a random RFC 4122 version 4 UUID, lower case. */
 void sl_uuid4(char out[37]);
 

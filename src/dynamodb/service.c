@@ -1,6 +1,6 @@
 /*
- * service.c: the DynamoDB service: its operation table (R5), its databases, its registration
- * with the front door.
+ * service.c: the DynamoDB service: its operation table (R5), its registration with the front
+ * door, and the small helpers every handler shares.
  *
  * Operations not in the table are answered with UnknownOperationException, as DynamoDB
  * answers a target it does not know; docs/compatibility.md lists what is served.
@@ -13,10 +13,36 @@
 
 static const struct http_op ddb_ops[] = {
     { "CreateTable", ddb_create_table, HTTP_OP_WRITE },
+    { "DeleteItem", ddb_delete_item, HTTP_OP_WRITE },
     { "DeleteTable", ddb_delete_table, HTTP_OP_WRITE },
     { "DescribeTable", ddb_describe_table, 0 },
+    { "GetItem", ddb_get_item, 0 },
     { "ListTables", ddb_list_tables, 0 },
+    { "PutItem", ddb_put_item, HTTP_OP_WRITE },
+    { "UpdateTable", ddb_update_table, HTTP_OP_WRITE },
 };
+
+int ddb__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(struct http_req *r))
+{
+    r->op_ctx = op;
+    http_req_pending(r, cont);
+    if (store_submit(ddb__of(r)->st, op) < 0) {
+        /* Shutting down: nothing was queued, so nothing will resume us. */
+        r->state = HTTP_REQ_READY;
+        return http_req_fail(r, AWSERR_SERVICE_UNAVAILABLE, NULL);
+    }
+    return 0;
+}
+
+void ddb__free_cb(void *p)
+{
+    free(p);
+}
+
+void ddb__decref_cb(void *p)
+{
+    json_decref(p);
+}
 
 int ddb_new(struct store *st, struct strm *streams, const char *region, const char *account,
             struct ddb **out, struct http_service **svc)
@@ -28,7 +54,7 @@ int ddb_new(struct store *st, struct strm *streams, const char *region, const ch
     d->streams = streams;
     snprintf(d->region, sizeof d->region, "%s", region);
     snprintf(d->account, sizeof d->account, "%s", account);
-    rc = store_dbi_open(st, "ddb.tables", 0, &d->tables);
+    rc = ddb__catalog_open(d);
     if (rc != 0) {
         free(d);
         return rc;
@@ -49,5 +75,9 @@ int ddb_new(struct store *st, struct strm *streams, const char *region, const ch
 
 void ddb_free(struct ddb *d)
 {
+    if (!d) {
+        return;
+    }
+    ddb__catalog_close(d);
     free(d);
 }

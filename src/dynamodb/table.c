@@ -7,7 +7,8 @@
  * transactions. A catalog entry is the TableDescription DynamoDB returns, kept as JSON text
  * (docs/formats.md, "DynamoDB catalog"): it is read rarely compared with items.
  *
- * What it is not: items (item.c, later), streams, indexes.
+ * What it is not: UpdateTable (update.c), items (item.c), the storage of entries
+ * (catalog.c), indexes.
  *
  * Invariants: a table name is unique in the catalog; the count of tables never exceeds
  * DDB_MAX_TABLES (checked inside the writer op, so concurrent creates cannot overshoot).
@@ -21,142 +22,6 @@
 #include "core/log.h"
 #include "dynamodb/ddb_int.h"
 
-/* ---- validation, as DynamoDB words it ---- */
-
-struct verr {
-    int n;
-    char msg[2048];
-    size_t len;
-};
-
-static void verr_add(struct verr *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void verr_add(struct verr *v, const char *fmt, ...)
-{
-    va_list ap;
-    int k;
-    if (v->len >= sizeof v->msg - 1) {
-        return;
-    }
-    if (v->n++ > 0) {
-        k = snprintf(v->msg + v->len, sizeof v->msg - v->len, "; ");
-        v->len += (size_t)k < sizeof v->msg - v->len ? (size_t)k : sizeof v->msg - v->len - 1;
-    }
-    va_start(ap, fmt);
-    k = vsnprintf(v->msg + v->len, sizeof v->msg - v->len, fmt, ap);
-    va_end(ap);
-    if (k > 0) {
-        v->len += (size_t)k < sizeof v->msg - v->len ? (size_t)k : sizeof v->msg - v->len - 1;
-    }
-}
-
-static int verr_reply(struct http_req *r, struct verr *v)
-{
-    return http_req_fail(r, AWSERR_VALIDATION, "%d validation error%s detected: %s", v->n,
-                         v->n == 1 ? "" : "s", v->msg);
-}
-
-static bool name_chars_ok(const char *s)
-{
-    for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Checks a table name member; adds violations to v. */
-static void check_table_name(struct verr *v, const json_t *val, const char *member)
-{
-    const char *s;
-    size_t n;
-    if (!val || json_is_null(val)) {
-        verr_add(v, "Value null at '%s' failed to satisfy constraint: Member must not be null",
-                 member);
-        return;
-    }
-    s = json_string_value(val);
-    n = strlen(s);
-    if (n < DDB_TABLE_NAME_MIN) {
-        verr_add(v,
-                 "Value '%s' at '%s' failed to satisfy constraint: Member must have length "
-                 "greater than or equal to %d",
-                 s, member, DDB_TABLE_NAME_MIN);
-    }
-    if (n > DDB_TABLE_NAME_MAX) {
-        verr_add(v,
-                 "Value '%.64s...' at '%s' failed to satisfy constraint: Member must have "
-                 "length less than or equal to %d",
-                 s, member, DDB_TABLE_NAME_MAX);
-    }
-    if (!name_chars_ok(s)) {
-        verr_add(v,
-                 "Value '%.300s' at '%s' failed to satisfy constraint: Member must satisfy "
-                 "regular expression pattern: [a-zA-Z0-9_.-]+",
-                 s, member);
-    }
-}
-
-/* Members must have the JSON type the API declares; DynamoDB's deserializer answers a wrong
- * type with SerializationException before any validation. */
-static int expect_type_or_reply(struct http_req *r, const json_t *v, json_type t)
-{
-    static const char *const names[] = { "START_OBJECT", "START_ARRAY", "VALUE_STRING",
-                                         "VALUE_NUMBER_INT", "VALUE_NUMBER_FLOAT", "VALUE_TRUE",
-                                         "VALUE_FALSE", "VALUE_NULL" };
-    if (!v || json_is_null(v) || json_typeof(v) == t) {
-        return 0;
-    }
-    if (t == JSON_TRUE && json_is_boolean(v)) {
-        return 0;
-    }
-    if (t == JSON_INTEGER && json_is_real(v)) {
-        return 0;
-    }
-    return http_req_fail(r, AWSERR_SERIALIZATION, "Unexpected token received from parser: %s",
-                         names[json_typeof(v)]);
-}
-
-int ddb__table_name_or_reply(struct http_req *r, const json_t *v, const char *member,
-                             const char **out)
-{
-    struct verr ve = { 0 };
-    if (expect_type_or_reply(r, v, JSON_STRING) < 0) {
-        return -1;
-    }
-    check_table_name(&ve, v, member);
-    if (ve.n) {
-        return verr_reply(r, &ve);
-    }
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* ---- catalog access ---- */
-
-/* Reads the catalog entry of name into a new JSON object (caller decref), or NULL. */
-static json_t *catalog_get(struct ddb *d, MDB_txn *txn, const char *name)
-{
-    MDB_val k = { strlen(name), (void *)name }, v;
-    json_error_t jerr;
-    if (mdb_get(txn, d->tables, &k, &v) != 0) {
-        return NULL;
-    }
-    return json_loadb(v.mv_data, v.mv_size, 0, &jerr);
-}
-
-static json_t *describe(struct ddb *d, json_t *entry)
-{
-    json_t *out = json_deep_copy(entry);
-    json_object_set_new(out, "ItemCount", json_integer(0));
-    json_object_set_new(out, "TableSizeBytes", json_integer(0));
-    (void)d;
-    return out;
-}
-
 /* ---- ListTables ---- */
 
 int ddb_list_tables(struct http_req *r)
@@ -165,38 +30,38 @@ int ddb_list_tables(struct http_req *r)
     const json_t *start = json_object_get(r->json, "ExclusiveStartTableName");
     const json_t *jlimit = json_object_get(r->json, "Limit");
     json_int_t limit = DDB_LIST_TABLES_MAX;
-    struct verr ve = { 0 };
+    struct ddb_verr ve = { 0 };
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     json_t *names, *out;
     int rc, n = 0;
 
-    if (expect_type_or_reply(r, start, JSON_STRING) < 0 ||
-        expect_type_or_reply(r, jlimit, JSON_INTEGER) < 0) {
+    if (ddb__type_or_reply(r, start, DDB_J_STRING) < 0 ||
+        ddb__type_or_reply(r, jlimit, DDB_J_INTEGER) < 0) {
         return -1;
     }
     if (start && !json_is_null(start)) {
-        check_table_name(&ve, start, "exclusiveStartTableName");
+        ddb__check_table_name(&ve, start, "exclusiveStartTableName");
     }
     if (jlimit && !json_is_null(jlimit)) {
         limit = json_is_integer(jlimit) ? json_integer_value(jlimit)
                                         : (json_int_t)json_real_value(jlimit);
         if (limit < 1) {
-            verr_add(&ve,
+            ddb__verr_add(&ve,
                      "Value '%lld' at 'limit' failed to satisfy constraint: Member must have "
                      "value greater than or equal to 1",
                      (long long)limit);
         }
         else if (limit > DDB_LIST_TABLES_MAX) {
-            verr_add(&ve,
+            ddb__verr_add(&ve,
                      "Value '%lld' at 'limit' failed to satisfy constraint: Member must have "
                      "value less than or equal to %d",
                      (long long)limit, DDB_LIST_TABLES_MAX);
         }
     }
     if (ve.n) {
-        return verr_reply(r, &ve);
+        return ddb__verr_reply(r, &ve);
     }
     rc = store_read_begin(d->st, &txn);
     if (rc == 0) {
@@ -245,20 +110,20 @@ struct create_op {
     struct ddb *d;
     struct http_req *r;
     const char *name;
-    char *entry;      /* catalog JSON text (malloc, freed with the request) */
-    size_t entry_len;
+    json_t *entry;              /* the new catalog entry (owned, released with the request);
+                                   apply adds the stream's fields */
     const char *table_arn;
-    const char *stream_label;   /* NULL: no stream */
-    const char *stream_view;
+    const char *stream_view;    /* NULL: no stream */
     const json_t *key_schema;   /* borrowed from the request body */
+    struct timespec now;        /* the creation time, the stream label's base */
 };
 
 static int create_apply(struct store_op *op, MDB_txn *txn)
 {
     struct create_op *c = (struct create_op *)op;
-    MDB_val k = { strlen(c->name), (void *)c->name };
-    MDB_val v = { c->entry_len, c->entry };
+    MDB_val k = { strlen(c->name), (void *)c->name }, v;
     MDB_stat ms;
+    uint32_t id;
     int rc;
 
     rc = mdb_stat(txn, c->d->tables, &ms);
@@ -268,14 +133,21 @@ static int create_apply(struct store_op *op, MDB_txn *txn)
     if (ms.ms_entries >= DDB_MAX_TABLES) {
         return -EDQUOT;
     }
-    rc = mdb_put(txn, c->d->tables, &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
+    rc = mdb_get(txn, c->d->tables, &k, &v);
+    if (rc == 0) {
         return -EEXIST;
     }
-    if (rc == 0 && c->stream_label) {
+    if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    rc = ddb__table_id_new(c->d, txn, &id);
+    if (rc == 0 && c->stream_view) {
         /* The stream is born in the same transaction as its table. */
-        rc = strm_create(c->d->streams, txn, c->name, c->table_arn, c->stream_label,
-                         c->stream_view, c->key_schema);
+        rc = ddb__stream_start(c->d, txn, c->name, c->table_arn, c->entry, c->stream_view,
+                               c->key_schema, &c->now);
+    }
+    if (rc == 0) {
+        rc = ddb__catalog_put(c->d, txn, c->name, c->entry, id);
     }
     return rc;
 }
@@ -287,16 +159,10 @@ static void op_done_resume(struct store_op *op, int rc)
     http_req_resume(c->r);
 }
 
-static void free_cb(void *p)
-{
-    free(p);
-}
-
 static int create_cont(struct http_req *r)
 {
     struct create_op *c = r->op_ctx;
-    json_t *entry, *desc, *out;
-    json_error_t jerr;
+    json_t *desc;
 
     switch (c->base.rc) {
     case 0:
@@ -312,17 +178,11 @@ static int create_cont(struct http_req *r)
         log_error("dynamodb", "CreateTable %s: %s", c->name, store_strerror(c->base.rc));
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    entry = json_loadb(c->entry, c->entry_len, 0, &jerr);
-    if (!entry) {
-        return http_req_fail(r, AWSERR_INTERNAL, NULL);
-    }
-    desc = describe(c->d, entry);
-    json_decref(entry);
+    desc = ddb__describe(c->entry, 0, 0);
     /* DynamoDB answers CreateTable while the table is CREATING; sluice's tables are ready at
      * once, so DescribeTable reports ACTIVE from the next call on. */
     json_object_set_new(desc, "TableStatus", json_string("CREATING"));
-    out = json_pack("{s:o}", "TableDescription", desc);
-    return http_reply_json(r, out);
+    return http_reply_json(r, json_pack("{s:o}", "TableDescription", desc));
 }
 
 static bool valid_key_type(const char *t)
@@ -332,7 +192,7 @@ static bool valid_key_type(const char *t)
 
 /* Validates KeySchema and AttributeDefinitions as DynamoDB does; adds to ve or fails r with a
  * semantic ValidationException. Returns 0 or -1 (r's error set). */
-static int check_keys(struct http_req *r, struct verr *ve, const json_t *ks, const json_t *ad)
+static int check_keys(struct http_req *r, struct ddb_verr *ve, const json_t *ks, const json_t *ad)
 {
     size_t i;
     const json_t *e;
@@ -340,18 +200,18 @@ static int check_keys(struct http_req *r, struct verr *ve, const json_t *ks, con
     size_t kl = 0, dl = 0;
 
     if (!ks || json_is_null(ks)) {
-        verr_add(ve, "Value null at 'keySchema' failed to satisfy constraint: Member must not "
+        ddb__verr_add(ve, "Value null at 'keySchema' failed to satisfy constraint: Member must not "
                      "be null");
     }
     else if (json_array_size(ks) < 1 || json_array_size(ks) > 2) {
-        verr_add(ve,
+        ddb__verr_add(ve,
                  "Value '%s' at 'keySchema' failed to satisfy constraint: Member must have "
                  "length %s",
                  "[...]", json_array_size(ks) < 1 ? "greater than or equal to 1"
                                                  : "less than or equal to 2");
     }
     if (!ad || json_is_null(ad)) {
-        verr_add(ve, "Value null at 'attributeDefinitions' failed to satisfy constraint: "
+        ddb__verr_add(ve, "Value null at 'attributeDefinitions' failed to satisfy constraint: "
                      "Member must not be null");
     }
     if (ad && json_is_array(ad)) {
@@ -364,21 +224,21 @@ static int check_keys(struct http_req *r, struct verr *ve, const json_t *ks, con
                                      "Unexpected token received from parser");
             }
             if (!n) {
-                verr_add(ve,
+                ddb__verr_add(ve,
                          "Value null at 'attributeDefinitions.%zu.member.attributeName' failed "
                          "to satisfy constraint: Member must not be null",
                          i + 1);
             }
             if (!valid_key_type(t)) {
                 if (t) {
-                    verr_add(ve,
+                    ddb__verr_add(ve,
                              "Value '%s' at 'attributeDefinitions.%zu.member.attributeType' "
                              "failed to satisfy constraint: Member must satisfy enum value "
                              "set: [B, N, S]",
                              t, i + 1);
                 }
                 else {
-                    verr_add(ve,
+                    ddb__verr_add(ve,
                              "Value null at 'attributeDefinitions.%zu.member.attributeType' "
                              "failed to satisfy constraint: Member must not be null",
                              i + 1);
@@ -396,13 +256,13 @@ static int check_keys(struct http_req *r, struct verr *ve, const json_t *ks, con
                                      "Unexpected token received from parser");
             }
             if (!n) {
-                verr_add(ve,
+                ddb__verr_add(ve,
                          "Value null at 'keySchema.%zu.member.attributeName' failed to satisfy "
                          "constraint: Member must not be null",
                          i + 1);
             }
             else if (strlen(n) < 1 || strlen(n) > 255) {
-                verr_add(ve,
+                ddb__verr_add(ve,
                          "Value '%.255s' at 'keySchema.%zu.member.attributeName' failed to "
                          "satisfy constraint: Member must have length less than or equal to "
                          "255",
@@ -410,13 +270,13 @@ static int check_keys(struct http_req *r, struct verr *ve, const json_t *ks, con
             }
             if (!t || (strcmp(t, "HASH") != 0 && strcmp(t, "RANGE") != 0)) {
                 if (t) {
-                    verr_add(ve,
+                    ddb__verr_add(ve,
                              "Value '%s' at 'keySchema.%zu.member.keyType' failed to satisfy "
                              "constraint: Member must satisfy enum value set: [HASH, RANGE]",
                              t, i + 1);
                 }
                 else {
-                    verr_add(ve,
+                    ddb__verr_add(ve,
                              "Value null at 'keySchema.%zu.member.keyType' failed to satisfy "
                              "constraint: Member must not be null",
                              i + 1);
@@ -496,12 +356,12 @@ static int check_keys(struct http_req *r, struct verr *ve, const json_t *ks, con
     return 0;
 }
 
-static int check_billing(struct http_req *r, struct verr *ve, const json_t *bm, const json_t *pt,
+static int check_billing(struct http_req *r, struct ddb_verr *ve, const json_t *bm, const json_t *pt,
                          const char **mode)
 {
     const char *m = json_string_value(bm);
     if (m && strcmp(m, "PROVISIONED") != 0 && strcmp(m, "PAY_PER_REQUEST") != 0) {
-        verr_add(ve,
+        ddb__verr_add(ve,
                  "Value '%s' at 'billingMode' failed to satisfy constraint: Member must satisfy "
                  "enum value set: [PROVISIONED, PAY_PER_REQUEST]",
                  m);
@@ -515,21 +375,21 @@ static int check_billing(struct http_req *r, struct verr *ve, const json_t *bm, 
             return http_req_fail(r, AWSERR_SERIALIZATION, "Unexpected token received from parser");
         }
         if (!rcu || json_is_null(rcu)) {
-            verr_add(ve, "Value null at 'provisionedThroughput.readCapacityUnits' failed to "
+            ddb__verr_add(ve, "Value null at 'provisionedThroughput.readCapacityUnits' failed to "
                          "satisfy constraint: Member must not be null");
         }
         else if (json_integer_value(rcu) < 1) {
-            verr_add(ve,
+            ddb__verr_add(ve,
                      "Value '%lld' at 'provisionedThroughput.readCapacityUnits' failed to "
                      "satisfy constraint: Member must have value greater than or equal to 1",
                      (long long)json_integer_value(rcu));
         }
         if (!wcu || json_is_null(wcu)) {
-            verr_add(ve, "Value null at 'provisionedThroughput.writeCapacityUnits' failed to "
+            ddb__verr_add(ve, "Value null at 'provisionedThroughput.writeCapacityUnits' failed to "
                          "satisfy constraint: Member must not be null");
         }
         else if (json_integer_value(wcu) < 1) {
-            verr_add(ve,
+            ddb__verr_add(ve,
                      "Value '%lld' at 'provisionedThroughput.writeCapacityUnits' failed to "
                      "satisfy constraint: Member must have value greater than or equal to 1",
                      (long long)json_integer_value(wcu));
@@ -553,7 +413,7 @@ static int check_billing(struct http_req *r, struct verr *ve, const json_t *bm, 
     return 0;
 }
 
-static int check_stream(struct http_req *r, struct verr *ve, const json_t *ss)
+static int check_stream(struct http_req *r, struct ddb_verr *ve, const json_t *ss)
 {
     const json_t *en;
     const char *vt;
@@ -566,13 +426,13 @@ static int check_stream(struct http_req *r, struct verr *ve, const json_t *ss)
     en = json_object_get(ss, "StreamEnabled");
     vt = json_string_value(json_object_get(ss, "StreamViewType"));
     if (!en || json_is_null(en)) {
-        verr_add(ve, "Value null at 'streamSpecification.streamEnabled' failed to satisfy "
+        ddb__verr_add(ve, "Value null at 'streamSpecification.streamEnabled' failed to satisfy "
                      "constraint: Member must not be null");
         return 0;
     }
     if (vt && strcmp(vt, "NEW_IMAGE") != 0 && strcmp(vt, "OLD_IMAGE") != 0 &&
         strcmp(vt, "NEW_AND_OLD_IMAGES") != 0 && strcmp(vt, "KEYS_ONLY") != 0) {
-        verr_add(ve,
+        ddb__verr_add(ve,
                  "Value '%s' at 'streamSpecification.streamViewType' failed to satisfy "
                  "constraint: Member must satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, "
                  "NEW_AND_OLD_IMAGES, KEYS_ONLY]",
@@ -592,15 +452,6 @@ static int check_stream(struct http_req *r, struct verr *ve, const json_t *ss)
     return 0;
 }
 
-static void iso_label(char *out, size_t n, const struct timespec *ts)
-{
-    struct tm tm;
-    char base[32];
-    gmtime_r(&ts->tv_sec, &tm);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03d", base, (int)(ts->tv_nsec / 1000000L) % 1000);
-}
-
 int ddb_create_table(struct http_req *r)
 {
     struct ddb *d = ddb__of(r);
@@ -611,7 +462,7 @@ int ddb_create_table(struct http_req *r)
     const json_t *bm = json_object_get(in, "BillingMode");
     const json_t *pt = json_object_get(in, "ProvisionedThroughput");
     const json_t *ss = json_object_get(in, "StreamSpecification");
-    struct verr ve = { 0 };
+    struct ddb_verr ve = { 0 };
     const char *mode = "PROVISIONED";
     struct create_op *c;
     json_t *entry;
@@ -619,21 +470,21 @@ int ddb_create_table(struct http_req *r)
     char uuid[37];
     char *arn;
 
-    if (expect_type_or_reply(r, jname, JSON_STRING) < 0 ||
-        expect_type_or_reply(r, ks, JSON_ARRAY) < 0 ||
-        expect_type_or_reply(r, ad, JSON_ARRAY) < 0 ||
-        expect_type_or_reply(r, bm, JSON_STRING) < 0 ||
-        expect_type_or_reply(r, pt, JSON_OBJECT) < 0 ||
-        expect_type_or_reply(r, ss, JSON_OBJECT) < 0) {
+    if (ddb__type_or_reply(r, jname, DDB_J_STRING) < 0 ||
+        ddb__type_or_reply(r, ks, DDB_J_LIST) < 0 ||
+        ddb__type_or_reply(r, ad, DDB_J_LIST) < 0 ||
+        ddb__type_or_reply(r, bm, DDB_J_STRING) < 0 ||
+        ddb__type_or_reply(r, pt, DDB_J_STRUCT) < 0 ||
+        ddb__type_or_reply(r, ss, DDB_J_STRUCT) < 0) {
         return -1;
     }
-    check_table_name(&ve, jname, "tableName");
+    ddb__check_table_name(&ve, jname, "tableName");
     if (check_keys(r, &ve, ks, ad) < 0 || check_billing(r, &ve, bm, pt, &mode) < 0 ||
         check_stream(r, &ve, ss) < 0) {
         return -1;
     }
     if (ve.n) {
-        return verr_reply(r, &ve);
+        return ddb__verr_reply(r, &ve);
     }
 
     clock_gettime(CLOCK_REALTIME, &now);
@@ -671,35 +522,19 @@ int ddb_create_table(struct http_req *r)
                                                                   "DeletionProtectionEnabled"))));
     c = arena_new(&r->arena, struct create_op);
     if (ss && json_is_true(json_object_get(ss, "StreamEnabled"))) {
-        char label[64];
-        iso_label(label, sizeof label, &now);
-        json_object_set(entry, "StreamSpecification", (json_t *)ss);
-        json_object_set_new(entry, "LatestStreamLabel", json_string(label));
-        json_object_set_new(entry, "LatestStreamArn",
-                            json_string(arena_printf(&r->arena, "%s/stream/%s", arn, label)));
-        c->stream_label = arena_strdup(&r->arena, label);
         c->stream_view = json_string_value(json_object_get(ss, "StreamViewType"));
     }
     c->table_arn = arn;
     c->key_schema = ks;
-
+    c->now = now;
     c->base.apply = create_apply;
     c->base.done = op_done_resume;
     c->d = d;
     c->r = r;
     c->name = json_string_value(jname);
-    c->entry = json_dumps(entry, JSON_COMPACT);
-    c->entry_len = strlen(c->entry);
-    json_decref(entry);
-    arena_on_clear(&r->arena, free_cb, c->entry);
-    r->op_ctx = c;
-    http_req_pending(r, create_cont);
-    if (store_submit(d->st, &c->base) < 0) {
-        /* Shutting down: nothing was queued, so nothing will resume us. */
-        r->state = HTTP_REQ_READY;
-        return http_req_fail(r, AWSERR_SERVICE_UNAVAILABLE, NULL);
-    }
-    return 0;
+    c->entry = entry;
+    arena_on_clear(&r->arena, ddb__decref_cb, entry);
+    return ddb__submit_or_reply(r, &c->base, create_cont);
 }
 
 /* ---- DescribeTable ---- */
@@ -707,9 +542,11 @@ int ddb_create_table(struct http_req *r)
 int ddb_describe_table(struct http_req *r)
 {
     struct ddb *d = ddb__of(r);
+    struct ddb_schema sc;
     const char *name;
     MDB_txn *txn = NULL;
-    json_t *entry;
+    uint64_t items = 0, bytes = 0;
+    json_t *entry, *desc;
     int rc;
 
     if (ddb__table_name_or_reply(r, json_object_get(r->json, "TableName"), "tableName", &name) <
@@ -720,17 +557,22 @@ int ddb_describe_table(struct http_req *r)
     if (rc != 0) {
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    entry = catalog_get(d, txn, name);
+    entry = ddb__catalog_get(d, txn, name);
+    if (entry && ddb__schema_get(d, txn, name, &sc) == 0) {
+        rc = ddb__counts_get(d, txn, sc.id, &items, &bytes);
+    }
     store_read_end(d->st, txn);
     if (!entry) {
         return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND,
                              "Requested resource not found: Table: %s not found", name);
     }
-    {
-        json_t *desc = describe(d, entry);
-        json_decref(entry);
-        return http_reply_json(r, json_pack("{s:o}", "Table", desc));
+    desc = ddb__describe(entry, items, bytes);
+    json_decref(entry);
+    if (rc != 0) {
+        json_decref(desc);
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
+    return http_reply_json(r, json_pack("{s:o}", "Table", desc));
 }
 
 /* ---- DeleteTable ---- */
@@ -741,26 +583,36 @@ struct delete_op {
     struct http_req *r;
     const char *name;
     json_t *entry;    /* the deleted entry, read inside the op (owned, decref by cont) */
+    uint64_t items, bytes;
 };
 
 static int delete_apply(struct store_op *op, MDB_txn *txn)
 {
     struct delete_op *c = (struct delete_op *)op;
-    MDB_val k = { strlen(c->name), (void *)c->name };
+    struct ddb_schema sc;
+    const char *arn;
     int rc;
 
-    c->entry = catalog_get(c->d, txn, c->name);
+    json_decref(c->entry);      /* from an earlier run of this op, if any */
+    c->entry = ddb__catalog_get(c->d, txn, c->name);
     if (!c->entry) {
         return -ENOENT;
     }
     if (json_is_true(json_object_get(c->entry, "DeletionProtectionEnabled"))) {
         return -EPERM;
     }
-    rc = mdb_del(txn, c->d->tables, &k, NULL);
-    if (rc == 0 && json_is_string(json_object_get(c->entry, "LatestStreamArn"))) {
+    rc = ddb__schema_get(c->d, txn, c->name, &sc);
+    if (rc == 0) {
+        rc = ddb__counts_get(c->d, txn, sc.id, &c->items, &c->bytes);
+    }
+    if (rc == 0) {
+        /* The items go in later ops (ddb__reclaim_kick() after the commit). */
+        rc = ddb__catalog_del(c->d, txn, c->name, sc.id);
+    }
+    arn = json_string_value(json_object_get(c->entry, "LatestStreamArn"));
+    if (rc == 0 && arn) {
         /* The stream outlives its table for the retention period, as on DynamoDB. */
-        int src = strm_disable(c->d->streams, txn,
-                               json_string_value(json_object_get(c->entry, "LatestStreamArn")));
+        int src = strm_disable(c->d->streams, txn, arn);
         if (src != 0 && src != -ENOENT) {
             rc = src;
         }
@@ -771,13 +623,10 @@ static int delete_apply(struct store_op *op, MDB_txn *txn)
 static void delete_done(struct store_op *op, int rc)
 {
     struct delete_op *c = (struct delete_op *)op;
-    (void)rc;
+    if (rc == 0) {
+        ddb__reclaim_kick(c->d);
+    }
     http_req_resume(c->r);
-}
-
-static void decref_cb(void *p)
-{
-    json_decref(p);
 }
 
 static int delete_cont(struct http_req *r)
@@ -786,7 +635,7 @@ static int delete_cont(struct http_req *r)
     json_t *desc;
 
     if (c->entry) {
-        arena_on_clear(&r->arena, decref_cb, c->entry);
+        arena_on_clear(&r->arena, ddb__decref_cb, c->entry);
     }
     switch (c->base.rc) {
     case 0:
@@ -802,7 +651,7 @@ static int delete_cont(struct http_req *r)
         log_error("dynamodb", "DeleteTable %s: %s", c->name, store_strerror(c->base.rc));
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    desc = describe(c->d, c->entry);
+    desc = ddb__describe(c->entry, c->items, c->bytes);
     json_object_set_new(desc, "TableStatus", json_string("DELETING"));
     return http_reply_json(r, json_pack("{s:o}", "TableDescription", desc));
 }
@@ -823,11 +672,5 @@ int ddb_delete_table(struct http_req *r)
     c->d = d;
     c->r = r;
     c->name = name;
-    r->op_ctx = c;
-    http_req_pending(r, delete_cont);
-    if (store_submit(d->st, &c->base) < 0) {
-        r->state = HTTP_REQ_READY;
-        return http_req_fail(r, AWSERR_SERVICE_UNAVAILABLE, NULL);
-    }
-    return 0;
+    return ddb__submit_or_reply(r, &c->base, delete_cont);
 }

@@ -174,6 +174,17 @@ int strm_create(struct strm *s, MDB_txn *txn, const char *table_name, const char
     int rc;
 
     snprintf(arn, sizeof arn, "%s/stream/%s", table_arn, label);
+    {
+        /* A label is unique per table: never overwrite a stream still kept. */
+        MDB_val k = { strlen(arn), arn }, v;
+        rc = mdb_get(txn, s->streams, &k, &v);
+        if (rc == 0) {
+            return -EEXIST;
+        }
+        if (rc != MDB_NOTFOUND) {
+            return rc;
+        }
+    }
     rc = meta_get(s, txn, "id", &id);
     if (!rc) {
         rc = meta_get(s, txn, "seq", &seq);

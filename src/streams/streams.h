@@ -44,7 +44,9 @@ void strm_free(struct strm *s);
  * Creates a stream in txn (writer thread). table_arn is the table's ARN, label the stream
  * label (an ISO 8601 time, unique per table), view_type one of KEYS_ONLY, NEW_IMAGE,
  * OLD_IMAGE, NEW_AND_OLD_IMAGES, key_schema the table's KeySchema (borrowed). The stream ARN
- * is "<table_arn>/stream/<label>". Returns 0 or a negative code.
+ * is "<table_arn>/stream/<label>". Returns 0, -EEXIST when a stream with that ARN is still
+ * kept (a table re-created within the same millisecond: pick the next label), or a negative
+ * code.
  */
 int strm_create(struct strm *s, MDB_txn *txn, const char *table_name, const char *table_arn,
                 const char *label, const char *view_type, const json_t *key_schema);

@@ -77,6 +77,28 @@ static void test_uuid4(void **state)
     assert_string_not_equal(a, b);
 }
 
+/* RFC 4648 section 10's vectors, both ways. */
+static void test_base64(void **state)
+{
+    static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    static const char *const enc[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                       "Zm9vYmFy" };
+    char out[32];
+    unsigned char dec[32];
+    (void)state;
+    for (size_t i = 0; i < 7; i++) {
+        long n;
+        assert_int_equal(sl_base64_encode(plain[i], strlen(plain[i]), out), strlen(enc[i]));
+        assert_string_equal(out, enc[i]);
+        n = sl_base64_decode(sl_str_c(enc[i]), dec, sizeof dec);
+        assert_int_equal(n, (long)strlen(plain[i]));
+        assert_memory_equal(dec, plain[i], (size_t)n);
+    }
+    assert_int_equal(sl_base64_decode(sl_str_c("Zm9v!"), dec, sizeof dec), -1);
+    assert_int_equal(sl_base64_decode(sl_str_c("Z"), dec, sizeof dec), -1);
+    assert_int_equal(sl_base64_decode(sl_str_c("Zm9vYmFy"), dec, 3), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -84,6 +106,7 @@ int main(void)
         cmocka_unit_test(test_uri_decode),
         cmocka_unit_test(test_slices_and_hex),
         cmocka_unit_test(test_uuid4),
+        cmocka_unit_test(test_base64),
     };
     return cmocka_run_group_tests_name("core_str", tests, NULL, NULL);
 }

@@ -1,0 +1,588 @@
+/*
+ * catalog.c: the storage of DynamoDB tables: catalog entries, the binary schema record the
+ * item operations read, table ids, item counters, and the reclaiming of deleted tables'
+ * items. Formats: docs/formats.md, "DynamoDB catalog" and "DynamoDB table schema".
+ *
+ * What it is not: request handling (table.c, update.c, item.c).
+ *
+ * Invariants:
+ *  - a table's schema record is always derived from its catalog entry, in the same
+ *    transaction (ddb__catalog_put() writes both), so the two never disagree;
+ *  - every table has an id never used before (ddb.meta "table_id" only grows); its items live
+ *    under that id in ddb.items, so a name can be reused at once after DeleteTable while the
+ *    old items are removed in the background;
+ *  - a table's counters change in the transaction of the item write that changes them, so
+ *    ItemCount and TableSizeBytes are exact at every commit;
+ *  - at most one reclaim op is queued or running; ddb__catalog_close() waits for it.
+ *
+ * Reclaiming, as states of struct ddb (under d->mu):
+ *
+ *   IDLE --ddb__reclaim_kick()--> BUSY (op queued) --done, more left--> BUSY (requeued)
+ *        <-------------------------------------- done, nothing left, or stopping --/
+ *   A kick while BUSY sets reclaim_again, so the running op is requeued once more.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "dynamodb/ddb_int.h"
+
+#define SCHEMA_VERSION 1
+#define SCHEMA_MAX (1 + 4 + 2 * (2 + 255) + 1 + 2 + 1024 + 16)
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/* ---- the schema record ---- */
+
+static int type_tag(const char *t)
+{
+    if (!t) {
+        return 0;
+    }
+    return strcmp(t, "S") == 0 ? DDB_S : strcmp(t, "N") == 0 ? DDB_N : strcmp(t, "B") == 0 ? DDB_B : 0;
+}
+
+static const char *type_letter(int t)
+{
+    return t == DDB_S ? "S" : t == DDB_N ? "N" : "B";
+}
+
+static enum ddb_view view_of(const char *s)
+{
+    if (!s) {
+        return DDB_VIEW_NONE;
+    }
+    if (strcmp(s, "KEYS_ONLY") == 0) {
+        return DDB_VIEW_KEYS_ONLY;
+    }
+    if (strcmp(s, "NEW_IMAGE") == 0) {
+        return DDB_VIEW_NEW_IMAGE;
+    }
+    if (strcmp(s, "OLD_IMAGE") == 0) {
+        return DDB_VIEW_OLD_IMAGE;
+    }
+    if (strcmp(s, "NEW_AND_OLD_IMAGES") == 0) {
+        return DDB_VIEW_NEW_AND_OLD_IMAGES;
+    }
+    return DDB_VIEW_NONE;
+}
+
+/* The declared type of key attribute name. */
+static int key_type(const json_t *entry, const char *name)
+{
+    size_t i;
+    const json_t *d;
+    json_array_foreach(json_object_get(entry, "AttributeDefinitions"), i, d)
+    {
+        const char *n = json_string_value(json_object_get(d, "AttributeName"));
+        if (n && strcmp(n, name) == 0) {
+            return type_tag(json_string_value(json_object_get(d, "AttributeType")));
+        }
+    }
+    return 0;
+}
+
+/* docs/formats.md, "DynamoDB table schema". Returns the length, or 0 when the entry does
+ * not describe a table (damaged). */
+static size_t schema_encode(const json_t *entry, uint32_t id, unsigned char *out)
+{
+    const json_t *ks = json_object_get(entry, "KeySchema");
+    const json_t *ss = json_object_get(entry, "StreamSpecification");
+    size_t o = 0, i;
+    const json_t *k;
+    enum ddb_view view = DDB_VIEW_NONE;
+    const char *arn = NULL;
+    bool have_range = false;
+
+    out[o++] = SCHEMA_VERSION;
+    put_le32(out + o, id);
+    o += 4;
+    for (i = 0; i < 2 && (k = json_array_get(ks, i)) != NULL; i++) {
+        const char *name = json_string_value(json_object_get(k, "AttributeName"));
+        size_t n = name ? strlen(name) : 0;
+        int t = name ? key_type(entry, name) : 0;
+        if (!t || n == 0 || n > 255) {
+            return 0;
+        }
+        out[o++] = (unsigned char)type_letter(t)[0];
+        out[o++] = (unsigned char)n;
+        memcpy(out + o, name, n);
+        o += n;
+        have_range = i == 1;
+    }
+    if (i == 0) {
+        return 0;
+    }
+    if (!have_range) {
+        out[o++] = 0;
+    }
+    if (json_is_true(json_object_get(ss, "StreamEnabled"))) {
+        view = view_of(json_string_value(json_object_get(ss, "StreamViewType")));
+        arn = json_string_value(json_object_get(entry, "LatestStreamArn"));
+        if (!arn || strlen(arn) > 1024) {
+            view = DDB_VIEW_NONE;
+        }
+    }
+    out[o++] = (unsigned char)view;
+    if (view != DDB_VIEW_NONE) {
+        size_t n = strlen(arn);
+        out[o++] = (unsigned char)n;
+        out[o++] = (unsigned char)(n >> 8);
+        memcpy(out + o, arn, n);
+        o += n;
+    }
+    return o;
+}
+
+static int letter_type(unsigned char c)
+{
+    return c == 'S' ? DDB_S : c == 'N' ? DDB_N : c == 'B' ? DDB_B : 0;
+}
+
+int ddb__schema_get(struct ddb *d, MDB_txn *txn, const char *name, struct ddb_schema *out)
+{
+    MDB_val k = { strlen(name), (void *)name }, v;
+    const unsigned char *p, *end;
+    int rc = mdb_get(txn, d->schema, &k, &v);
+
+    memset(out, 0, sizeof *out);
+    if (rc == MDB_NOTFOUND) {
+        return -ENOENT;
+    }
+    if (rc) {
+        return rc;
+    }
+    p = v.mv_data;
+    end = p + v.mv_size;
+    if (v.mv_size < 1 + 4 + 2 + 1 + 1 || p[0] != SCHEMA_VERSION) {
+        return -EIO;
+    }
+    out->id = get_le32(p + 1);
+    p += 5;
+    out->hash_type = letter_type(p[0]);
+    out->hash.len = p[1];
+    out->hash.p = (const char *)p + 2;
+    p += 2 + out->hash.len;
+    if (!out->hash_type || p >= end) {
+        return -EIO;
+    }
+    if (*p) {
+        out->range_type = letter_type(p[0]);
+        if (end - p < 2 || !out->range_type) {
+            return -EIO;
+        }
+        out->range.len = p[1];
+        out->range.p = (const char *)p + 2;
+        p += 2 + out->range.len;
+    }
+    else {
+        p++;
+    }
+    if (p >= end) {
+        return -EIO;
+    }
+    out->view = (enum ddb_view)*p++;
+    if (out->view != DDB_VIEW_NONE) {
+        if (out->view > DDB_VIEW_NEW_AND_OLD_IMAGES || end - p < 2) {
+            return -EIO;
+        }
+        out->stream_arn.len = (size_t)p[0] | (size_t)p[1] << 8;
+        out->stream_arn.p = (const char *)p + 2;
+        p += 2 + out->stream_arn.len;
+    }
+    return p <= end ? 0 : -EIO;
+}
+
+/* ---- catalog entries ---- */
+
+json_t *ddb__catalog_get(struct ddb *d, MDB_txn *txn, const char *name)
+{
+    MDB_val k = { strlen(name), (void *)name }, v;
+    json_error_t jerr;
+    if (mdb_get(txn, d->tables, &k, &v) != 0) {
+        return NULL;
+    }
+    return json_loadb(v.mv_data, v.mv_size, 0, &jerr);
+}
+
+/* Writes the schema record of a catalog entry. */
+static int schema_put(struct ddb *d, MDB_txn *txn, const char *name, const json_t *entry,
+                      uint32_t id)
+{
+    unsigned char rec[SCHEMA_MAX];
+    size_t n = schema_encode(entry, id, rec);
+    MDB_val k = { strlen(name), (void *)name }, v = { n, rec };
+    if (n == 0) {
+        return -EINVAL;
+    }
+    return mdb_put(txn, d->schema, &k, &v, 0);
+}
+
+int ddb__catalog_put(struct ddb *d, MDB_txn *txn, const char *name, const json_t *entry,
+                     uint32_t id)
+{
+    char *text;
+    MDB_val k = { strlen(name), (void *)name }, v;
+    int rc;
+
+    store_assert_writer(d->st);
+    text = json_dumps(entry, JSON_COMPACT);
+    v.mv_size = strlen(text);
+    v.mv_data = text;
+    rc = mdb_put(txn, d->tables, &k, &v, 0);
+    free(text);
+    return rc ? rc : schema_put(d, txn, name, entry, id);
+}
+
+static void id_key(uint32_t id, unsigned char out[4], MDB_val *k)
+{
+    ddb__key_prefix(id, out);
+    k->mv_size = 4;
+    k->mv_data = out;
+}
+
+int ddb__catalog_del(struct ddb *d, MDB_txn *txn, const char *name, uint32_t id)
+{
+    MDB_val k = { strlen(name), (void *)name }, ik, empty = { 0, NULL };
+    unsigned char ib[4];
+    int rc;
+
+    store_assert_writer(d->st);
+    rc = mdb_del(txn, d->tables, &k, NULL);
+
+    id_key(id, ib, &ik);
+    if (rc == 0) {
+        rc = mdb_del(txn, d->schema, &k, NULL);
+    }
+    if (rc == 0) {
+        rc = mdb_del(txn, d->counts, &ik, NULL);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    if (rc == 0) {
+        rc = mdb_put(txn, d->reclaim, &ik, &empty, 0);
+    }
+    return rc;
+}
+
+int ddb__table_id_new(struct ddb *d, MDB_txn *txn, uint32_t *id)
+{
+    static const char name[] = "table_id";
+    MDB_val k = { sizeof name - 1, (void *)name }, v, ik, cv;
+    unsigned char b[4], ib[4], zero[16] = { 0 };
+    uint32_t last = 0;
+    int rc;
+
+    store_assert_writer(d->st);
+    rc = mdb_get(txn, d->meta, &k, &v);
+
+    if (rc == 0 && v.mv_size == 4) {
+        last = get_le32(v.mv_data);
+    }
+    else if (rc != MDB_NOTFOUND && rc != 0) {
+        return rc;
+    }
+    if (last == UINT32_MAX) {
+        return -EOVERFLOW;
+    }
+    *id = last + 1;
+    put_le32(b, *id);
+    v.mv_size = 4;
+    v.mv_data = b;
+    rc = mdb_put(txn, d->meta, &k, &v, 0);
+    if (rc == 0) {
+        id_key(*id, ib, &ik);
+        cv.mv_size = sizeof zero;
+        cv.mv_data = zero;
+        rc = mdb_put(txn, d->counts, &ik, &cv, 0);
+    }
+    return rc;
+}
+
+/* ---- counters ---- */
+
+int ddb__counts_get(struct ddb *d, MDB_txn *txn, uint32_t id, uint64_t *items, uint64_t *bytes)
+{
+    unsigned char ib[4];
+    MDB_val k, v;
+    int rc;
+
+    id_key(id, ib, &k);
+    *items = *bytes = 0;
+    rc = mdb_get(txn, d->counts, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        return 0;
+    }
+    if (rc == 0 && v.mv_size == 16) {
+        *items = get_le64(v.mv_data);
+        *bytes = get_le64((const unsigned char *)v.mv_data + 8);
+    }
+    return rc;
+}
+
+int ddb__counts_add(struct ddb *d, MDB_txn *txn, uint32_t id, int64_t items, int64_t bytes)
+{
+    unsigned char ib[4], b[16];
+    uint64_t ni, nb;
+    MDB_val k, v = { sizeof b, b };
+    int rc;
+
+    store_assert_writer(d->st);
+    rc = ddb__counts_get(d, txn, id, &ni, &nb);
+
+    if (rc) {
+        return rc;
+    }
+    /* Unsigned wrap-around is the intended arithmetic for negative deltas. */
+    ni += (uint64_t)items;
+    nb += (uint64_t)bytes;
+    put_le64(b, ni);
+    put_le64(b + 8, nb);
+    id_key(id, ib, &k);
+    return mdb_put(txn, d->counts, &k, &v, 0);
+}
+
+json_t *ddb__describe(const json_t *entry, uint64_t items, uint64_t bytes)
+{
+    json_t *out = json_deep_copy(entry);
+    json_object_set_new(out, "ItemCount", json_integer((json_int_t)items));
+    json_object_set_new(out, "TableSizeBytes", json_integer((json_int_t)bytes));
+    return out;
+}
+
+/* ---- reclaiming deleted tables' items ---- */
+
+static void reclaim_done(struct store_op *op, int rc);
+
+/* Removes up to DDB_RECLAIM_BATCH items of the first table waiting in ddb.reclaim; forgets
+ * the table once none is left. Sets d->reclaim_more when more work waits. */
+static int reclaim_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct ddb *d = (struct ddb *)((char *)op - offsetof(struct ddb, reclaim_op));
+    MDB_cursor *rc_cur = NULL, *ic = NULL;
+    MDB_val rk, rv, k, v;
+    unsigned char prefix[4];
+    size_t n = 0;
+    int rc, g;
+
+    d->reclaim_more = false;
+    rc = mdb_cursor_open(txn, d->reclaim, &rc_cur);
+    if (rc) {
+        return rc;
+    }
+    g = mdb_cursor_get(rc_cur, &rk, &rv, MDB_FIRST);
+    if (g == MDB_NOTFOUND || rk.mv_size != 4) {
+        mdb_cursor_close(rc_cur);
+        return g == MDB_NOTFOUND ? 0 : -EIO;
+    }
+    memcpy(prefix, rk.mv_data, 4);
+    rc = mdb_cursor_open(txn, d->items, &ic);
+    if (rc == 0) {
+        k.mv_size = 4;
+        k.mv_data = prefix;
+        for (g = mdb_cursor_get(ic, &k, &v, MDB_SET_RANGE); g == 0;
+             g = mdb_cursor_get(ic, &k, &v, MDB_NEXT)) {
+            if (k.mv_size < 4 || memcmp(k.mv_data, prefix, 4) != 0) {
+                g = MDB_NOTFOUND;
+                break;
+            }
+            if (n == DDB_RECLAIM_BATCH) {
+                break;
+            }
+            rc = mdb_cursor_del(ic, 0);
+            if (rc) {
+                break;
+            }
+            n++;
+        }
+        if (rc == 0 && g == MDB_NOTFOUND) {
+            /* This table is done; another may be waiting. */
+            rc = mdb_cursor_del(rc_cur, 0);
+            if (rc == 0) {
+                d->reclaim_more = mdb_cursor_get(rc_cur, &rk, &rv, MDB_FIRST) == 0;
+            }
+        }
+        else if (rc == 0) {
+            d->reclaim_more = true;
+        }
+        else {
+            d->reclaim_more = false;
+        }
+        mdb_cursor_close(ic);
+    }
+    mdb_cursor_close(rc_cur);
+    return rc;
+}
+
+static void reclaim_submit_locked(struct ddb *d)
+{
+    memset(&d->reclaim_op, 0, sizeof d->reclaim_op);
+    d->reclaim_op.apply = reclaim_apply;
+    d->reclaim_op.done = reclaim_done;
+    d->reclaim_busy = store_submit(d->st, &d->reclaim_op) == 0;
+}
+
+/* Writer thread, after the op's group committed. */
+static void reclaim_done(struct store_op *op, int rc)
+{
+    struct ddb *d = (struct ddb *)((char *)op - offsetof(struct ddb, reclaim_op));
+    pthread_mutex_lock(&d->mu);
+    if (rc != 0) {
+        log_warn("dynamodb", "reclaiming a deleted table's items: %s", store_strerror(rc));
+    }
+    if (rc == 0 && !d->stopping && (d->reclaim_more || d->reclaim_again)) {
+        d->reclaim_again = false;
+        reclaim_submit_locked(d);
+    }
+    else {
+        d->reclaim_busy = false;
+    }
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+void ddb__reclaim_kick(struct ddb *d)
+{
+    pthread_mutex_lock(&d->mu);
+    if (d->stopping) {
+        /* Nothing is lost: ddb.reclaim keeps the work for the next start. */
+    }
+    else if (d->reclaim_busy) {
+        d->reclaim_again = true;
+    }
+    else {
+        reclaim_submit_locked(d);
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- start-up ---- */
+
+struct migrate_op {
+    struct store_op base;
+    struct ddb *d;
+    size_t done;
+};
+
+/* Catalog entries written before tables had schema records get one, with a new id. */
+static int migrate_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct migrate_op *m = (struct migrate_op *)op;
+    struct ddb *d = m->d;
+    MDB_cursor *c = NULL;
+    MDB_val k, v, sv;
+    int rc, g;
+
+    m->done = 0;
+    rc = mdb_cursor_open(txn, d->tables, &c);
+    for (g = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0 && rc == 0;
+         g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        char *name;
+        json_t *entry;
+        json_error_t jerr;
+        uint32_t id;
+        if (mdb_get(txn, d->schema, &k, &sv) == 0) {
+            continue;
+        }
+        name = xstrndup(k.mv_data, k.mv_size);
+        entry = json_loadb(v.mv_data, v.mv_size, 0, &jerr);
+        rc = entry ? ddb__table_id_new(d, txn, &id) : -EIO;
+        if (rc == 0) {
+            rc = schema_put(d, txn, name, entry, id);
+        }
+        json_decref(entry);
+        free(name);
+        m->done++;
+    }
+    if (c) {
+        mdb_cursor_close(c);
+    }
+    return rc;
+}
+
+int ddb__catalog_open(struct ddb *d)
+{
+    struct migrate_op m;
+    int rc;
+
+    rc = store_dbi_open(d->st, "ddb.tables", 0, &d->tables);
+    if (!rc) {
+        rc = store_dbi_open(d->st, "ddb.schema", 0, &d->schema);
+    }
+    if (!rc) {
+        rc = store_dbi_open(d->st, "ddb.items", 0, &d->items);
+    }
+    if (!rc) {
+        rc = store_dbi_open(d->st, "ddb.counts", 0, &d->counts);
+    }
+    if (!rc) {
+        rc = store_dbi_open(d->st, "ddb.meta", 0, &d->meta);
+    }
+    if (!rc) {
+        rc = store_dbi_open(d->st, "ddb.reclaim", 0, &d->reclaim);
+    }
+    if (rc) {
+        return rc;
+    }
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    memset(&m, 0, sizeof m);
+    m.base.apply = migrate_apply;
+    m.d = d;
+    rc = store_submit_wait(d->st, &m.base);
+    if (rc) {
+        log_error("dynamodb", "cannot give older tables their schema records: %s",
+                  store_strerror(rc));
+        pthread_mutex_destroy(&d->mu);
+        pthread_cond_destroy(&d->cv);
+        return rc;
+    }
+    if (m.done) {
+        log_info("dynamodb", "gave %zu tables of an older catalog their schema records",
+                 m.done);
+    }
+    /* Deletions a previous run did not finish. */
+    ddb__reclaim_kick(d);
+    return 0;
+}
+
+void ddb__catalog_close(struct ddb *d)
+{
+    pthread_mutex_lock(&d->mu);
+    d->stopping = true;
+    while (d->reclaim_busy) {
+        pthread_cond_wait(&d->cv, &d->mu);
+    }
+    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+}

@@ -1,0 +1,651 @@
+/*
+ * item.c: the DynamoDB item operations PutItem, GetItem and DeleteItem.
+ *
+ * What it is: request validation in DynamoDB's order and words (types, then member
+ * constraints, then attribute values, then the table and its key), GetItem in a read
+ * transaction with the answer written straight from the stored bytes, and the writes as
+ * writer ops that re-read the table's schema in the write transaction, change the item, its
+ * table's counters and its stream in one nested transaction, and resume the request.
+ *
+ * What it is not: expressions (ConditionExpression, Expected, ProjectionExpression) and
+ * UpdateItem, which a later change adds on top of the same encoding; until then a request
+ * that carries a condition or a projection is refused with a ValidationException that says
+ * so, never served as if the condition were not there (docs/compatibility.md).
+ *
+ * A write's life (struct write_op):
+ *   handler (HTTP thread): validate, encode, read the schema, build the key, submit
+ *   apply (writer): schema again (-ENOENT: gone; -ESTALE: replaced by a table of the same
+ *     name since the handler read it), old item, stream record, write, counters
+ *   done (writer): wake stream readers when a record was appended; resume the request
+ *   cont (HTTP thread): answer; on -ESTALE run the handler again against the new table
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "dynamodb/ddb_int.h"
+
+static const char content_type[] = "application/x-amz-json-1.0";
+
+/* ReturnConsumedCapacity. */
+enum rcc {
+    RCC_NONE = 0,
+    RCC_TOTAL,
+    RCC_INDEXES,
+};
+
+static const char *const rcc_set[] = { "INDEXES", "TOTAL", "NONE", NULL };
+static const char *const rv_set[] = { "ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE",
+                                      "UPDATED_NEW", NULL };
+static const char *const ricm_set[] = { "SIZE", "NONE", NULL };
+static const char *const cop_set[] = { "OR", "AND", NULL };
+static const char *const rvoccf_set[] = { "ALL_OLD", "NONE", NULL };
+
+static enum rcc rcc_of(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    if (s && strcmp(s, "TOTAL") == 0) {
+        return RCC_TOTAL;
+    }
+    return s && strcmp(s, "INDEXES") == 0 ? RCC_INDEXES : RCC_NONE;
+}
+
+/* The request's members checked for JSON type, in one table. */
+struct member {
+    const char *name;
+    enum ddb_jtype type;
+};
+
+static int types_or_reply(struct http_req *r, const struct member *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ddb__type_or_reply(r, json_object_get(r->json, m[i].name), m[i].type) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Encodes an Item or Key map into a buffer owned by r's arena. The type pass of the encoder
+ * answers at once (deserialisation comes first); a value error is kept in *verr for after the
+ * member constraints, as DynamoDB reports those first. Returns 0 (check verr->kind) or -1.
+ */
+static int encode_or_reply(struct http_req *r, const json_t *map, const char **out, size_t *len,
+                           size_t *size, struct ddb_err *verr)
+{
+    struct buf b;
+    buf_init(&b, DDB_ITEM_ENC_MAX);
+    *out = NULL;
+    *len = 0;
+    if (!map || json_is_null(map)) {
+        verr->kind = DDB_ERR_NONE;
+        return 0;
+    }
+    if (ddb_item_encode(map, &r->arena, &b, size, verr) < 0) {
+        buf_release(&b);
+        if (verr->kind == DDB_ERR_SERIALIZATION) {
+            return ddb__attr_fail_or_reply(r, verr);
+        }
+        return 0;
+    }
+    *out = buf_detach(&b, len);
+    arena_on_clear(&r->arena, ddb__free_cb, (void *)*out);
+    return 0;
+}
+
+/*
+ * The condition and projection members. DynamoDB's own rules for them that need no
+ * expression support are checked as DynamoDB checks them; an expression itself is refused.
+ * cond is "ConditionExpression" or "ProjectionExpression", legacy "Expected" or
+ * "AttributesToGet" (legacy_ok: served without expressions); takes_values: the operation has
+ * ExpressionAttributeValues and ConditionalOperator members.
+ */
+static int expressions_or_reply(struct http_req *r, const char *cond, const char *legacy,
+                                bool legacy_ok, bool takes_values)
+{
+    const json_t *c = json_object_get(r->json, cond);
+    const json_t *l = json_object_get(r->json, legacy);
+    const json_t *ean = json_object_get(r->json, "ExpressionAttributeNames");
+    /* GetItem has no ExpressionAttributeValues: an unknown member is ignored, as DynamoDB
+     * ignores it. */
+    const json_t *eav = takes_values ? json_object_get(r->json, "ExpressionAttributeValues")
+                                     : NULL;
+    const json_t *cop = takes_values ? json_object_get(r->json, "ConditionalOperator") : NULL;
+    bool has_c = c && !json_is_null(c), has_l = l && !json_is_null(l);
+    bool has_eav = eav && !json_is_null(eav), has_ean = ean && !json_is_null(ean);
+
+    if (has_c && has_l) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "Can not use both expression and non-expression parameters in the "
+                             "same request: Non-expression parameters: {%s} Expression "
+                             "parameters: {%s}",
+                             legacy, cond);
+    }
+    if (!has_c && (has_eav || has_ean)) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "1 validation error detected: %s can only be specified when using "
+                             "expressions",
+                             has_eav ? "ExpressionAttributeValues" : "ExpressionAttributeNames");
+    }
+    if (has_c && json_string_length(c) == 0) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "1 validation error detected: Invalid %s: The expression can not "
+                             "be empty;",
+                             cond);
+    }
+    if (has_c) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "%s is not supported by sluice yet", cond);
+    }
+    if (has_l && !legacy_ok) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "%s is not supported by sluice yet", legacy);
+    }
+    if (cop && !json_is_null(cop) && !has_l) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "ConditionalOperator cannot be used without Filter or Expected");
+    }
+    return 0;
+}
+
+/* Reads the schema of the request's table in txn, or fails r (ResourceNotFoundException). */
+static int schema_or_reply(struct http_req *r, MDB_txn *txn, const char *table,
+                           struct ddb_schema *s)
+{
+    int rc = ddb__schema_get(ddb__of(r), txn, table, s);
+    if (rc == -ENOENT) {
+        /* The data plane's wording: no table name, unlike DescribeTable's. */
+        return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
+    }
+    if (rc) {
+        log_error("dynamodb", "reading the schema of %s: %s", table, store_strerror(rc));
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    return 0;
+}
+
+/* ---- answers ---- */
+
+static int cc_append(struct buf *b, enum rcc rcc, const char *table, double units)
+{
+    if (rcc == RCC_INDEXES) {
+        return buf_printf(b,
+                          "\"ConsumedCapacity\":{\"TableName\":\"%s\",\"CapacityUnits\":%.1f,"
+                          "\"Table\":{\"CapacityUnits\":%.1f}}",
+                          table, units, units);
+    }
+    return buf_printf(b, "\"ConsumedCapacity\":{\"TableName\":\"%s\",\"CapacityUnits\":%.1f}",
+                      table, units);
+}
+
+/*
+ * Answers {"<member>":<item>,"ConsumedCapacity":...} with either part left out: item NULL
+ * leaves the item out, RCC_NONE the capacity. The item bytes are borrowed for the call (they
+ * may be in a read transaction's map). Returns 0 or -1 with an error set.
+ */
+static int reply_or_reply(struct http_req *r, const char *member, const void *item, size_t n,
+                          const struct sl_str *only, size_t n_only, enum rcc rcc,
+                          const char *table, double units)
+{
+    struct buf b;
+    char *text;
+    size_t len;
+    int rc = 0;
+
+    buf_init(&b, 4 * DDB_ITEM_ENC_MAX);
+    /* One allocation for most answers: the JSON of an item is rarely twice its encoding. */
+    if (buf_reserve(&b, 2 * n + 256)) {
+        buf_reset(&b);
+    }
+    rc = buf_append(&b, "{", 1);
+    if (rc == 0 && item) {
+        rc = buf_append(&b, "\"", 1);
+        if (rc == 0) {
+            rc = buf_puts(&b, member);
+        }
+        if (rc == 0) {
+            rc = buf_append(&b, "\":", 2);
+        }
+        if (rc == 0) {
+            rc = ddb_item_write_json(item, n, only, n_only, &b);
+        }
+    }
+    if (rc == 0 && rcc != RCC_NONE) {
+        rc = item ? buf_append(&b, ",", 1) : 0;
+        if (rc == 0) {
+            rc = cc_append(&b, rcc, table, units);
+        }
+    }
+    if (rc == 0) {
+        rc = buf_append(&b, "}", 1);
+    }
+    if (rc < 0) {
+        buf_release(&b);
+        log_error("dynamodb", "writing an item's JSON: %s", store_strerror(rc));
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    text = buf_detach(&b, &len);
+    arena_on_clear(&r->arena, ddb__free_cb, text);
+    return http_reply(r, 200, content_type, text, len);
+}
+
+/* Write capacity units: one per KB of the larger of the old and new item, at least one. */
+static double write_units(uint32_t a, uint32_t b)
+{
+    uint32_t m = a > b ? a : b;
+    return m == 0 ? 1.0 : (double)((m + 1023) / 1024);
+}
+
+/* ---- writes ---- */
+
+struct write_op {
+    struct store_op base;
+    struct ddb *d;
+    struct http_req *r;
+    int (*handler)(struct http_req *r);     /* run again on -ESTALE */
+    const char *table;                      /* borrowed from r's body */
+    uint32_t id;                            /* the table id the key was built for */
+    struct ddb_key key;
+    const char *item;                       /* PutItem: the new item; NULL for DeleteItem */
+    size_t item_len;
+    uint32_t item_size;
+    bool want_old;                          /* ReturnValues ALL_OLD */
+    enum rcc rcc;
+    /* Set by apply, afresh on each run. */
+    bool had_old;
+    uint32_t old_size;
+    char *old;                              /* a copy when want_old (malloc, freed with r) */
+    size_t old_len;
+    bool appended;                          /* a stream record was appended */
+};
+
+static int write_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct write_op *w = (struct write_op *)op;
+    struct ddb *d = w->d;
+    struct ddb_schema s;
+    struct ddb_item_view view;
+    MDB_val k = { w->key.len, w->key.b }, v;
+    const void *old = NULL;
+    int rc;
+
+    store_assert_writer(d->st);
+    w->had_old = false;
+    w->old_size = 0;
+    w->appended = false;
+    free(w->old);
+    w->old = NULL;
+    w->old_len = 0;
+
+    rc = ddb__schema_get(d, txn, w->table, &s);
+    if (rc) {
+        return rc;
+    }
+    if (s.id != w->id) {
+        return -ESTALE;
+    }
+    rc = mdb_get(txn, d->items, &k, &v);
+    if (rc == 0) {
+        if (ddb_item_open(v.mv_data, v.mv_size, &view) < 0) {
+            return -EIO;
+        }
+        old = v.mv_data;
+        w->had_old = true;
+        w->old_size = view.size;
+        if (w->want_old) {
+            w->old = xmalloc(v.mv_size);
+            memcpy(w->old, v.mv_data, v.mv_size);
+            w->old_len = v.mv_size;
+        }
+    }
+    else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    rc = 0;
+    if (!w->item) {
+        /* DeleteItem: a missing item changes nothing and writes no record. */
+        if (!old) {
+            return 0;
+        }
+        if (s.view != DDB_VIEW_NONE) {
+            /* Before the delete: the old bytes are in the map until then. */
+            rc = ddb__stream_record(d, txn, &s, old, v.mv_size, NULL, 0);
+            w->appended = rc == 0;
+        }
+        if (rc == 0) {
+            rc = mdb_del(txn, d->items, &k, NULL);
+        }
+        if (rc == 0) {
+            rc = ddb__counts_add(d, txn, s.id, -1, -(int64_t)w->old_size);
+        }
+        return rc;
+    }
+    if (old && v.mv_size == w->item_len && memcmp(old, w->item, w->item_len) == 0) {
+        /* The same item again: nothing changes, so nothing is written or recorded. */
+        return 0;
+    }
+    if (s.view != DDB_VIEW_NONE) {
+        rc = ddb__stream_record(d, txn, &s, old, old ? v.mv_size : 0, w->item, w->item_len);
+        w->appended = rc == 0;
+    }
+    if (rc == 0) {
+        MDB_val nv = { w->item_len, (void *)w->item };
+        rc = mdb_put(txn, d->items, &k, &nv, 0);
+    }
+    if (rc == 0) {
+        rc = ddb__counts_add(d, txn, s.id, old ? 0 : 1,
+                             (int64_t)w->item_size - (int64_t)w->old_size);
+    }
+    return rc;
+}
+
+static void write_done(struct store_op *op, int rc)
+{
+    struct write_op *w = (struct write_op *)op;
+    if (rc == 0 && w->appended) {
+        strm_notify(w->d->streams);
+    }
+    http_req_resume(w->r);
+}
+
+static int write_cont(struct http_req *r)
+{
+    struct write_op *w = r->op_ctx;
+
+    if (w->old) {
+        arena_on_clear(&r->arena, ddb__free_cb, w->old);
+    }
+    switch (w->base.rc) {
+    case 0:
+        break;
+    case -ENOENT:
+        return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
+    case -ESTALE:
+        /* The table was deleted and created again since the key was built: start over. */
+        return w->handler(r);
+    default:
+        log_error("dynamodb", "%s on %s: %s", w->item ? "PutItem" : "DeleteItem", w->table,
+                  store_strerror(w->base.rc));
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    return reply_or_reply(r, "Attributes", w->want_old && w->had_old ? w->old : NULL,
+                          w->old_len, NULL, 0, w->rcc, w->table,
+                          write_units(w->item ? w->item_size : 0, w->old_size));
+}
+
+static int submit_or_reply(struct http_req *r, struct write_op *w)
+{
+    w->base.apply = write_apply;
+    w->base.done = write_done;
+    w->d = ddb__of(r);
+    w->r = r;
+    return ddb__submit_or_reply(r, &w->base, write_cont);
+}
+
+/*
+ * The members PutItem and DeleteItem share. map_member is "Item" or "Key". Fills w's table,
+ * want_old and rcc, and the encoded map. Returns 0 or -1 with the error set.
+ */
+static int write_request_or_reply(struct http_req *r, const char *map_member,
+                                  const char *map_path, struct write_op *w, const char **enc,
+                                  size_t *enc_len, size_t *size)
+{
+    const struct member types[] = {
+        { "TableName", DDB_J_STRING },
+        { map_member, DDB_J_MAP },
+        { "ReturnValues", DDB_J_STRING },
+        { "ReturnConsumedCapacity", DDB_J_STRING },
+        { "ReturnItemCollectionMetrics", DDB_J_STRING },
+        { "ConditionExpression", DDB_J_STRING },
+        { "Expected", DDB_J_MAP },
+        { "ConditionalOperator", DDB_J_STRING },
+        { "ExpressionAttributeNames", DDB_J_MAP },
+        { "ExpressionAttributeValues", DDB_J_MAP },
+        { "ReturnValuesOnConditionCheckFailure", DDB_J_STRING },
+    };
+    const json_t *in = r->json;
+    const json_t *map = json_object_get(in, map_member);
+    const char *rv = json_string_value(json_object_get(in, "ReturnValues"));
+    struct ddb_verr ve = { 0 };
+    struct ddb_err verr;
+
+    if (types_or_reply(r, types, sizeof types / sizeof types[0]) < 0 ||
+        encode_or_reply(r, map, enc, enc_len, size, &verr) < 0) {
+        return -1;
+    }
+    ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"), "returnConsumedCapacity",
+                    rcc_set);
+    ddb__check_table_name(&ve, json_object_get(in, "TableName"), "tableName");
+    if (!map || json_is_null(map)) {
+        ddb__verr_add(&ve, "Value null at '%s' failed to satisfy constraint: Member must not be "
+                           "null",
+                      map_path);
+    }
+    ddb__check_enum(&ve, json_object_get(in, "ReturnValues"), "returnValues", rv_set);
+    ddb__check_enum(&ve, json_object_get(in, "ReturnItemCollectionMetrics"),
+                    "returnItemCollectionMetrics", ricm_set);
+    ddb__check_enum(&ve, json_object_get(in, "ConditionalOperator"), "conditionalOperator",
+                    cop_set);
+    ddb__check_enum(&ve, json_object_get(in, "ReturnValuesOnConditionCheckFailure"),
+                    "returnValuesOnConditionCheckFailure", rvoccf_set);
+    if (ve.n) {
+        return ddb__verr_reply(r, &ve);
+    }
+    if (rv && strcmp(rv, "NONE") != 0 && strcmp(rv, "ALL_OLD") != 0) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "1 validation error detected: ReturnValues can only be ALL_OLD or "
+                             "NONE");
+    }
+    if (expressions_or_reply(r, "ConditionExpression", "Expected", false, true) < 0) {
+        return -1;
+    }
+    if (verr.kind != DDB_ERR_NONE) {
+        return ddb__attr_fail_or_reply(r, &verr);
+    }
+    w->table = json_string_value(json_object_get(in, "TableName"));
+    w->want_old = rv && strcmp(rv, "ALL_OLD") == 0;
+    w->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
+    return 0;
+}
+
+/* Reads the table's schema and builds the key of the encoded item or Key map into w. */
+static int key_or_reply(struct http_req *r, struct write_op *w, const char *enc, size_t enc_len,
+                        bool key_map)
+{
+    struct ddb *d = ddb__of(r);
+    struct ddb_schema s;
+    struct ddb_key_err kerr;
+    MDB_txn *txn = NULL;
+    int rc = store_read_begin(d->st, &txn);
+
+    if (rc) {
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    rc = schema_or_reply(r, txn, w->table, &s);
+    if (rc == 0) {
+        w->id = s.id;
+        rc = ddb__key_of(&s, enc, enc_len, key_map, &w->key, &kerr);
+    }
+    store_read_end(d->st, txn);
+    if (rc < 0 && r->err == AWSERR_NONE) {
+        return ddb__key_fail_or_reply(r, &kerr);
+    }
+    return rc;
+}
+
+/* PutItem. Returns 0 when queued (write_cont() then answers) or -1 with the error set. */
+int ddb_put_item(struct http_req *r)
+{
+    struct write_op *w = arena_new(&r->arena, struct write_op);
+    const char *enc;
+    size_t len, size = 0;
+
+    w->handler = ddb_put_item;
+    if (write_request_or_reply(r, "Item", "item", w, &enc, &len, &size) < 0 ||
+        key_or_reply(r, w, enc, len, false) < 0) {
+        return -1;
+    }
+    w->item = enc;
+    w->item_len = len;
+    w->item_size = (uint32_t)size;
+    return submit_or_reply(r, w);
+}
+
+/* DeleteItem. Returns 0 when queued or -1 with the error set. */
+int ddb_delete_item(struct http_req *r)
+{
+    struct write_op *w = arena_new(&r->arena, struct write_op);
+    const char *enc;
+    size_t len, size = 0;
+
+    w->handler = ddb_delete_item;
+    if (write_request_or_reply(r, "Key", "key", w, &enc, &len, &size) < 0 ||
+        key_or_reply(r, w, enc, len, true) < 0) {
+        return -1;
+    }
+    return submit_or_reply(r, w);
+}
+
+/* ---- GetItem ---- */
+
+/* AttributesToGet: at least one name, no name twice. Fills names (from r's arena). */
+static int attributes_to_get_or_reply(struct http_req *r, const json_t *atg,
+                                      struct ddb_verr *ve, struct sl_str **names, size_t *n)
+{
+    size_t i;
+    const json_t *e;
+
+    *names = NULL;
+    *n = 0;
+    if (!atg || json_is_null(atg)) {
+        return 0;
+    }
+    json_array_foreach(atg, i, e)
+    {
+        if (ddb__type_or_reply(r, e, DDB_J_STRING) < 0) {
+            return -1;
+        }
+    }
+    if (json_array_size(atg) == 0) {
+        ddb__verr_add(ve, "Value '[]' at 'attributesToGet' failed to satisfy constraint: Member "
+                          "must have length greater than or equal to 1");
+        return 0;
+    }
+    *names = arena_alloc(&r->arena, json_array_size(atg) * sizeof **names);
+    json_array_foreach(atg, i, e)
+    {
+        (*names)[i].p = json_string_value(e);
+        (*names)[i].len = json_string_length(e);
+    }
+    *n = json_array_size(atg);
+    return 0;
+}
+
+/* GetItem: a read transaction, the answer written from the stored bytes. */
+int ddb_get_item(struct http_req *r)
+{
+    static const struct member types[] = {
+        { "TableName", DDB_J_STRING },
+        { "Key", DDB_J_MAP },
+        { "AttributesToGet", DDB_J_LIST },
+        { "ConsistentRead", DDB_J_BOOLEAN },
+        { "ReturnConsumedCapacity", DDB_J_STRING },
+        { "ProjectionExpression", DDB_J_STRING },
+        { "ExpressionAttributeNames", DDB_J_MAP },
+    };
+    struct ddb *d = ddb__of(r);
+    const json_t *in = r->json;
+    const json_t *key = json_object_get(in, "Key");
+    const json_t *cr = json_object_get(in, "ConsistentRead");
+    const char *table = json_string_value(json_object_get(in, "TableName"));
+    struct ddb_verr ve = { 0 };
+    struct ddb_err verr;
+    struct ddb_schema s;
+    struct ddb_key k;
+    struct ddb_key_err kerr;
+    struct sl_str *names;
+    size_t n_names, len, size = 0;
+    const char *enc;
+    MDB_txn *txn = NULL;
+    MDB_val mk, mv;
+    bool consistent;
+    enum rcc rcc;
+    double units;
+    int rc;
+
+    if (types_or_reply(r, types, sizeof types / sizeof types[0]) < 0 ||
+        encode_or_reply(r, key, &enc, &len, &size, &verr) < 0 ||
+        attributes_to_get_or_reply(r, json_object_get(in, "AttributesToGet"), &ve, &names,
+                                   &n_names) < 0) {
+        return -1;
+    }
+    ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"), "returnConsumedCapacity",
+                    rcc_set);
+    if (!key || json_is_null(key)) {
+        ddb__verr_add(&ve, "Value null at 'key' failed to satisfy constraint: Member must not be "
+                           "null");
+    }
+    ddb__check_table_name(&ve, json_object_get(in, "TableName"), "tableName");
+    if (ve.n) {
+        return ddb__verr_reply(r, &ve);
+    }
+    if (expressions_or_reply(r, "ProjectionExpression", "AttributesToGet", true, false) < 0) {
+        return -1;
+    }
+    if (verr.kind != DDB_ERR_NONE) {
+        return ddb__attr_fail_or_reply(r, &verr);
+    }
+    for (size_t i = 0; i < n_names; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (sl_str_eq(names[i], names[j])) {
+                return http_req_fail(r, AWSERR_VALIDATION,
+                                     "One or more parameter values were invalid: Duplicate "
+                                     "value in attribute name: %s",
+                                     names[i].p);
+            }
+        }
+    }
+    consistent = json_is_true(cr) ||
+                 (json_is_string(cr) && (strcasecmp(json_string_value(cr), "true") == 0 ||
+                                         strcmp(json_string_value(cr), "1") == 0 ||
+                                         strcasecmp(json_string_value(cr), "yes") == 0));
+    rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
+
+    rc = store_read_begin(d->st, &txn);
+    if (rc) {
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    if (schema_or_reply(r, txn, table, &s) < 0) {
+        store_read_end(d->st, txn);
+        return -1;
+    }
+    if (ddb__key_of(&s, enc, len, true, &k, &kerr) < 0) {
+        store_read_end(d->st, txn);
+        return ddb__key_fail_or_reply(r, &kerr);
+    }
+    mk.mv_size = k.len;
+    mk.mv_data = k.b;
+    rc = mdb_get(txn, d->items, &mk, &mv);
+    if (rc == MDB_NOTFOUND) {
+        store_read_end(d->st, txn);
+        units = consistent ? 1.0 : 0.5;
+        return reply_or_reply(r, "Item", NULL, 0, NULL, 0, rcc, table, units);
+    }
+    if (rc == 0) {
+        struct ddb_item_view v;
+        uint32_t sz = ddb_item_open(mv.mv_data, mv.mv_size, &v) == 0 ? v.size : 0;
+        /* One read unit per 4 KB, half of one for an eventually consistent read. */
+        units = (double)(sz == 0 ? 1 : (sz + 4095) / 4096) * (consistent ? 1.0 : 0.5);
+        rc = reply_or_reply(r, "Item", mv.mv_data, mv.mv_size, names, n_names, rcc, table,
+                            units);
+        store_read_end(d->st, txn);
+        return rc;
+    }
+    store_read_end(d->st, txn);
+    log_error("dynamodb", "GetItem on %s: %s", table, store_strerror(rc));
+    return http_req_fail(r, AWSERR_INTERNAL, NULL);
+}

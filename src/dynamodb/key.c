@@ -1,0 +1,145 @@
+/*
+ * key.c: the keys of DynamoDB items: which attributes of an item (or of a Key map) form the
+ * table's primary key, the errors DynamoDB answers when they do not, and the LMDB key of an
+ * item in ddb.items (docs/formats.md, "DynamoDB item keys").
+ *
+ * What it is not: the value encodings themselves (attr.c).
+ *
+ * Invariants: an item's LMDB key starts with its table id, then the hash key value's
+ * encoding, then the range key value's, so a table's items are one contiguous range and the
+ * items of one hash key are a contiguous, range-ordered sub-range (what Query scans). A key
+ * longer than DDB_KEY_SHORT_MAX is shortened to that prefix plus its SHA-256: order is then
+ * kept except among long keys sharing the prefix, which a range scan sorts by their full key
+ * (every item holds its key attributes, so the full key is always at hand).
+ */
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dynamodb/ddb_int.h"
+
+void ddb__key_prefix(uint32_t id, unsigned char out[4])
+{
+    out[0] = (unsigned char)(id >> 24);
+    out[1] = (unsigned char)(id >> 16);
+    out[2] = (unsigned char)(id >> 8);
+    out[3] = (unsigned char)id;
+}
+
+static int key_fail(struct ddb_key_err *err, enum ddb_key_fail why, struct sl_str attr)
+{
+    size_t n = attr.len < sizeof err->attr - 1 ? attr.len : sizeof err->attr - 1;
+    err->why = why;
+    memcpy(err->attr, attr.p, n);
+    err->attr[n] = '\0';
+    return -1;
+}
+
+/* Appends one key attribute's encoding (at enc + *o). */
+static int key_part(const void *item, size_t n, struct sl_str name, int type, bool hash,
+                    bool key_map, unsigned char *enc, size_t *o, struct ddb_key_err *err)
+{
+    struct ddb_attr a;
+    struct ddb_num num;
+    int rc = ddb_item_find(item, n, name.p, name.len, &a);
+
+    if (rc < 0) {
+        return key_fail(err, DDB_KEY_DAMAGED, name);
+    }
+    if (rc == 0) {
+        return key_fail(err, key_map ? DDB_KEY_SCHEMA : DDB_KEY_MISSING, name);
+    }
+    if (a.type != type) {
+        err->expected = type;
+        err->actual = a.type;
+        return key_fail(err, key_map ? DDB_KEY_SCHEMA : DDB_KEY_TYPE, name);
+    }
+    if (type == DDB_N) {
+        if (ddb_num_parse((const char *)a.val, a.val_len, &num) != 0) {
+            return key_fail(err, DDB_KEY_DAMAGED, name);
+        }
+        *o += ddb_num_key(&num, enc + *o);
+        return 0;
+    }
+    if (a.val_len == 0) {
+        return key_fail(err, type == DDB_S ? DDB_KEY_EMPTY_S : DDB_KEY_EMPTY_B, name);
+    }
+    if (a.val_len > (hash ? DDB_PK_MAX : DDB_SK_MAX)) {
+        return key_fail(err, hash ? DDB_KEY_HASH_SIZE : DDB_KEY_RANGE_SIZE, name);
+    }
+    *o += ddb_key_bytes(a.val, a.val_len, enc + *o);
+    return 0;
+}
+
+int ddb__key_of(const struct ddb_schema *s, const void *item, size_t n, bool key_map,
+                struct ddb_key *out, struct ddb_key_err *err)
+{
+    unsigned char enc[DDB_KEY_ENC_MAX];
+    size_t o = 4;
+
+    memset(err, 0, sizeof *err);
+    if (key_map) {
+        struct ddb_item_view v;
+        if (ddb_item_open(item, n, &v) < 0) {
+            return key_fail(err, DDB_KEY_DAMAGED, s->hash);
+        }
+        if (v.count != (s->range.len ? 2u : 1u)) {
+            return key_fail(err, DDB_KEY_SCHEMA, s->hash);
+        }
+    }
+    ddb__key_prefix(s->id, enc);
+    if (key_part(item, n, s->hash, s->hash_type, true, key_map, enc, &o, err) < 0) {
+        return -1;
+    }
+    if (s->range.len &&
+        key_part(item, n, s->range, s->range_type, false, key_map, enc, &o, err) < 0) {
+        return -1;
+    }
+    if (o <= DDB_KEY_SHORT_MAX) {
+        memcpy(out->b, enc, o);
+        out->len = o;
+        return 0;
+    }
+    memcpy(out->b, enc, DDB_KEY_SHORT_MAX);
+    SHA256(enc, o, out->b + DDB_KEY_SHORT_MAX);
+    out->len = DDB_KEY_LMDB_MAX;
+    return 0;
+}
+
+int ddb__key_fail_or_reply(struct http_req *r, const struct ddb_key_err *err)
+{
+    static const char invalid[] = "One or more parameter values were invalid: ";
+    static const char not_valid[] = "One or more parameter values are not valid. The "
+                                    "AttributeValue for a key attribute cannot contain an empty";
+    switch (err->why) {
+    case DDB_KEY_MISSING:
+        return http_req_fail(r, AWSERR_VALIDATION, "%sMissing the key %s in the item", invalid,
+                             err->attr);
+    case DDB_KEY_TYPE:
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "%sType mismatch for key %s expected: %s actual: %s", invalid,
+                             err->attr, ddb_type_name(err->expected),
+                             ddb_type_name(err->actual));
+    case DDB_KEY_SCHEMA:
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "The provided key element does not match the schema");
+    case DDB_KEY_EMPTY_S:
+        return http_req_fail(r, AWSERR_VALIDATION, "%s string value. Key: %s", not_valid,
+                             err->attr);
+    case DDB_KEY_EMPTY_B:
+        return http_req_fail(r, AWSERR_VALIDATION, "%s binary value. Key: %s", not_valid,
+                             err->attr);
+    case DDB_KEY_HASH_SIZE:
+        /* Sic: DynamoDB's message has no space before the limit. */
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "%sSize of hashkey has exceeded the maximum size limit of%d bytes",
+                             invalid, DDB_PK_MAX);
+    case DDB_KEY_RANGE_SIZE:
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "%sAggregated size of all range keys has exceeded the size limit of "
+                             "%d bytes",
+                             invalid, DDB_SK_MAX);
+    default:
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+}

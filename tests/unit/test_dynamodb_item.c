@@ -1,0 +1,536 @@
+/*
+ * test_dynamodb_item.c: the DynamoDB item handlers (src/dynamodb/item.c, key.c, catalog.c,
+ * stream_record.c) in process, with fake requests and no socket (R29): keys of every type and
+ * the long-key form, a write racing with its table being replaced, counters, stream records
+ * only for changes, and the reclaiming of a deleted table's items in bounded ops.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/store.h"
+#include "dynamodb/ddb_int.h"
+#include "streams/streams.h"
+
+struct fixture {
+    char dir[64];
+    struct store *st;
+    struct strm *s;
+    struct ddb *d;
+    struct http_service *svc;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    struct store_options so = { 0 };
+    struct http_service *ssvc;
+    char err[256];
+
+    snprintf(f->dir, sizeof f->dir, "/tmp/sluice-ddb-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    so.dir = f->dir;
+    so.sync = STORE_SYNC_NONE;
+    assert_int_equal(store_open(&so, &f->st, err, sizeof err), 0);
+    assert_int_equal(strm_new(f->st, "us-east-1", "000000000000", &f->s, &ssvc), 0);
+    assert_int_equal(ddb_new(f->st, f->s, "us-east-1", "000000000000", &f->d, &f->svc), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+    ddb_free(f->d);
+    strm_free(f->s);
+    store_close(f->st);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static void nap(void)
+{
+    struct timespec ts = { 0, 200 * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+/* ---- fake requests ---- */
+
+struct answer {
+    enum awserr err;
+    char msg[1100];
+    json_t *body;       /* owned */
+};
+
+/* Runs handler on a request with body json (as the front door would, continuation included)
+ * and returns what it answered. */
+static void call(struct fixture *f, int (*handler)(struct http_req *), const char *json,
+                 struct answer *out)
+{
+    struct http_req r;
+    json_error_t jerr;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    memset(out, 0, sizeof *out);
+    r.magic = HTTP_REQ_MAGIC;
+    arena_init(&r.arena);
+    pthread_mutex_init(&r.lock, NULL);
+    r.svc = f->svc;
+    r.resp_fd = -1;
+    r.json = json_loads(json, 0, &jerr);
+    assert_non_null(r.json);
+    r.state = HTTP_REQ_READY;
+    rc = handler(&r);
+    while (rc == 0 && r.state == HTTP_REQ_WAITING) {
+        bool resumed = false;
+        while (!resumed) {
+            pthread_mutex_lock(&r.lock);
+            resumed = r.resume_requested;
+            pthread_mutex_unlock(&r.lock);
+            if (!resumed) {
+                nap();
+            }
+        }
+        r.state = HTTP_REQ_READY_AGAIN;
+        rc = r.cont(&r);
+    }
+    out->err = r.err;
+    if (r.err_msg) {
+        snprintf(out->msg, sizeof out->msg, "%s", r.err_msg);
+    }
+    if (r.err == AWSERR_NONE) {
+        out->body = json_loadb(r.resp_body, r.resp_len, 0, &jerr);
+        assert_non_null(out->body);
+    }
+    json_decref(r.json);
+    arena_clear(&r.arena);
+    pthread_mutex_destroy(&r.lock);
+}
+
+static void ok(struct fixture *f, int (*handler)(struct http_req *), const char *json)
+{
+    struct answer a;
+    call(f, handler, json, &a);
+    if (a.err != AWSERR_NONE) {
+        fail_msg("%s: %s", json, a.msg);
+    }
+    json_decref(a.body);
+}
+
+static void fails(struct fixture *f, int (*handler)(struct http_req *), const char *json,
+                  enum awserr e, const char *msg)
+{
+    struct answer a;
+    call(f, handler, json, &a);
+    if (a.err != e || strcmp(a.msg, msg) != 0) {
+        fail_msg("%s: got %d '%s', want %d '%s'", json, a.err, a.msg, e, msg);
+    }
+}
+
+static json_t *get(struct fixture *f, const char *json)
+{
+    struct answer a;
+    json_t *item;
+    call(f, ddb_get_item, json, &a);
+    assert_int_equal(a.err, AWSERR_NONE);
+    item = json_incref(json_object_get(a.body, "Item"));
+    json_decref(a.body);
+    return item;
+}
+
+static uint64_t item_count(struct fixture *f, const char *table)
+{
+    char body[128];
+    struct answer a;
+    uint64_t n;
+    snprintf(body, sizeof body, "{\"TableName\":\"%s\"}", table);
+    call(f, ddb_describe_table, body, &a);
+    assert_int_equal(a.err, AWSERR_NONE);
+    n = (uint64_t)json_integer_value(json_object_get(json_object_get(a.body, "Table"),
+                                                     "ItemCount"));
+    json_decref(a.body);
+    return n;
+}
+
+static const char table_sn[] =
+    "{\"TableName\":\"tsn\",\"BillingMode\":\"PAY_PER_REQUEST\","
+    "\"KeySchema\":[{\"AttributeName\":\"h\",\"KeyType\":\"HASH\"},"
+    "{\"AttributeName\":\"r\",\"KeyType\":\"RANGE\"}],"
+    "\"AttributeDefinitions\":[{\"AttributeName\":\"h\",\"AttributeType\":\"S\"},"
+    "{\"AttributeName\":\"r\",\"AttributeType\":\"N\"}],"
+    "\"StreamSpecification\":{\"StreamEnabled\":true,\"StreamViewType\":\"NEW_AND_OLD_IMAGES\"}}";
+
+static uint64_t stream_seq(struct fixture *f, const char *table)
+{
+    struct ddb_schema s;
+    MDB_txn *txn;
+    char arn[1100];
+    uint64_t seq = 0;
+    assert_int_equal(store_read_begin(f->st, &txn), 0);
+    assert_int_equal(ddb__schema_get(f->d, txn, table, &s), 0);
+    snprintf(arn, sizeof arn, "%.*s", (int)s.stream_arn.len, s.stream_arn.p);
+    store_read_end(f->st, txn);
+    assert_int_equal(strm_latest_seq(f->s, arn, &seq), 0);
+    return seq;
+}
+
+static void test_put_get_delete_and_stream(void **state)
+{
+    struct fixture *f = *state;
+    json_t *item;
+    uint64_t s0, s1;
+
+    ok(f, ddb_create_table, table_sn);
+    s0 = stream_seq(f, "tsn");
+    ok(f, ddb_put_item, "{\"TableName\":\"tsn\",\"Item\":{\"h\":{\"S\":\"a\"},"
+                        "\"r\":{\"N\":\"1.0\"},\"v\":{\"N\":\"1\"}}}");
+    item = get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}");
+    assert_non_null(item);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(item, "r"), "N")),
+                        "1");
+    json_decref(item);
+    assert_int_equal(item_count(f, "tsn"), 1);
+    s1 = stream_seq(f, "tsn");
+    assert_true(s1 > s0);
+    /* The same item again, and a delete of a missing one: no record, no count change. */
+    ok(f, ddb_put_item, "{\"TableName\":\"tsn\",\"Item\":{\"v\":{\"N\":\"1.00\"},"
+                        "\"r\":{\"N\":\"1\"},\"h\":{\"S\":\"a\"}}}");
+    ok(f, ddb_delete_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"b\"},"
+                           "\"r\":{\"N\":\"1\"}}}");
+    assert_int_equal(stream_seq(f, "tsn"), s1);
+    assert_int_equal(item_count(f, "tsn"), 1);
+    ok(f, ddb_delete_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},"
+                           "\"r\":{\"N\":\"1\"}}}");
+    assert_true(stream_seq(f, "tsn") > s1);
+    assert_int_equal(item_count(f, "tsn"), 0);
+    assert_null(get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}"));
+}
+
+static void test_key_errors(void **state)
+{
+    struct fixture *f = *state;
+    const enum awserr V = AWSERR_VALIDATION;
+    ok(f, ddb_create_table, table_sn);
+    fails(f, ddb_put_item, "{\"TableName\":\"tsn\",\"Item\":{\"h\":{\"S\":\"a\"}}}", V,
+          "One or more parameter values were invalid: Missing the key r in the item");
+    fails(f, ddb_put_item, "{\"TableName\":\"tsn\",\"Item\":{\"h\":{\"S\":\"a\"},\"r\":{\"S\":\"1\"}}}",
+          V, "One or more parameter values were invalid: Type mismatch for key r expected: N "
+             "actual: S");
+    fails(f, ddb_get_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"}}}", V,
+          "The provided key element does not match the schema");
+    fails(f, ddb_get_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"B\":\"YQ==\"},"
+                           "\"r\":{\"N\":\"1\"}}}",
+          V, "The provided key element does not match the schema");
+    fails(f, ddb_get_item, "{\"TableName\":\"nope\",\"Key\":{}}", AWSERR_RESOURCE_NOT_FOUND,
+          "Requested resource not found");
+}
+
+/* Builds the key of a one-attribute item under s. */
+static int key_of(const struct ddb_schema *s, const char *item_json, struct ddb_key *k,
+                  struct ddb_key_err *e)
+{
+    struct arena a;
+    struct buf b;
+    struct ddb_err err;
+    size_t size;
+    json_error_t jerr;
+    json_t *j = json_loads(item_json, 0, &jerr);
+    int rc;
+    arena_init(&a);
+    buf_init(&b, DDB_ITEM_ENC_MAX);
+    assert_int_equal(ddb_item_encode(j, &a, &b, &size, &err), 0);
+    rc = ddb__key_of(s, b.p, b.len, false, k, e);
+    buf_release(&b);
+    arena_clear(&a);
+    json_decref(j);
+    return rc;
+}
+
+static void test_long_keys(void **state)
+{
+    struct ddb_schema s;
+    struct ddb_key k1, k2, k3;
+    struct ddb_key_err e;
+    char *item = malloc(8192);
+    (void)state;
+
+    memset(&s, 0, sizeof s);
+    s.id = 0x01020304;
+    s.hash = SL_STR_LIT("h");
+    s.hash_type = DDB_S;
+    /* Short keys: the id prefix, then the escaped bytes and terminator. */
+    assert_int_equal(key_of(&s, "{\"h\":{\"S\":\"ab\"}}", &k1, &e), 0);
+    assert_int_equal(k1.len, 4 + 2 + 2);
+    assert_memory_equal(k1.b, "\x01\x02\x03\x04" "ab\x00\x01", 8);
+    /* A 2048-byte key: the first 479 bytes, then the SHA-256 of all of it. */
+    snprintf(item, 8192, "{\"h\":{\"S\":\"%02048d\"}}", 1);
+    assert_int_equal(key_of(&s, item, &k2, &e), 0);
+    snprintf(item, 8192, "{\"h\":{\"S\":\"%02048d\"}}", 2);
+    assert_int_equal(key_of(&s, item, &k3, &e), 0);
+    assert_int_equal(k2.len, DDB_KEY_LMDB_MAX);
+    assert_int_equal(k3.len, DDB_KEY_LMDB_MAX);
+    assert_memory_equal(k2.b, k3.b, DDB_KEY_SHORT_MAX);
+    assert_memory_not_equal(k2.b + DDB_KEY_SHORT_MAX, k3.b + DDB_KEY_SHORT_MAX, 32);
+    snprintf(item, 8192, "{\"h\":{\"S\":\"%02049d\"}}", 1);
+    assert_int_equal(key_of(&s, item, &k2, &e), -1);
+    assert_int_equal(e.why, DDB_KEY_HASH_SIZE);
+    assert_int_equal(key_of(&s, "{\"h\":{\"S\":\"\"}}", &k2, &e), -1);
+    assert_int_equal(e.why, DDB_KEY_EMPTY_S);
+    assert_string_equal(e.attr, "h");
+    free(item);
+}
+
+/* ---- a write racing with the replacement of its table ---- */
+
+struct gate {
+    struct store_op base;
+    struct fixture *f;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered;       /* the writer is in the gate */
+    bool open;
+};
+
+/* Holds the writer until the gate opens, then deletes and re-creates table "race" (a new id)
+ * in the same group as the PutItem queued behind it. */
+static int gate_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct gate *g = (struct gate *)op;
+    struct ddb *d = g->f->d;
+    struct ddb_schema s;
+    json_t *entry;
+    uint32_t id;
+    int rc;
+
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) {
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    entry = ddb__catalog_get(d, txn, "race");
+    if (!entry) {
+        return -ENOENT;     /* no cmocka asserts on the writer thread */
+    }
+    rc = ddb__schema_get(d, txn, "race", &s);
+    if (rc == 0) {
+        rc = ddb__catalog_del(d, txn, "race", s.id);
+    }
+    if (rc == 0) {
+        rc = ddb__table_id_new(d, txn, &id);
+    }
+    if (rc == 0) {
+        rc = ddb__catalog_put(d, txn, "race", entry, id);
+    }
+    json_decref(entry);
+    return rc;
+}
+
+struct put_thread {
+    struct fixture *f;
+    struct answer a;
+};
+
+static void *put_main(void *arg)
+{
+    struct put_thread *p = arg;
+    call(p->f, ddb_put_item, "{\"TableName\":\"race\",\"Item\":{\"k\":{\"S\":\"x\"}}}", &p->a);
+    return NULL;
+}
+
+static void test_write_racing_table_replacement(void **state)
+{
+    struct fixture *f = *state;
+    struct gate g;
+    struct put_thread p = { f, { 0 } };
+    struct store_stats before, after;
+    pthread_t t;
+    json_t *item;
+
+    ok(f, ddb_create_table, "{\"TableName\":\"race\",\"BillingMode\":\"PAY_PER_REQUEST\","
+                            "\"KeySchema\":[{\"AttributeName\":\"k\",\"KeyType\":\"HASH\"}],"
+                            "\"AttributeDefinitions\":[{\"AttributeName\":\"k\","
+                            "\"AttributeType\":\"S\"}]}");
+    memset(&g, 0, sizeof g);
+    g.base.apply = gate_apply;
+    g.f = f;
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    assert_int_equal(store_submit(f->st, &g.base), 0);
+    pthread_mutex_lock(&g.mu);
+    while (!g.entered) {
+        pthread_cond_wait(&g.cv, &g.mu);
+    }
+    pthread_mutex_unlock(&g.mu);
+    store_get_stats(f->st, &before);
+    /* The PutItem reads the old table's id and queues behind the gate. */
+    assert_int_equal(pthread_create(&t, NULL, put_main, &p), 0);
+    while (true) {
+        struct store_stats st;
+        store_get_stats(f->st, &st);
+        if (st.queue_depth > 0) {
+            break;
+        }
+        nap();
+    }
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_signal(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(t, NULL);
+    /* The write found its table replaced (its first run failed), started over and landed in
+     * the new one. */
+    store_get_stats(f->st, &after);
+    assert_true(after.ops_failed > before.ops_failed);
+    assert_int_equal(p.a.err, AWSERR_NONE);
+    json_decref(p.a.body);
+    item = get(f, "{\"TableName\":\"race\",\"Key\":{\"k\":{\"S\":\"x\"}}}");
+    assert_non_null(item);
+    json_decref(item);
+    assert_int_equal(item_count(f, "race"), 1);
+    pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.cv);
+}
+
+/* ---- reclaiming ---- */
+
+static size_t entries(struct fixture *f, MDB_dbi dbi)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    assert_int_equal(store_read_begin(f->st, &txn), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &ms), 0);
+    store_read_end(f->st, txn);
+    return ms.ms_entries;
+}
+
+struct fill {
+    struct store_op base;
+    struct fixture *f;
+    int n;
+};
+
+/* Writes n items straight into table "big" (faster than n requests). */
+static int fill_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct fill *fl = (struct fill *)op;
+    struct ddb_schema s;
+    int rc = ddb__schema_get(fl->f->d, txn, "big", &s);
+    for (int i = 0; rc == 0 && i < fl->n; i++) {
+        unsigned char k[16], v[8] = { 1, 0, 0, 0, 0, 0 };
+        MDB_val mk = { 12, k }, mv = { 6, v };
+        ddb__key_prefix(s.id, k);
+        memcpy(k + 4, &i, sizeof i);
+        memset(k + 8, 0xEE, 4);
+        rc = mdb_put(txn, fl->f->d->items, &mk, &mv, 0);
+    }
+    return rc;
+}
+
+static void test_delete_table_reclaims_in_bounded_ops(void **state)
+{
+    struct fixture *f = *state;
+    struct fill fl;
+    struct store_stats before, after;
+    int n = 3 * DDB_RECLAIM_BATCH + 17;
+
+    ok(f, ddb_create_table, "{\"TableName\":\"big\",\"BillingMode\":\"PAY_PER_REQUEST\","
+                            "\"KeySchema\":[{\"AttributeName\":\"k\",\"KeyType\":\"HASH\"}],"
+                            "\"AttributeDefinitions\":[{\"AttributeName\":\"k\","
+                            "\"AttributeType\":\"S\"}]}");
+    ok(f, ddb_create_table, table_sn);
+    ok(f, ddb_put_item, "{\"TableName\":\"tsn\",\"Item\":{\"h\":{\"S\":\"keep\"},"
+                        "\"r\":{\"N\":\"1\"}}}");
+    memset(&fl, 0, sizeof fl);
+    fl.base.apply = fill_apply;
+    fl.f = f;
+    fl.n = n;
+    assert_int_equal(store_submit_wait(f->st, &fl.base), 0);
+    assert_int_equal(entries(f, f->d->items), (size_t)n + 1);
+    store_get_stats(f->st, &before);
+    ok(f, ddb_delete_table, "{\"TableName\":\"big\"}");
+    for (int i = 0; i < 25000 && entries(f, f->d->items) != 1; i++) {
+        nap();
+    }
+    assert_int_equal(entries(f, f->d->items), 1);
+    assert_int_equal(entries(f, f->d->reclaim), 0);
+    store_get_stats(f->st, &after);
+    /* At least one op per batch: no single op held the writer for the whole table. */
+    assert_true(after.ops - before.ops >= 4);
+    /* The other table's item is untouched. */
+    json_decref(get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"keep\"},"
+                       "\"r\":{\"N\":\"1\"}}}"));
+    assert_int_equal(item_count(f, "tsn"), 1);
+}
+
+/* ---- catalogs from before schema records ---- */
+
+struct raw_put {
+    struct store_op base;
+    MDB_dbi dbi;
+    const char *key, *val;
+};
+
+static int raw_put_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct raw_put *p = (struct raw_put *)op;
+    MDB_val k = { strlen(p->key), (void *)p->key }, v = { strlen(p->val), (void *)p->val };
+    return mdb_put(txn, p->dbi, &k, &v, 0);
+}
+
+static void test_older_catalog_gets_schema_records(void **state)
+{
+    struct fixture *f = *state;
+    struct raw_put p;
+    json_t *item;
+
+    /* A catalog entry as written before tables had schema records and ids. */
+    memset(&p, 0, sizeof p);
+    p.base.apply = raw_put_apply;
+    p.dbi = f->d->tables;
+    p.key = "old";
+    p.val = "{\"TableName\":\"old\",\"KeySchema\":[{\"AttributeName\":\"k\",\"KeyType\":"
+            "\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"k\",\"AttributeType\":"
+            "\"N\"}],\"TableStatus\":\"ACTIVE\",\"TableArn\":\"arn:aws:dynamodb:us-east-1:"
+            "000000000000:table/old\"}";
+    assert_int_equal(store_submit_wait(f->st, &p.base), 0);
+    fails(f, ddb_put_item, "{\"TableName\":\"old\",\"Item\":{\"k\":{\"N\":\"1\"}}}",
+          AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
+    /* The next start gives it one. */
+    ddb_free(f->d);
+    assert_int_equal(ddb_new(f->st, f->s, "us-east-1", "000000000000", &f->d, &f->svc), 0);
+    ok(f, ddb_put_item, "{\"TableName\":\"old\",\"Item\":{\"k\":{\"N\":\"1\"}}}");
+    item = get(f, "{\"TableName\":\"old\",\"Key\":{\"k\":{\"N\":\"1.0\"}}}");
+    assert_non_null(item);
+    json_decref(item);
+    assert_int_equal(item_count(f, "old"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_put_get_delete_and_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_errors, setup, teardown),
+        cmocka_unit_test(test_long_keys),
+        cmocka_unit_test_setup_teardown(test_write_racing_table_replacement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_table_reclaims_in_bounded_ops, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_older_catalog_gets_schema_records, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
