@@ -15,8 +15,8 @@
  *     QRY__INFER_OBJECTS objects (in key order) under the call's prefix, reading at most
  *     QRY__INFER_BYTES decoded bytes of each object; keys are told apart as SQLite tells
  *     names apart (ASCII case folded: of "Amount" and "amount" the first seen is the column),
- *     at most QRY__COLUMNS_MAX of them, and keys that are empty, longer than QRY__NAME_MAX or
- *     named like the columns below are left out;
+ *     at most QRY__COLUMNS_MAX of them, and keys that are empty, longer than QRY__NAME_MAX,
+ *     hold \u0000 or are named like the columns below are left out;
  *   - _record: the whole record, its JSON text as stored, so json_extract(_record, '$.a.b')
  *     reaches anything, also keys the sample did not see;
  *   - _object: the key of the S3 object the record came from;
