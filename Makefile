@@ -3,7 +3,7 @@
 # (AddressSanitizer + UndefinedBehaviorSanitizer, used by `make test`).
 
 CC      ?= cc
-PKGS    := libmicrohttpd lmdb jansson libcrypto expat zlib libzip
+PKGS    := libmicrohttpd lmdb jansson libcrypto expat zlib libzip sqlite3 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -17,7 +17,7 @@ ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 ASAN_CFLAGS := $(COMMON) -O1 -g $(ASAN_FLAGS)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
-MAIN_SRC := src/main.c
+MAIN_SRC := src/main.c src/cli_query.c
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_NAMES := $(patsubst tests/unit/%.c,%,$(TEST_SRC))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
@@ -25,6 +25,8 @@ BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 
 REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(LIB_SRC))
 ASAN_OBJ := $(patsubst %.c,build/asan/%.o,$(LIB_SRC))
+MAIN_REL_OBJ  := $(patsubst %.c,build/rel/%.o,$(MAIN_SRC))
+MAIN_ASAN_OBJ := $(patsubst %.c,build/asan/%.o,$(MAIN_SRC))
 ASAN_TESTS := $(addprefix build/asan/tests/,$(TEST_NAMES))
 
 PYTHON  ?= /usr/bin/python3
@@ -50,10 +52,10 @@ build/asan/libsluice.a: $(ASAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/sluice: build/rel/src/main.o build/rel/libsluice.a
+build/sluice: $(MAIN_REL_OBJ) build/rel/libsluice.a
 	$(CC) -o $@ $^ $(PKG_LIBS)
 
-build/asan/sluice: build/asan/src/main.o build/asan/libsluice.a
+build/asan/sluice: $(MAIN_ASAN_OBJ) build/asan/libsluice.a
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libsluice.a
@@ -122,6 +124,6 @@ fuzz: $(FUZZ_BINS)
 clean:
 	rm -rf build
 
--include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) build/rel/src/main.d build/asan/src/main.d
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(MAIN_REL_OBJ:.o=.d) $(MAIN_ASAN_OBJ:.o=.d)
 -include $(patsubst %,build/asan/tests/unit/%.d,$(TEST_NAMES))
 -include $(patsubst bench/%.c,build/rel/bench/%.d,$(BENCH_SRC))

@@ -1,8 +1,9 @@
 /*
  * main.c: the `sluice` command.
  *
- *   sluice serve [flags]   run the server (sluice serve --help)
- *   sluice version         print the version
+ *   sluice serve [flags]         run the server (sluice serve --help)
+ *   sluice query [flags] 'SQL'   SQL over the archive of a running server (cli_query.c)
+ *   sluice version               print the version
  *
  * Start-up order: settings, signals blocked (so only this thread takes SIGINT/SIGTERM), the
  * store (which locks the data directory), credentials, services, the front door, then the
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_query.h"
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/http.h"
@@ -26,6 +28,7 @@
 #include "dynamodb/dynamodb.h"
 #include "firehose/firehose.h"
 #include "lambda/lambda.h"
+#include "query/query.h"
 #include "s3/s3.h"
 #include "streams/streams.h"
 
@@ -107,6 +110,8 @@ static int serve(int argc, char **argv)
     struct fh *fh = NULL;
     struct lam *lam = NULL;
     struct lam_options lo;
+    struct qry *query = NULL;
+    struct qry_options qo;
     struct http_service *svc, *s3svc;
     struct store_options so;
     struct http_server_options ho;
@@ -172,6 +177,17 @@ static int serve(int argc, char **argv)
         log_error("sluice", "cannot open S3: %s", s3_strerror(rc));
         goto out;
     }
+    /* Queries before Lambda, which claims any path signed for "lambda": /_sluice/query is
+     * the query service's whatever the credential scope names. */
+    memset(&qo, 0, sizeof qo);
+    qry_limits_default(&qo.limits);
+    qo.limits.timeout_ms = (uint64_t)c.query_timeout * 1000;
+    rc = qry_new(s3, &qo, &query, &svc);
+    if (rc < 0) {
+        log_error("sluice", "cannot start the query service: %s", strerror(-rc));
+        goto out;
+    }
+    http_server_register(srv, svc);
     memset(&lo, 0, sizeof lo);
     lo.data_dir = c.data_dir;
     lo.region = c.region;
@@ -209,6 +225,9 @@ static int serve(int argc, char **argv)
     log_info("sluice", "%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    /* Queries first: their workers resume the requests they hold before the front door
+     * stops, so no suspended request outlives its worker. */
+    qry_stop(query);
     lam_shutdown(lam);
     http_server_stop(srv, 800);
     http_server_free(srv);
@@ -216,6 +235,7 @@ out:
     ddb_free(ddb);
     strm_free(streams);
     fh_free(fh);
+    qry_free(query);
     s3_free(s3);
     store_close(st);
     auth_free(a);
@@ -235,11 +255,20 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "serve") == 0) {
         return serve(argc - 2, argv + 2);
     }
+    if (argc > 1 && strcmp(argv[1], "query") == 0) {
+        return cli_query(argc - 2, argv + 2);
+    }
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
-        printf("usage: sluice serve [flags] | sluice version\n\n");
+        printf("usage: sluice serve [flags]          run the server\n"
+               "       sluice query [flags] 'SQL'    run SQL over the archive on a running "
+               "server\n"
+               "       sluice version                print the version\n\n");
         config_usage(stdout);
+        printf("\n");
+        cli_query_usage(stdout);
         return 0;
     }
-    fprintf(stderr, "usage: sluice serve [flags] | sluice version (sluice serve --help)\n");
+    fprintf(stderr, "usage: sluice serve [flags] | sluice query [flags] 'SQL' | sluice version "
+                    "(sluice --help)\n");
     return 2;
 }

@@ -64,6 +64,10 @@ enum awserr_ns {
       "Rate Exceeded.")                                                                        \
     X(LAMBDA_SERVICE, 500, "ServiceException", AWSERR_NS_SERVICE, "%s")                        \
     X(LAMBDA_IN_USE, 400, "ResourceInUseException", AWSERR_NS_SERVICE, "%s")                   \
+    /* Queries (POST /_sluice/query, sluice's own; SQLite's message where it has one) */       \
+    X(QUERY_INVALID, 400, "InvalidQueryException", AWSERR_NS_SERVICE, "%s")                    \
+    X(QUERY_TIMEOUT, 400, "QueryTimeoutException", AWSERR_NS_SERVICE, "%s")                    \
+    X(QUERY_BUSY, 429, "TooManyRequestsException", AWSERR_NS_SERVICE, "%s")                    \
     /* S3 (REST-XML) */                                                                        \
     X(S3_INTERNAL, 500, "InternalError", AWSERR_NS_SERVICE,                                    \
       "We encountered an internal error. Please try again.")                                   \

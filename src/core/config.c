@@ -24,6 +24,7 @@ enum opt_id {
     O_LAMBDA_PYTHON,
     O_LAMBDA_NODE,
     O_LAMBDA_CONCURRENCY,
+    O_QUERY_TIMEOUT,
 };
 
 struct opt_def {
@@ -55,6 +56,8 @@ static const struct opt_def defs[] = {
       "node for the nodejs runtimes (empty: node on PATH)" },
     { O_LAMBDA_CONCURRENCY, "lambda-concurrency", "SLUICE_LAMBDA_CONCURRENCY", "10",
       "environments one Lambda function may run at once" },
+    { O_QUERY_TIMEOUT, "query-timeout", "SLUICE_QUERY_TIMEOUT", "60",
+      "seconds a query (POST /_sluice/query, sluice query) may run" },
 };
 #define N_DEFS (sizeof defs / sizeof defs[0])
 
@@ -139,6 +142,13 @@ static int apply(struct config *c, enum opt_id id, const char *v, const char *fr
         }
         else {
             snprintf(err, errlen, "%s: sync must be full or none, not '%s'", from, v);
+            return -EINVAL;
+        }
+        return 0;
+    case O_QUERY_TIMEOUT:
+        if (parse_uint(v, 86400, &c->query_timeout) < 0 || c->query_timeout == 0) {
+            snprintf(err, errlen, "%s: query timeout must be a number of seconds from 1 to "
+                     "86400, not '%s'", from, v);
             return -EINVAL;
         }
         return 0;

@@ -28,6 +28,7 @@ struct config {
     char lambda_python[1024];
     char lambda_node[1024];
     unsigned lambda_concurrency;
+    unsigned query_timeout;     /* seconds */
 };
 
 /*

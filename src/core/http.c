@@ -355,13 +355,20 @@ static void render_error(struct http_req *r)
     else if (proto == HTTP_PROTO_REST_JSON) {
         /* Lambda's shape: {"Type": "User" | "Service", "message" or "Message": ...} plus any
          * members the exception declares (TooManyRequestsException's "Reason"), the code in
-         * x-amzn-ErrorType; the member's case follows the exception's model. */
+         * x-amzn-ErrorType; the member's case follows the exception's model. A service that
+         * sets error_ns (sluice's own query API) also gets "__type", first. */
         const char *member = r->svc && r->svc->error_message_member
                                  ? r->svc->error_message_member(r->err)
                                  : "message";
-        json_t *o = json_pack("{s:s, s:s}", "Type", info->status >= 500 ? "Service" : "User",
-                              member, r->err_msg ? r->err_msg : "");
+        json_t *o = json_object();
         char *s;
+        if (r->svc && r->svc->error_ns) {
+            json_object_set_new(o, "__type", json_string(arena_printf(
+                                                 &r->arena, "%s%s",
+                                                 err_namespace(r->svc, info->ns), info->code)));
+        }
+        json_object_set_new(o, "Type", json_string(info->status >= 500 ? "Service" : "User"));
+        json_object_set_new(o, member, json_string(r->err_msg ? r->err_msg : ""));
         for (struct http_hdr *f = r->err_fields; f; f = f->next) {
             json_object_set_new(o, f->name, json_string(f->value));
         }

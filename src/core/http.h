@@ -71,7 +71,9 @@ struct http_service {
     const char *signing_name;   /* SigV4 service name in the credential scope, for logs */
     /* JSON protocols: the X-Amz-Target prefix including the dot, "DynamoDB_20120810." */
     const char *target_prefix;
-    /* JSON protocols: the __type namespace of AWSERR_NS_SERVICE errors, with '#'. */
+    /* JSON protocols: the __type namespace of AWSERR_NS_SERVICE errors, with '#'.
+     * REST_JSON: NULL for AWS's errors (x-amzn-ErrorType, "Type" and the message); not NULL
+     * (may be "") adds "__type" with this namespace to the body, for clients that read it. */
     const char *error_ns;
     const struct http_op *ops;  /* the operation table (R5) */
     size_t n_ops;

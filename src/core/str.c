@@ -41,20 +41,6 @@ void sl_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 long sl_uri_decode(struct sl_str in, char *out)
 {
     size_t o = 0;
@@ -64,8 +50,8 @@ long sl_uri_decode(struct sl_str in, char *out)
             if (i + 2 >= in.len) {
                 return -1;
             }
-            hi = hexval(in.p[i + 1]);
-            lo = hexval(in.p[i + 2]);
+            hi = sl_hex_digit(in.p[i + 1]);
+            lo = sl_hex_digit(in.p[i + 2]);
             if (hi < 0 || lo < 0) {
                 return -1;
             }

@@ -40,6 +40,21 @@ static inline bool sl_str_starts(struct sl_str a, const char *prefix)
     return a.len >= n && memcmp(a.p, prefix, n) == 0;
 }
 
+/* The value of a hex digit (either case), or -1. */
+static inline int sl_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 /* ASCII case-insensitive equality (header names). */
 bool sl_str_case_eq(struct sl_str a, const char *b);
 

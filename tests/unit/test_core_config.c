@@ -19,6 +19,7 @@ static void clear_env(void)
     unsetenv("SLUICE_DATA_DIR");
     unsetenv("SLUICE_SYNC");
     unsetenv("SLUICE_REGION");
+    unsetenv("SLUICE_QUERY_TIMEOUT");
 }
 
 static void test_defaults(void **state)
@@ -35,6 +36,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.account_id, "000000000000");
     assert_int_equal(c.sync, STORE_SYNC_FULL);
     assert_int_equal(c.log_level, LOG_INFO);
+    assert_int_equal(c.query_timeout, 60);
 }
 
 static void test_env_then_flags(void **state)
@@ -65,6 +67,8 @@ static void test_errors(void **state)
     char *bad_flag[] = { "--frobnicate", "1" };
     char *no_value[] = { "--port" };
     char *bad_sync[] = { "--sync", "sometimes" };
+    char *bad_timeout[] = { "--query-timeout", "0" };
+    char *timeout[] = { "--query-timeout=5" };
     (void)state;
     clear_env();
     assert_int_equal(config_parse(&c, 2, bad_port, err, sizeof err), -EINVAL);
@@ -73,6 +77,10 @@ static void test_errors(void **state)
     assert_non_null(strstr(err, "unknown flag"));
     assert_int_equal(config_parse(&c, 1, no_value, err, sizeof err), -EINVAL);
     assert_int_equal(config_parse(&c, 2, bad_sync, err, sizeof err), -EINVAL);
+    assert_int_equal(config_parse(&c, 2, bad_timeout, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "query timeout"));
+    assert_int_equal(config_parse(&c, 1, timeout, err, sizeof err), 0);
+    assert_int_equal(c.query_timeout, 5);
     setenv("SLUICE_PORT", "notaport", 1);
     assert_int_equal(config_parse(&c, 0, NULL, err, sizeof err), -EINVAL);
     assert_non_null(strstr(err, "SLUICE_PORT"));
