@@ -21,6 +21,12 @@
  *     reaches anything, also keys the sample did not see;
  *   - _object: the key of the S3 object the record came from;
  *   - _bucket, _prefix: HIDDEN, the function's arguments.
+ *   - every name the SQL uses as a column that the sample did not see: when SQLite answers
+ *     "no such column: x" (or "t.x"), the engine adds x and prepares again on a fresh
+ *     connection (engine.c), so a key that only later records carry (an archive's schema
+ *     grows over the years, and the sample reads its oldest objects) or an archive still
+ *     empty is queried by name and is NULL where records lack it. The price: a misspelt name
+ *     is a column of NULLs, not an error.
  * Because one name gets one schema per connection, every archive() call of a query has the
  * columns of all of them (a key one archive lacks is NULL there). A call whose arguments are
  * not literals gets the columns of the literal ones, and always _record and _object.
@@ -207,13 +213,38 @@ static bool is_reserved(const char *name)
     return false;
 }
 
+/* Makes k (owned, n bytes) a column unless it cannot be one or already is; frees it then.
+ * Returns true when it was added. */
+static bool add_column(struct qry__run *run, char *k, size_t n)
+{
+    size_t i;
+
+    if (run->n_cols >= QRY__COLUMNS_MAX || n == 0 || n > QRY__NAME_MAX || memchr(k, '\0', n) ||
+        is_reserved(k)) {
+        free(k);
+        return false;
+    }
+    for (i = 0; i < run->n_cols; i++) {
+        if (sqlite3_stricmp(run->cols[i], k) == 0) {
+            free(k);
+            return false;
+        }
+    }
+    run->cols = xrealloc(run->cols, (run->n_cols + 1) * sizeof *run->cols);
+    run->col_lens = xrealloc(run->col_lens, (run->n_cols + 1) * sizeof *run->col_lens);
+    run->cols[run->n_cols] = k;
+    run->col_lens[run->n_cols] = n;
+    run->n_cols++;
+    return true;
+}
+
 /* Adds the keys of the current record of rs that are not columns yet. */
 static void add_columns(struct qry__run *run, const struct qry__records *rs)
 {
     for (size_t f = 0; f < rs->n_fields && run->n_cols < QRY__COLUMNS_MAX; f++) {
         const struct qry__field *fd = &rs->fields[f];
         char *k;
-        size_t n, i;
+        size_t n;
 
         if (fd->key_escaped) {
             k = qry__json_unescape(rs->text + fd->key, fd->key_len, &n);
@@ -222,25 +253,13 @@ static void add_columns(struct qry__run *run, const struct qry__records *rs)
             n = fd->key_len;
             k = xstrndup(rs->text + fd->key, n);
         }
-        if (n == 0 || n > QRY__NAME_MAX || memchr(k, '\0', n) || is_reserved(k)) {
-            free(k);
-            continue;
-        }
-        for (i = 0; i < run->n_cols; i++) {
-            if (sqlite3_stricmp(run->cols[i], k) == 0) {
-                break;
-            }
-        }
-        if (i < run->n_cols) {
-            free(k);
-            continue;
-        }
-        run->cols = xrealloc(run->cols, (run->n_cols + 1) * sizeof *run->cols);
-        run->col_lens = xrealloc(run->col_lens, (run->n_cols + 1) * sizeof *run->col_lens);
-        run->cols[run->n_cols] = k;
-        run->col_lens[run->n_cols] = n;
-        run->n_cols++;
+        add_column(run, k, n);
     }
+}
+
+bool qry__add_named_column(struct qry__run *run, const char *name, size_t len)
+{
+    return add_column(run, xstrndup(name, len), len);
 }
 
 int qry__infer(struct qry__run *run, const char *bucket, const char *prefix)

@@ -194,6 +194,26 @@ static int open_db(struct qry__run *run, const struct qry_limits *lim, sqlite3 *
     return 0;
 }
 
+/* After a failed prepare: when SQLite did not know a column ("no such column: x" or "t.x"),
+ * makes x a column of the archive table and returns true, so that the caller prepares again
+ * on a fresh connection (the table's columns are declared when a connection first names it). */
+static bool add_missing_column(struct qry__run *run, sqlite3 *db)
+{
+    static const char lead[] = "no such column: ";
+    const char *msg = sqlite3_errmsg(db);
+    const char *name, *dot;
+
+    if (sqlite3_errcode(db) != SQLITE_ERROR || strncmp(msg, lead, sizeof lead - 1) != 0) {
+        return false;
+    }
+    name = msg + sizeof lead - 1;
+    dot = strrchr(name, '.');
+    if (dot) {
+        name = dot + 1;
+    }
+    return qry__add_named_column(run, name, strlen(name));
+}
+
 /* The QRY_E* code and sentence of a failed prepare or step (src: its SQLite code). */
 static int fail(struct qry__run *run, sqlite3 *db, int src, const struct qry_limits *lim,
                 char *err, size_t errlen)
@@ -366,11 +386,20 @@ int qry_run(struct s3 *s3, const char *sql, size_t len, const struct qry_limits 
         rc = fail(&run, NULL, SQLITE_OK, &lim, err, errlen);
         goto out;
     }
-    rc = open_db(&run, &lim, &db, err, errlen);
-    if (rc < 0) {
-        goto out;
+    for (int tries = 0;; tries++) {
+        rc = open_db(&run, &lim, &db, err, errlen);
+        if (rc < 0) {
+            goto out;
+        }
+        src = sqlite3_prepare_v2(db, sql, (int)len, &st, &tail);
+        if (src == SQLITE_OK || calls.n == 0 || tries == QRY__NAMED_COLUMNS_MAX ||
+            !add_missing_column(&run, db)) {
+            break;
+        }
+        /* A name the sample did not see: declare it and prepare again (archive.c). */
+        sqlite3_close(db);
+        db = NULL;
     }
-    src = sqlite3_prepare_v2(db, sql, (int)len, &st, &tail);
     if (src != SQLITE_OK) {
         rc = fail(&run, db, src, &lim, err, errlen);
         goto out;

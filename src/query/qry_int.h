@@ -196,6 +196,7 @@ int qry__json_real(struct buf *b, double d);
 #define QRY__INFER_BYTES (1024u * 1024)
 #define QRY__COLUMNS_MAX 256        /* inferred columns */
 #define QRY__NAME_MAX 255           /* bytes of a key that becomes a column */
+#define QRY__NAMED_COLUMNS_MAX 64   /* columns a query may add by naming them (engine.c) */
 
 /* One query's state, shared by the engine and the virtual table (which gets it as its module's
  * client data). Lives on the stack of qry_run(); only the thread running the query touches it,
@@ -218,6 +219,10 @@ struct qry__run {
 
 /* True once the deadline passed or *cancel was set (and from then on); sets stop_rc. */
 bool qry__run_stopped(struct qry__run *run);
+/* Makes the name (len bytes, borrowed) a column of the archive table, as a key the sample
+ * did not see. Returns false when it cannot be one (reserved, too long, the column limit) or
+ * already is. */
+bool qry__add_named_column(struct qry__run *run, const char *name, size_t len);
 /* Adds the columns of the records sampled under bucket and prefix to run->cols. Returns 0,
  * QRY_ENOBUCKET or QRY_EIO (run->scan_msg says more), or run->stop_rc. */
 int qry__infer(struct qry__run *run, const char *bucket, const char *prefix);

@@ -177,8 +177,8 @@ def test_errors(archive, tmp_path):
         "ResourceNotFoundException", "The specified bucket does not exist: no-such-bucket")
     assert error("SELEC customer FROM archive('invoice-archive')") == (
         "InvalidQueryException", 'near "SELEC": syntax error')
-    assert error("SELECT nope FROM archive('invoice-archive')") == (
-        "InvalidQueryException", "no such column: nope")
+    assert error("SELECT t.nope FROM archive('invoice-archive') AS a") == (
+        "InvalidQueryException", "no such column: t.nope")
     code, msg = error("SELECT 1" + " " * 65536)
     assert code == "ValidationException" and "less than or equal to 65536" in msg
     evil = tmp_path / "evil.db"
