@@ -12,7 +12,9 @@
  * accepting and let in-flight requests finish, stop services, drain and close the store. Every acknowledged write was committed before it was
  * acknowledged, so a SIGKILL at any point loses nothing acknowledged either.
  */
+#define _XOPEN_SOURCE 700 /* realpath() */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +103,7 @@ static int serve(int argc, char **argv)
 {
     struct config c;
     char err[512] = "";
+    char data_dir[PATH_MAX];
     struct store *st = NULL;
     struct auth *a = NULL;
     struct http_server *srv = NULL;
@@ -146,7 +149,15 @@ static int serve(int argc, char **argv)
         log_error("sluice", "%s", err);
         goto out;
     }
-    rc = auth_load(c.data_dir, &a, &created, err, sizeof err);
+    /* From here on the data directory exists: services get its absolute path, so that a
+     * relative --data-dir ("./data", as make run passes it) still names it from a function
+     * environment, whose working directory is its code's. */
+    if (!realpath(c.data_dir, data_dir)) {
+        rc = -errno;
+        log_error("sluice", "cannot resolve data directory %s: %s", c.data_dir, strerror(errno));
+        goto out;
+    }
+    rc = auth_load(data_dir, &a, &created, err, sizeof err);
     if (rc < 0) {
         log_error("sluice", "%s", err);
         goto out;
@@ -172,7 +183,7 @@ static int serve(int argc, char **argv)
         goto out;
     }
     http_server_register(srv, svc);
-    rc = s3_new(st, c.data_dir, c.region, c.account_id, &s3, &s3svc);
+    rc = s3_new(st, data_dir, c.region, c.account_id, &s3, &s3svc);
     if (rc < 0) {
         log_error("sluice", "cannot open S3: %s", s3_strerror(rc));
         goto out;
@@ -189,7 +200,7 @@ static int serve(int argc, char **argv)
     }
     http_server_register(srv, svc);
     memset(&lo, 0, sizeof lo);
-    lo.data_dir = c.data_dir;
+    lo.data_dir = data_dir;
     lo.region = c.region;
     lo.account = c.account_id;
     lo.access_key = auth_root_access_key(a);

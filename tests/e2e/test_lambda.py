@@ -261,6 +261,20 @@ def test_functions_survive_restart(make_server, data_dir):
     assert json.loads(out["Payload"].read()) == {"echo": {"after": "restart"}}
 
 
+def test_relative_data_dir_runs_functions(make_server, tmp_path):
+    """make run passes --data-dir ./data: a function's code, unpacked under it, must still be
+    found from the environment, whose working directory is the code's."""
+    rel = os.path.relpath(str(tmp_path / "data"))
+    s = make_server(rel).start()
+    lam = s.client("lambda")
+    create(lam, "rel", files={"app.py": "import helper\n\ndef handler(e, c):\n"
+                                        "    return helper.twice(e['n'])\n",
+                              "helper.py": "def twice(n):\n    return 2 * n\n"})
+    out = lam.invoke(FunctionName="rel", Payload=b'{"n": 21}')
+    assert "FunctionError" not in out, out["Payload"].read()
+    assert json.loads(out["Payload"].read()) == 42
+
+
 def test_code_over_50mb_refused_before_upload(server):
     """The announced length decides, before a byte of the body is read."""
     import http.client
