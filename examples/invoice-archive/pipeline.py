@@ -243,8 +243,13 @@ def credentials(data_dir):
     return first["aws_access_key_id"], first["aws_secret_access_key"]
 
 
-def bar(done, total, width=40):
+def bar(done, total, width=40, _last=[None]):
+    """A progress bar on stderr, redrawn when it changes by a percent."""
     filled = width * done // max(total, 1)
+    step = (100 * done // max(total, 1), done == total)
+    if step == _last[0]:
+        return
+    _last[0] = step
     sys.stderr.write("\r  [%s%s] %d/%d" % ("#" * filled, "." * (width - filled), done, total))
     if done == total:
         sys.stderr.write("\n")
@@ -252,14 +257,22 @@ def bar(done, total, width=40):
 
 
 def print_table(answer):
+    """Text left, numbers right, as a terminal table."""
     cols = answer["columns"]
-    rows = [["" if v is None else str(round(v, 2) if isinstance(v, float) else v) for v in r]
-            for r in answer["rows"]]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
-    print("  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths)))
-    print("  " + "  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  " + "  ".join(v.rjust(w) for v, w in zip(r, widths)))
+    cells = [["" if v is None else "%.2f" % v if isinstance(v, float) else str(v) for v in r]
+             for r in answer["rows"]]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    numeric = [all(isinstance(r[i], (int, float)) for r in answer["rows"])
+               for i in range(len(cols))]
+
+    def line(values):
+        return "  " + "  ".join(v.rjust(w) if num else v.ljust(w)
+                                for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    print(line(cols))
+    print(line(["-" * w for w in widths]))
+    for r in cells:
+        print(line(r))
 
 
 def main():
