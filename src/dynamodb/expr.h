@@ -120,6 +120,10 @@ struct ddb_path {
     size_t n;                   /* 1..DDB_EXPR_MAX_PATH */
 };
 
+/* Order of path elements as the encoding keeps members: names bytewise, then indexes by
+ * value. Returns <0, 0, >0. */
+int ddb_path_elem_cmp(const struct ddb_path_elem *a, const struct ddb_path_elem *b);
+
 /* Looks a document path up in an encoded item. Returns 1 with *out set, 0 when absent (also
  * when a step meets a value of the wrong kind), -EINVAL when damaged. */
 int ddb_path_get(const void *item, size_t n, const struct ddb_path *p, struct ddb_val *out);

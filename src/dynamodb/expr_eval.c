@@ -252,31 +252,13 @@ struct ptree {
     size_t nkids, cap;
 };
 
-static int elem_cmp(const struct ddb_path_elem *a, const struct ddb_path_elem *b)
-{
-    size_t m;
-    int c;
-    if (a->is_index != b->is_index) {
-        return a->is_index ? 1 : -1;
-    }
-    if (a->is_index) {
-        return a->index < b->index ? -1 : a->index > b->index;
-    }
-    m = a->name.len < b->name.len ? a->name.len : b->name.len;
-    c = m ? memcmp(a->name.p, b->name.p, m) : 0;
-    if (c) {
-        return c < 0 ? -1 : 1;
-    }
-    return a->name.len < b->name.len ? -1 : a->name.len > b->name.len;
-}
-
 static struct ptree *ptree_kid(struct arena *a, struct ptree *t, const struct ddb_path_elem *k)
 {
     size_t lo = 0, hi = t->nkids;
     struct ptree *x;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = elem_cmp(&t->kids[mid]->key, k);
+        int c = ddb_path_elem_cmp(&t->kids[mid]->key, k);
         if (c == 0) {
             return t->kids[mid];
         }
@@ -318,7 +300,7 @@ static const struct ptree *ptree_find(const struct ptree *t, const struct ddb_pa
     size_t lo = 0, hi = t->nkids;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = elem_cmp(&t->kids[mid]->key, k);
+        int c = ddb_path_elem_cmp(&t->kids[mid]->key, k);
         if (c == 0) {
             return t->kids[mid];
         }

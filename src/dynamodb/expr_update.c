@@ -274,31 +274,13 @@ static int rhs(struct upd *u, const struct ddb_node *x, struct ddb_val *out)
     }
 }
 
-static int unode_cmp(const struct ddb_path_elem *a, const struct ddb_path_elem *b)
-{
-    size_t m;
-    int c;
-    if (a->is_index != b->is_index) {
-        return a->is_index ? 1 : -1;
-    }
-    if (a->is_index) {
-        return a->index < b->index ? -1 : a->index > b->index;
-    }
-    m = a->name.len < b->name.len ? a->name.len : b->name.len;
-    c = m ? memcmp(a->name.p, b->name.p, m) : 0;
-    if (c) {
-        return c < 0 ? -1 : 1;
-    }
-    return a->name.len < b->name.len ? -1 : a->name.len > b->name.len;
-}
-
 static struct unode *unode_kid(struct arena *a, struct unode *t, const struct ddb_path_elem *k)
 {
     size_t lo = 0, hi = t->nkids;
     struct unode *x;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = unode_cmp(&t->kids[mid]->key, k);
+        int c = ddb_path_elem_cmp(&t->kids[mid]->key, k);
         if (c == 0) {
             return t->kids[mid];
         }
@@ -369,7 +351,7 @@ static int rebuild_body(struct upd *u, const struct unode *t, const struct ddb_v
         else {
             key.name = name;
             /* New members that sort before this one. */
-            while (k < t->nkids && unode_cmp(&t->kids[k]->key, &key) < 0) {
+            while (k < t->nkids && ddb_path_elem_cmp(&t->kids[k]->key, &key) < 0) {
                 size_t mk = body.len;
                 struct ddb_val none = { 0, NULL, 0 };
                 const struct unode *nk = t->kids[k++];
@@ -394,7 +376,7 @@ static int rebuild_body(struct upd *u, const struct unode *t, const struct ddb_v
                 break;
             }
         }
-        if (k < t->nkids && unode_cmp(&t->kids[k]->key, &key) == 0) {
+        if (k < t->nkids && ddb_path_elem_cmp(&t->kids[k]->key, &key) == 0) {
             kid = t->kids[k++];
         }
         if (!is_list && ddb_put_varint(&body, name.len) < 0) {

@@ -193,6 +193,24 @@ size_t ddb_item_size(const void *item, size_t n)
     return total;
 }
 
+int ddb_path_elem_cmp(const struct ddb_path_elem *a, const struct ddb_path_elem *b)
+{
+    size_t m;
+    int c;
+    if (a->is_index != b->is_index) {
+        return a->is_index ? 1 : -1;
+    }
+    if (a->is_index) {
+        return a->index < b->index ? -1 : a->index > b->index;
+    }
+    m = a->name.len < b->name.len ? a->name.len : b->name.len;
+    c = m ? memcmp(a->name.p, b->name.p, m) : 0;
+    if (c) {
+        return c < 0 ? -1 : 1;
+    }
+    return a->name.len < b->name.len ? -1 : a->name.len > b->name.len;
+}
+
 /* The member of a map body named name. Returns 1, 0 absent, -EINVAL damaged. */
 static int map_find(const struct ddb_val *m, struct sl_str name, struct ddb_val *out)
 {
