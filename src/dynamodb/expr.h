@@ -241,6 +241,8 @@ struct ddb_expr_ctx {
     size_t n_names;
     struct ddb_expr_value *values;
     size_t n_values;
+    struct ddb_expr_name **names_by_key;     /* sorted by key, for the lookups */
+    struct ddb_expr_value **values_by_key;
     char err[1536];             /* DynamoDB's message after a failure */
 };
 

@@ -108,6 +108,8 @@ int ddb_expr_values_types(const json_t *values, struct ddb_err *err)
 /* The longest placeholder DynamoDB takes ("Expression parameters": 255 bytes). */
 #define PLACEHOLDER_MAX 255
 
+static void index_ctx(struct ddb_expr_ctx *c);
+
 int ddb_expr_ctx_init(struct ddb_expr_ctx *c, struct arena *a, const json_t *names,
                       const json_t *values, struct ddb_err *err)
 {
@@ -198,14 +200,63 @@ int ddb_expr_ctx_init(struct ddb_expr_ctx *c, struct arena *a, const json_t *nam
         }
         c->n_values = i;
     }
+    index_ctx(c);
     return 0;
+}
+
+static int key_cmp(struct sl_str a, struct sl_str b)
+{
+    size_t m = a.len < b.len ? a.len : b.len;
+    int c = m ? memcmp(a.p, b.p, m) : 0;
+    if (c) {
+        return c;
+    }
+    return a.len < b.len ? -1 : a.len > b.len;
+}
+
+static int name_ptr_cmp(const void *a, const void *b)
+{
+    return key_cmp((*(struct ddb_expr_name *const *)a)->key,
+                   (*(struct ddb_expr_name *const *)b)->key);
+}
+
+static int value_ptr_cmp(const void *a, const void *b)
+{
+    return key_cmp((*(struct ddb_expr_value *const *)a)->key,
+                   (*(struct ddb_expr_value *const *)b)->key);
+}
+
+/* Builds the sorted indexes the lookups search: a request may carry many placeholders, and
+ * an expression up to 4 KB of references to them. The arrays keep the request's order for
+ * the unused-keys message. */
+static void index_ctx(struct ddb_expr_ctx *c)
+{
+    c->names_by_key = arena_alloc(c->a, (c->n_names + 1) * sizeof *c->names_by_key);
+    for (size_t i = 0; i < c->n_names; i++) {
+        c->names_by_key[i] = &c->names[i];
+    }
+    qsort(c->names_by_key, c->n_names, sizeof *c->names_by_key, name_ptr_cmp);
+    c->values_by_key = arena_alloc(c->a, (c->n_values + 1) * sizeof *c->values_by_key);
+    for (size_t i = 0; i < c->n_values; i++) {
+        c->values_by_key[i] = &c->values[i];
+    }
+    qsort(c->values_by_key, c->n_values, sizeof *c->values_by_key, value_ptr_cmp);
 }
 
 static struct ddb_expr_name *find_name(struct ddb_expr_ctx *c, struct sl_str key)
 {
-    for (size_t i = 0; i < c->n_names; i++) {
-        if (sl_str_eq(c->names[i].key, key)) {
-            return &c->names[i];
+    size_t lo = 0, hi = c->n_names;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int r = key_cmp(c->names_by_key[mid]->key, key);
+        if (r == 0) {
+            return c->names_by_key[mid];
+        }
+        if (r < 0) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
         }
     }
     return NULL;
@@ -213,9 +264,18 @@ static struct ddb_expr_name *find_name(struct ddb_expr_ctx *c, struct sl_str key
 
 static struct ddb_expr_value *find_value(struct ddb_expr_ctx *c, struct sl_str key)
 {
-    for (size_t i = 0; i < c->n_values; i++) {
-        if (sl_str_eq(c->values[i].key, key)) {
-            return &c->values[i];
+    size_t lo = 0, hi = c->n_values;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int r = key_cmp(c->values_by_key[mid]->key, key);
+        if (r == 0) {
+            return c->values_by_key[mid];
+        }
+        if (r < 0) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
         }
     }
     return NULL;

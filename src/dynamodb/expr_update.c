@@ -343,7 +343,7 @@ static int rebuild_body(struct upd *u, const struct unode *t, const struct ddb_v
     for (uint32_t i = 0; rc == 0 && (r = ddb_iter_next(&it, &name, &m)) == 1; i++) {
         struct ddb_path_elem key = { 0 };
         const struct unode *kid = NULL;
-        size_t mark = body.len;
+        size_t mark;
         if (is_list) {
             key.is_index = true;
             key.index = i;
@@ -376,6 +376,8 @@ static int rebuild_body(struct upd *u, const struct unode *t, const struct ddb_v
                 break;
             }
         }
+        /* Marked after the new members above: dropping this one must not drop them. */
+        mark = body.len;
         if (k < t->nkids && ddb_path_elem_cmp(&t->kids[k]->key, &key) == 0) {
             kid = t->kids[k++];
         }

@@ -1,21 +1,24 @@
 /*
- * item.c: the DynamoDB item operations PutItem, GetItem and DeleteItem.
+ * item.c: the DynamoDB item operations PutItem, GetItem, DeleteItem and UpdateItem.
  *
  * What it is: request validation in DynamoDB's order and words (types, then member
- * constraints, then attribute values, then the table and its key), GetItem in a read
- * transaction with the answer written straight from the stored bytes, and the writes as
- * writer ops that re-read the table's schema in the write transaction, change the item, its
- * table's counters and its stream in one nested transaction, and resume the request.
+ * constraints, then which members go together, then attribute values, then the expressions,
+ * then the table and its key), GetItem in a read transaction with the answer written straight
+ * from the stored bytes (or from its projection), and the writes as writer ops that re-read
+ * the table's schema in the write transaction, evaluate the condition on the stored item,
+ * change the item, its table's counters and its stream in one nested transaction, and resume
+ * the request.
  *
- * What it is not: expressions (ConditionExpression, Expected, ProjectionExpression) and
- * UpdateItem, which a later change adds on top of the same encoding; until then a request
- * that carries a condition or a projection is refused with a ValidationException that says
- * so, never served as if the condition were not there (docs/compatibility.md).
+ * What it is not: the expression language (expr_*.c) and the expression members' own checks
+ * (item_expr.c).
  *
  * A write's life (struct write_op):
- *   handler (HTTP thread): validate, encode, read the schema, build the key, submit
+ *   handler (HTTP thread): validate, encode, parse the expressions, read the schema, build
+ *     the key, submit
  *   apply (writer): schema again (-ENOENT: gone; -ESTALE: replaced by a table of the same
- *     name since the handler read it), old item, stream record, write, counters
+ *     name since the handler read it), old item, condition (W_CONDITION_FAILED), the new item
+ *     (UpdateItem: the update applied to the old one, or W_UPDATE_FAILED), the item to
+ *     answer with, stream record, write, counters
  *   done (writer): wake stream readers when a record was appended; resume the request
  *   cont (HTTP thread): answer; on -ESTALE run the handler again against the new table
  */

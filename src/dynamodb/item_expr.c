@@ -486,7 +486,11 @@ int ddb__expr_parse_or_reply(struct http_req *r, unsigned flags, struct ddb_req_
     const json_t *ex = (flags & DDB_REQ_CONDITION) ? member(r, "Expected") : NULL;
     struct ddb_err err;
 
-    memset(out, 0, sizeof *out);
+    /* Not a memset of the whole struct: its message buffer is large, and most requests have
+     * no expression at all. ddb_expr_ctx_init() clears the context when one is used. */
+    out->cond = NULL;
+    out->update = NULL;
+    out->proj = NULL;
     if (present(au) && attribute_updates_or_reply(r, au, &out->update) < 0) {
         return -1;
     }

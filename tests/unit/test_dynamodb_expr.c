@@ -681,6 +681,10 @@ static const struct ucase ucases[] = {
       "ADD a.s :v, a.t :v", NULL, "{\":v\":{\"NS\":[\"3\"]}}",
       "{\"pk\":{\"S\":\"k\"},\"a\":{\"M\":{\"s\":{\"NS\":[\"1\",\"2\",\"3\"]},"
       "\"t\":{\"NS\":[\"3\"]}}}}", NULL },
+    /* A new attribute just before a removed one (found by the fuzzer: the removal dropped the
+     * new attribute's bytes but not its count). */
+    { "{\"pk\":{\"S\":\"k\"},\"s\":{\"S\":\"x\"}}", "SET q = :v REMOVE s", NULL,
+      "{\":v\":{\"N\":\"1\"}}", "{\"pk\":{\"S\":\"k\"},\"q\":{\"N\":\"1\"}}", NULL },
     /* A dot inside a substituted name is part of the name. */
     { NULL, "SET #a = :v", "{\"#a\":\"a.b\"}", "{\":v\":{\"N\":\"3\"}}",
       "{\"pk\":{\"S\":\"k\"},\"a.b\":{\"N\":\"3\"}}", NULL },
