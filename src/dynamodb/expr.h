@@ -141,8 +141,8 @@ enum ddb_node_kind {
     DDB_N_CMP,          /* op = enum ddb_cmp, args[0] op args[1] */
     DDB_N_BETWEEN,      /* args[0] BETWEEN args[1] AND args[2] */
     DDB_N_IN,           /* args[0] IN (args[1..]) */
-    DDB_N_AND,
-    DDB_N_OR,
+    DDB_N_AND,          /* all of args (two from the parser, any number from Expected) */
+    DDB_N_OR,           /* any of args */
     DDB_N_NOT,
 };
 

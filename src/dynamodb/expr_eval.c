@@ -194,11 +194,16 @@ int ddb_cond_eval(const struct ddb_node *x, const void *item, size_t n)
 
     switch (x->kind) {
     case DDB_N_AND:
-        r = ddb_cond_eval(x->args[0], item, n);
-        return r != 1 ? r : ddb_cond_eval(x->args[1], item, n);
     case DDB_N_OR:
-        r = ddb_cond_eval(x->args[0], item, n);
-        return r != 0 ? r : ddb_cond_eval(x->args[1], item, n);
+        /* The parser makes two operands; the legacy Expected one per attribute, however
+         * many, so they are walked in a loop, never recursed through. */
+        for (size_t i = 0; i < x->nargs; i++) {
+            r = ddb_cond_eval(x->args[i], item, n);
+            if (r < 0 || r == (x->kind == DDB_N_OR)) {
+                return r;
+            }
+        }
+        return x->kind == DDB_N_AND;
     case DDB_N_NOT:
         r = ddb_cond_eval(x->args[0], item, n);
         return r < 0 ? r : !r;

@@ -388,21 +388,20 @@ static int expected_or_reply(struct http_req *r, const json_t *exp, struct ddb_n
     json_t *v;
     struct ddb_node *all = NULL;
 
+    size_t i = 0;
+
+    /* One n-ary node for all the entries: evaluation loops over it, however many. */
+    all = node(r, or ? DDB_N_OR : DDB_N_AND, json_object_size(exp));
     json_object_keylen_foreach((json_t *)exp, k, klen, v)
     {
         struct ddb_node *one = expected_one_or_reply(r, k, klen, v);
         if (!one) {
             return -1;
         }
-        if (all) {
-            struct ddb_node *j = node(r, or ? DDB_N_OR : DDB_N_AND, 2);
-            j->args[0] = all;
-            j->args[1] = one;
-            one = j;
-        }
-        all = one;
+        all->args[i++] = one;
     }
-    *out = all;
+    all->nargs = i;
+    *out = i ? all : NULL;
     return 0;
 }
 
