@@ -50,7 +50,7 @@ def num_size(text):
     sign, digits, exp = d.normalize().as_tuple()
     n = len(digits)
     e = n + exp              # value = 0.d1..dn x 10^e
-    return 1 + (n + (e % 2 != 0) + 1) // 2
+    return 1 + (n + (e % 2 != 0) + 1) // 2 + (sign == 1)
 
 
 def value_size(v):
