@@ -155,6 +155,9 @@ struct ddb_req_expr {
     struct ddb_proj *proj;
 };
 
+/* Does the request carry any member of the kinds in flags? Without one, the three stages
+ * below have nothing to check, and the hot paths skip them. */
+bool ddb__expr_members(const struct http_req *r, unsigned flags);
 /* The JSON types of ExpressionAttributeNames' values, ExpressionAttributeValues and the
  * legacy members' insides (SerializationException). Returns 0 or -1 with the error set. */
 int ddb__expr_types_or_reply(struct http_req *r, unsigned flags);

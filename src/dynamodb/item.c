@@ -522,8 +522,10 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
             return -1;
         }
     }
+    bool exprs = ddb__expr_members(r, flags);
+
     if (encode_or_reply(r, map, enc, enc_len, size, &verr) < 0 ||
-        ddb__expr_types_or_reply(r, flags) < 0) {
+        (exprs && ddb__expr_types_or_reply(r, flags) < 0)) {
         return -1;
     }
     ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"), "returnConsumedCapacity",
@@ -549,13 +551,13 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
                              "1 validation error detected: ReturnValues can only be ALL_OLD or "
                              "NONE");
     }
-    if (ddb__expr_params_or_reply(r, flags) < 0) {
+    if (exprs && ddb__expr_params_or_reply(r, flags) < 0) {
         return -1;
     }
     if (verr.kind != DDB_ERR_NONE) {
         return ddb__attr_fail_or_reply(r, &verr);
     }
-    if (ddb__expr_parse_or_reply(r, flags, &w->ex) < 0) {
+    if (exprs && ddb__expr_parse_or_reply(r, flags, &w->ex) < 0) {
         return -1;
     }
     w->table = json_string_value(json_object_get(in, "TableName"));
@@ -737,13 +739,14 @@ int ddb_get_item(struct http_req *r)
     bool consistent;
     enum rcc rcc;
     double units;
+    bool exprs = ddb__expr_members(r, DDB_REQ_PROJECTION);
     int rc;
 
     if (types_or_reply(r, types, sizeof types / sizeof types[0]) < 0 ||
         encode_or_reply(r, key, &enc, &len, &size, &verr) < 0 ||
         attributes_to_get_or_reply(r, json_object_get(in, "AttributesToGet"), &ve, &names,
                                    &n_names) < 0 ||
-        ddb__expr_types_or_reply(r, DDB_REQ_PROJECTION) < 0) {
+        (exprs && ddb__expr_types_or_reply(r, DDB_REQ_PROJECTION) < 0)) {
         return -1;
     }
     ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"), "returnConsumedCapacity",
@@ -756,7 +759,7 @@ int ddb_get_item(struct http_req *r)
     if (ve.n) {
         return ddb__verr_reply(r, &ve);
     }
-    if (ddb__expr_params_or_reply(r, DDB_REQ_PROJECTION) < 0) {
+    if (exprs && ddb__expr_params_or_reply(r, DDB_REQ_PROJECTION) < 0) {
         return -1;
     }
     if (verr.kind != DDB_ERR_NONE) {
@@ -772,7 +775,8 @@ int ddb_get_item(struct http_req *r)
             }
         }
     }
-    if (ddb__expr_parse_or_reply(r, DDB_REQ_PROJECTION, &ex) < 0) {
+    ex.proj = NULL;
+    if (exprs && ddb__expr_parse_or_reply(r, DDB_REQ_PROJECTION, &ex) < 0) {
         return -1;
     }
     consistent = json_is_true(cr) ||

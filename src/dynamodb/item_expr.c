@@ -47,6 +47,40 @@ static const json_t *member(struct http_req *r, const char *name)
     return json_object_get(r->json, name);
 }
 
+bool ddb__expr_members(const struct http_req *r, unsigned flags)
+{
+    static const struct {
+        const char *name;
+        unsigned flags;
+    } names[] = {
+        { "ConditionExpression", DDB_REQ_CONDITION },
+        { "Expected", DDB_REQ_CONDITION },
+        { "ConditionalOperator", DDB_REQ_CONDITION },
+        { "UpdateExpression", DDB_REQ_UPDATE },
+        { "AttributeUpdates", DDB_REQ_UPDATE },
+        { "ProjectionExpression", DDB_REQ_PROJECTION },
+        { "ExpressionAttributeNames", DDB_REQ_CONDITION | DDB_REQ_UPDATE | DDB_REQ_PROJECTION },
+        { "ExpressionAttributeValues", DDB_REQ_CONDITION | DDB_REQ_UPDATE },
+    };
+    const char *k;
+    json_t *v;
+
+    /* One walk over the request's few members, cheaper than a lookup of each name. */
+    json_object_foreach(r->json, k, v)
+    {
+        if (json_is_null(v) || (k[0] != 'C' && k[0] != 'E' && k[0] != 'U' && k[0] != 'A' &&
+                                k[0] != 'P')) {
+            continue;
+        }
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            if ((names[i].flags & flags) && strcmp(k, names[i].name) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int ddb__expr_types_or_reply(struct http_req *r, unsigned flags)
 {
     const json_t *ean = member(r, "ExpressionAttributeNames");
