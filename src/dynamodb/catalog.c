@@ -30,8 +30,15 @@
 #include "core/log.h"
 #include "dynamodb/ddb_int.h"
 
-#define SCHEMA_VERSION 1
-#define SCHEMA_MAX (1 + 4 + 2 * (2 + 255) + 1 + 2 + 1024 + 16)
+#define SCHEMA_VERSION 2
+/* Version 1 records (tables made before indexes) have no index count and are still read. */
+#define SCHEMA_VERSION_1 1
+/* The largest record: the table's part, then every index with the longest names and the
+ * most projected attributes. */
+#define SCHEMA_MAX                                                                          \
+    (1 + 4 + 2 * (2 + 255) + 1 + 2 + 1024 + 1 +                                           \
+     DDB_MAX_INDEXES * (1 + 1 + 4 + 1 + 255 + 2 * (2 + 255) + 1 + 1) +                   \
+     DDB_MAX_NONKEY * (1 + 255))
 
 static void put_le32(unsigned char *p, uint32_t v)
 {
@@ -112,39 +119,96 @@ static int key_type(const json_t *entry, const char *name)
     return 0;
 }
 
-/* docs/formats.md, "DynamoDB table schema". Returns the length, or 0 when the entry does
- * not describe a table (damaged). */
-static size_t schema_encode(const json_t *entry, uint32_t id, unsigned char *out)
+/* Appends a key schema's elements (u8 type letter, u8 name length, name; a 0 byte for a
+ * missing range key) at out + *o. Returns false when the schema is not usable. */
+static bool put_key_schema(const json_t *entry, const json_t *ks, unsigned char *out, size_t *o)
 {
-    const json_t *ks = json_object_get(entry, "KeySchema");
-    const json_t *ss = json_object_get(entry, "StreamSpecification");
-    size_t o = 0, i;
+    size_t i;
     const json_t *k;
-    enum ddb_view view = DDB_VIEW_NONE;
-    const char *arn = NULL;
-    bool have_range = false;
 
-    out[o++] = SCHEMA_VERSION;
-    put_le32(out + o, id);
-    o += 4;
     for (i = 0; i < 2 && (k = json_array_get(ks, i)) != NULL; i++) {
         const char *name = json_string_value(json_object_get(k, "AttributeName"));
         size_t n = name ? strlen(name) : 0;
         int t = name ? key_type(entry, name) : 0;
         if (!t || n == 0 || n > 255) {
-            return 0;
+            return false;
         }
-        out[o++] = (unsigned char)type_letter(t)[0];
-        out[o++] = (unsigned char)n;
-        memcpy(out + o, name, n);
-        o += n;
-        have_range = i == 1;
+        out[(*o)++] = (unsigned char)type_letter(t)[0];
+        out[(*o)++] = (unsigned char)n;
+        memcpy(out + *o, name, n);
+        *o += n;
     }
     if (i == 0) {
-        return 0;
+        return false;
     }
-    if (!have_range) {
-        out[o++] = 0;
+    if (i == 1) {
+        out[(*o)++] = 0;
+    }
+    return true;
+}
+
+/* Appends one index: kind, status, id, name, key schema, projection. */
+static bool put_index(const json_t *entry, const json_t *ix, bool local, unsigned char *out,
+                      size_t *o, size_t *nonkey_total)
+{
+    const char *name = json_string_value(json_object_get(ix, "IndexName"));
+    const json_t *proj = json_object_get(ix, "Projection");
+    const char *pt = json_string_value(json_object_get(proj, "ProjectionType"));
+    const json_t *nk = json_object_get(proj, "NonKeyAttributes");
+    const char *status = json_string_value(json_object_get(ix, "IndexStatus"));
+    json_int_t id = json_integer_value(json_object_get(ix, "SluiceIndexId"));
+    size_t n = name ? strlen(name) : 0, i;
+    const json_t *a;
+
+    *nonkey_total += json_array_size(nk);
+    if (n == 0 || n > 255 || id <= 0 || id > UINT32_MAX || !pt ||
+        *nonkey_total > DDB_MAX_NONKEY) {
+        return false;
+    }
+    out[(*o)++] = local ? 'L' : 'G';
+    out[(*o)++] = status && strcmp(status, "CREATING") == 0;
+    put_le32(out + *o, (uint32_t)id);
+    *o += 4;
+    out[(*o)++] = (unsigned char)n;
+    memcpy(out + *o, name, n);
+    *o += n;
+    if (!put_key_schema(entry, json_object_get(ix, "KeySchema"), out, o)) {
+        return false;
+    }
+    out[(*o)++] = strcmp(pt, "ALL") == 0       ? DDB_PROJ_ALL
+                  : strcmp(pt, "INCLUDE") == 0 ? DDB_PROJ_INCLUDE
+                                               : DDB_PROJ_KEYS_ONLY;
+    out[(*o)++] = (unsigned char)json_array_size(nk);
+    json_array_foreach(nk, i, a)
+    {
+        size_t an = json_string_length(a);
+        if (!json_is_string(a) || an == 0 || an > 255) {
+            return false;
+        }
+        out[(*o)++] = (unsigned char)an;
+        memcpy(out + *o, json_string_value(a), an);
+        *o += an;
+    }
+    return true;
+}
+
+/* docs/formats.md, "DynamoDB table schema". Returns the length, or 0 when the entry does
+ * not describe a table (damaged). out has SCHEMA_MAX bytes. */
+static size_t schema_encode(const json_t *entry, uint32_t id, unsigned char *out)
+{
+    const json_t *ss = json_object_get(entry, "StreamSpecification");
+    const json_t *gsi = json_object_get(entry, "GlobalSecondaryIndexes");
+    const json_t *lsi = json_object_get(entry, "LocalSecondaryIndexes");
+    size_t o = 0, i, nonkey_total = 0;
+    const json_t *ix;
+    enum ddb_view view = DDB_VIEW_NONE;
+    const char *arn = NULL;
+
+    out[o++] = SCHEMA_VERSION;
+    put_le32(out + o, id);
+    o += 4;
+    if (!put_key_schema(entry, json_object_get(entry, "KeySchema"), out, &o)) {
+        return 0;
     }
     if (json_is_true(json_object_get(ss, "StreamEnabled"))) {
         view = view_of(json_string_value(json_object_get(ss, "StreamViewType")));
@@ -161,6 +225,22 @@ static size_t schema_encode(const json_t *entry, uint32_t id, unsigned char *out
         memcpy(out + o, arn, n);
         o += n;
     }
+    if (json_array_size(gsi) > DDB_MAX_GSI || json_array_size(lsi) > DDB_MAX_LSI) {
+        return 0;
+    }
+    out[o++] = (unsigned char)(json_array_size(gsi) + json_array_size(lsi));
+    json_array_foreach(gsi, i, ix)
+    {
+        if (!put_index(entry, ix, false, out, &o, &nonkey_total)) {
+            return 0;
+        }
+    }
+    json_array_foreach(lsi, i, ix)
+    {
+        if (!put_index(entry, ix, true, out, &o, &nonkey_total)) {
+            return 0;
+        }
+    }
     return o;
 }
 
@@ -169,13 +249,87 @@ static int letter_type(unsigned char c)
     return c == 'S' ? DDB_S : c == 'N' ? DDB_N : c == 'B' ? DDB_B : 0;
 }
 
+/* Reads a key schema's elements at *pp (see put_key_schema()). */
+static bool get_key_schema(const unsigned char **pp, const unsigned char *end,
+                           struct sl_str *hash, int *hash_type, struct sl_str *range,
+                           int *range_type)
+{
+    const unsigned char *p = *pp;
+
+    if (end - p < 2) {
+        return false;
+    }
+    *hash_type = letter_type(p[0]);
+    hash->len = p[1];
+    hash->p = (const char *)p + 2;
+    p += 2 + hash->len;
+    if (!*hash_type || p >= end) {
+        return false;
+    }
+    range->len = 0;
+    range->p = NULL;
+    *range_type = 0;
+    if (*p) {
+        *range_type = letter_type(p[0]);
+        if (end - p < 2 || !*range_type) {
+            return false;
+        }
+        range->len = p[1];
+        range->p = (const char *)p + 2;
+        p += 2 + range->len;
+    }
+    else {
+        p++;
+    }
+    *pp = p;
+    return p <= end;
+}
+
+static bool get_index(const unsigned char **pp, const unsigned char *end, struct ddb_index *x)
+{
+    const unsigned char *p = *pp;
+
+    if (end - p < 7 || (p[0] != 'G' && p[0] != 'L')) {
+        return false;
+    }
+    x->local = p[0] == 'L';
+    x->backfilling = p[1] != 0;
+    x->id = get_le32(p + 2);
+    x->name.len = p[6];
+    x->name.p = (const char *)p + 7;
+    p += 7 + x->name.len;
+    if (p >= end ||
+        !get_key_schema(&p, end, &x->hash, &x->hash_type, &x->range, &x->range_type) ||
+        end - p < 2 || p[0] > DDB_PROJ_ALL) {
+        return false;
+    }
+    x->proj = (enum ddb_proj_type)p[0];
+    x->n_nonkey = p[1];
+    p += 2;
+    x->nonkey = p;
+    for (unsigned i = 0; i < x->n_nonkey; i++) {
+        if (p >= end) {
+            return false;
+        }
+        p += 1 + p[0];
+    }
+    x->nonkey_len = (size_t)(p - x->nonkey);
+    *pp = p;
+    return p <= end;
+}
+
 int ddb__schema_get(struct ddb *d, MDB_txn *txn, const char *name, struct ddb_schema *out)
 {
     MDB_val k = { strlen(name), (void *)name }, v;
     const unsigned char *p, *end;
     int rc = mdb_get(txn, d->schema, &k, &v);
 
-    memset(out, 0, sizeof *out);
+    /* Not a memset of the whole struct: the index array is large and most tables have none. */
+    out->id = 0;
+    out->view = DDB_VIEW_NONE;
+    out->stream_arn = SL_STR_NULL;
+    out->n_index = 0;
+    out->has_lsi = false;
     if (rc == MDB_NOTFOUND) {
         return -ENOENT;
     }
@@ -184,31 +338,13 @@ int ddb__schema_get(struct ddb *d, MDB_txn *txn, const char *name, struct ddb_sc
     }
     p = v.mv_data;
     end = p + v.mv_size;
-    if (v.mv_size < 1 + 4 + 2 + 1 + 1 || p[0] != SCHEMA_VERSION) {
+    if (v.mv_size < 1 + 4 + 2 + 1 + 1 || (p[0] != SCHEMA_VERSION && p[0] != SCHEMA_VERSION_1)) {
         return -EIO;
     }
     out->id = get_le32(p + 1);
     p += 5;
-    out->hash_type = letter_type(p[0]);
-    out->hash.len = p[1];
-    out->hash.p = (const char *)p + 2;
-    p += 2 + out->hash.len;
-    if (!out->hash_type || p >= end) {
-        return -EIO;
-    }
-    if (*p) {
-        out->range_type = letter_type(p[0]);
-        if (end - p < 2 || !out->range_type) {
-            return -EIO;
-        }
-        out->range.len = p[1];
-        out->range.p = (const char *)p + 2;
-        p += 2 + out->range.len;
-    }
-    else {
-        p++;
-    }
-    if (p >= end) {
+    if (!get_key_schema(&p, end, &out->hash, &out->hash_type, &out->range, &out->range_type) ||
+        p >= end) {
         return -EIO;
     }
     out->view = (enum ddb_view)*p++;
@@ -220,7 +356,30 @@ int ddb__schema_get(struct ddb *d, MDB_txn *txn, const char *name, struct ddb_sc
         out->stream_arn.p = (const char *)p + 2;
         p += 2 + out->stream_arn.len;
     }
+    if (((const unsigned char *)v.mv_data)[0] == SCHEMA_VERSION_1) {
+        return p <= end ? 0 : -EIO;
+    }
+    if (p >= end || *p > DDB_MAX_INDEXES) {
+        return -EIO;
+    }
+    out->n_index = *p++;
+    for (size_t i = 0; i < out->n_index; i++) {
+        if (!get_index(&p, end, &out->index[i])) {
+            return -EIO;
+        }
+        out->has_lsi = out->has_lsi || out->index[i].local;
+    }
     return p <= end ? 0 : -EIO;
+}
+
+const struct ddb_index *ddb__index_find(const struct ddb_schema *s, struct sl_str name)
+{
+    for (size_t i = 0; i < s->n_index; i++) {
+        if (sl_str_eq(s->index[i].name, name)) {
+            return &s->index[i];
+        }
+    }
+    return NULL;
 }
 
 /* ---- catalog entries ---- */
@@ -239,13 +398,12 @@ json_t *ddb__catalog_get(struct ddb *d, MDB_txn *txn, const char *name)
 static int schema_put(struct ddb *d, MDB_txn *txn, const char *name, const json_t *entry,
                       uint32_t id)
 {
-    unsigned char rec[SCHEMA_MAX];
+    unsigned char *rec = xmalloc(SCHEMA_MAX);
     size_t n = schema_encode(entry, id, rec);
     MDB_val k = { strlen(name), (void *)name }, v = { n, rec };
-    if (n == 0) {
-        return -EINVAL;
-    }
-    return mdb_put(txn, d->schema, &k, &v, 0);
+    int rc = n == 0 ? -EINVAL : mdb_put(txn, d->schema, &k, &v, 0);
+    free(rec);
+    return rc;
 }
 
 int ddb__catalog_put(struct ddb *d, MDB_txn *txn, const char *name, const json_t *entry,
@@ -271,27 +429,45 @@ static void id_key(uint32_t id, unsigned char out[4], MDB_val *k)
     k->mv_data = out;
 }
 
-int ddb__catalog_del(struct ddb *d, MDB_txn *txn, const char *name, uint32_t id)
+/* Queues id's items or entries for reclaiming and removes its counters. */
+static int reclaim_queue(struct ddb *d, MDB_txn *txn, uint32_t id)
 {
-    MDB_val k = { strlen(name), (void *)name }, ik, empty = { 0, NULL };
+    MDB_val ik, empty = { 0, NULL };
     unsigned char ib[4];
     int rc;
 
-    store_assert_writer(d->st);
-    rc = mdb_del(txn, d->tables, &k, NULL);
-
     id_key(id, ib, &ik);
-    if (rc == 0) {
-        rc = mdb_del(txn, d->schema, &k, NULL);
-    }
-    if (rc == 0) {
-        rc = mdb_del(txn, d->counts, &ik, NULL);
-        rc = rc == MDB_NOTFOUND ? 0 : rc;
-    }
+    rc = mdb_del(txn, d->counts, &ik, NULL);
+    rc = rc == MDB_NOTFOUND ? 0 : rc;
     if (rc == 0) {
         rc = mdb_put(txn, d->reclaim, &ik, &empty, 0);
     }
     return rc;
+}
+
+int ddb__catalog_del(struct ddb *d, MDB_txn *txn, const char *name, const struct ddb_schema *s)
+{
+    MDB_val k = { strlen(name), (void *)name };
+    int rc;
+
+    store_assert_writer(d->st);
+    rc = mdb_del(txn, d->tables, &k, NULL);
+    if (rc == 0) {
+        rc = mdb_del(txn, d->schema, &k, NULL);
+    }
+    if (rc == 0) {
+        rc = reclaim_queue(d, txn, s->id);
+    }
+    for (size_t i = 0; rc == 0 && i < s->n_index; i++) {
+        rc = reclaim_queue(d, txn, s->index[i].id);
+    }
+    return rc;
+}
+
+int ddb__index_drop(struct ddb *d, MDB_txn *txn, uint32_t index_id)
+{
+    store_assert_writer(d->st);
+    return reclaim_queue(d, txn, index_id);
 }
 
 int ddb__table_id_new(struct ddb *d, MDB_txn *txn, uint32_t *id)
@@ -371,11 +547,32 @@ int ddb__counts_add(struct ddb *d, MDB_txn *txn, uint32_t id, int64_t items, int
     return mdb_put(txn, d->counts, &k, &v, 0);
 }
 
-json_t *ddb__describe(const json_t *entry, uint64_t items, uint64_t bytes)
+/* Each index of a description: its figures, and no "SluiceIndexId". */
+static void describe_indexes(struct ddb *d, MDB_txn *txn, json_t *list)
+{
+    size_t i;
+    json_t *ix;
+    json_array_foreach(list, i, ix)
+    {
+        json_int_t id = json_integer_value(json_object_get(ix, "SluiceIndexId"));
+        uint64_t items = 0, bytes = 0;
+        if (txn && id > 0 && id <= UINT32_MAX) {
+            ddb__counts_get(d, txn, (uint32_t)id, &items, &bytes);
+        }
+        json_object_del(ix, "SluiceIndexId");
+        json_object_set_new(ix, "IndexSizeBytes", json_integer((json_int_t)bytes));
+        json_object_set_new(ix, "ItemCount", json_integer((json_int_t)items));
+    }
+}
+
+json_t *ddb__describe(struct ddb *d, MDB_txn *txn, const json_t *entry, uint64_t items,
+                      uint64_t bytes)
 {
     json_t *out = json_deep_copy(entry);
     json_object_set_new(out, "ItemCount", json_integer((json_int_t)items));
     json_object_set_new(out, "TableSizeBytes", json_integer((json_int_t)bytes));
+    describe_indexes(d, txn, json_object_get(out, "GlobalSecondaryIndexes"));
+    describe_indexes(d, txn, json_object_get(out, "LocalSecondaryIndexes"));
     return out;
 }
 
@@ -383,15 +580,54 @@ json_t *ddb__describe(const json_t *entry, uint64_t items, uint64_t bytes)
 
 static void reclaim_done(struct store_op *op, int rc);
 
-/* Removes up to DDB_RECLAIM_BATCH items of the first table waiting in ddb.reclaim; forgets
- * the table once none is left. Sets d->reclaim_more when more work waits. */
+/* Removes up to *budget keys starting with prefix from dbi. Returns 0 (*done: none left) or
+ * an LMDB code. */
+static int reclaim_range(MDB_txn *txn, MDB_dbi dbi, const unsigned char prefix[4],
+                         size_t *budget, bool *done)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k = { 4, (void *)prefix }, v;
+    int rc = mdb_cursor_open(txn, dbi, &c), g;
+
+    *done = false;
+    if (rc) {
+        return rc;
+    }
+    for (g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); g == 0;
+         g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < 4 || memcmp(k.mv_data, prefix, 4) != 0) {
+            g = MDB_NOTFOUND;
+            break;
+        }
+        if (*budget == 0) {
+            break;
+        }
+        rc = mdb_cursor_del(c, 0);
+        if (rc) {
+            break;
+        }
+        (*budget)--;
+    }
+    if (rc == 0 && g != 0 && g != MDB_NOTFOUND) {
+        rc = g;
+    }
+    *done = rc == 0 && g == MDB_NOTFOUND;
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* Removes up to DDB_RECLAIM_BATCH items (or index entries, or item collection sizes) of the
+ * first table or index waiting in ddb.reclaim; forgets it once none is left. Sets
+ * d->reclaim_more when more work waits. */
 static int reclaim_apply(struct store_op *op, MDB_txn *txn)
 {
     struct ddb *d = (struct ddb *)((char *)op - offsetof(struct ddb, reclaim_op));
-    MDB_cursor *rc_cur = NULL, *ic = NULL;
-    MDB_val rk, rv, k, v;
+    const MDB_dbi dbis[3] = { d->items, d->index, d->collections };
+    MDB_cursor *rc_cur = NULL;
+    MDB_val rk, rv;
     unsigned char prefix[4];
-    size_t n = 0;
+    size_t budget = DDB_RECLAIM_BATCH;
+    bool done = true;
     int rc, g;
 
     d->reclaim_more = false;
@@ -405,39 +641,18 @@ static int reclaim_apply(struct store_op *op, MDB_txn *txn)
         return g == MDB_NOTFOUND ? 0 : -EIO;
     }
     memcpy(prefix, rk.mv_data, 4);
-    rc = mdb_cursor_open(txn, d->items, &ic);
-    if (rc == 0) {
-        k.mv_size = 4;
-        k.mv_data = prefix;
-        for (g = mdb_cursor_get(ic, &k, &v, MDB_SET_RANGE); g == 0;
-             g = mdb_cursor_get(ic, &k, &v, MDB_NEXT)) {
-            if (k.mv_size < 4 || memcmp(k.mv_data, prefix, 4) != 0) {
-                g = MDB_NOTFOUND;
-                break;
-            }
-            if (n == DDB_RECLAIM_BATCH) {
-                break;
-            }
-            rc = mdb_cursor_del(ic, 0);
-            if (rc) {
-                break;
-            }
-            n++;
+    for (size_t i = 0; rc == 0 && done && i < 3; i++) {
+        rc = reclaim_range(txn, dbis[i], prefix, &budget, &done);
+    }
+    if (rc == 0 && done) {
+        /* This one is done; another may be waiting. */
+        rc = mdb_cursor_del(rc_cur, 0);
+        if (rc == 0) {
+            d->reclaim_more = mdb_cursor_get(rc_cur, &rk, &rv, MDB_FIRST) == 0;
         }
-        if (rc == 0 && g == MDB_NOTFOUND) {
-            /* This table is done; another may be waiting. */
-            rc = mdb_cursor_del(rc_cur, 0);
-            if (rc == 0) {
-                d->reclaim_more = mdb_cursor_get(rc_cur, &rk, &rv, MDB_FIRST) == 0;
-            }
-        }
-        else if (rc == 0) {
-            d->reclaim_more = true;
-        }
-        else {
-            d->reclaim_more = false;
-        }
-        mdb_cursor_close(ic);
+    }
+    else if (rc == 0) {
+        d->reclaim_more = true;
     }
     mdb_cursor_close(rc_cur);
     return rc;
@@ -540,6 +755,12 @@ int ddb__catalog_open(struct ddb *d)
     }
     if (!rc) {
         rc = store_dbi_open(d->st, "ddb.items", 0, &d->items);
+    }
+    if (!rc) {
+        rc = store_dbi_open(d->st, "ddb.index", 0, &d->index);
+    }
+    if (!rc) {
+        rc = store_dbi_open(d->st, "ddb.collections", 0, &d->collections);
     }
     if (!rc) {
         rc = store_dbi_open(d->st, "ddb.counts", 0, &d->counts);

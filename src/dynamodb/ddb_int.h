@@ -6,9 +6,14 @@
  *   ddb.tables   table name -> the TableDescription (JSON text), for the control plane;
  *   ddb.schema   table name -> the binary schema record the data plane reads per request;
  *   ddb.items    table id + key encoding -> the item encoding;
- *   ddb.counts   table id -> item count and size, kept exact by every write;
- *   ddb.meta     "table_id" -> the last table id handed out;
- *   ddb.reclaim  table id -> nothing: a deleted table whose items are still being removed.
+ *   ddb.index    index id + index key + table key encoding -> the projected item
+ *                (docs/formats.md, "DynamoDB index entries");
+ *   ddb.collections  table id + hash key encoding -> the size of the item collection (tables
+ *                with local secondary indexes only);
+ *   ddb.counts   table or index id -> item count and size, kept exact by every write;
+ *   ddb.meta     "table_id" -> the last table or index id handed out;
+ *   ddb.reclaim  table or index id -> nothing: a deleted table or index whose items or entries
+ *                are still being removed.
  */
 #ifndef SL_DYNAMODB_INT_H
 #define SL_DYNAMODB_INT_H
@@ -43,12 +48,27 @@
  * never holds the writer for more than a few milliseconds at a time. */
 #define DDB_RECLAIM_BATCH 2000
 
+/* Secondary indexes ("Service, account, and table quotas", Secondary indexes). */
+#define DDB_MAX_GSI 20
+#define DDB_MAX_LSI 5
+#define DDB_MAX_INDEXES (DDB_MAX_GSI + DDB_MAX_LSI)
+#define DDB_MAX_NONKEY 100              /* projected non-key attributes, all indexes together */
+#define DDB_INDEX_ENTRY_OVERHEAD 100    /* bytes DynamoDB adds to the size of an index entry */
+#define DDB_COLLECTION_MAX (10ull * 1024 * 1024 * 1024)   /* an LSI table's item collection */
+/* The longest key of a table or an index before shortening: the id, then up to four key
+ * values (index hash and range, table hash and range), every byte escaped. */
+#define DDB_FULLKEY_MAX (4 + 2 * (2 * DDB_PK_MAX + 2) + 2 * (2 * DDB_SK_MAX + 2))
+/* Items of a table copied into a new global secondary index per writer op. */
+#define DDB_BACKFILL_BATCH 1000
+
 struct ddb {
     struct store *st;
     struct strm *streams;       /* the change log tables with streams append to */
     MDB_dbi tables;
     MDB_dbi schema;
     MDB_dbi items;
+    MDB_dbi index;
+    MDB_dbi collections;
     MDB_dbi counts;
     MDB_dbi meta;
     MDB_dbi reclaim;
@@ -64,6 +84,20 @@ struct ddb {
     bool reclaim_busy;          /* an op is queued or running */
     bool reclaim_again;         /* a table was deleted while it ran */
     bool stopping;              /* ddb_free() started: queue nothing more */
+
+    /* Backfilling new global secondary indexes: at most one op in flight (backfill.c), under
+     * d->mu like reclaiming. */
+    struct store_op backfill_op;
+    bool backfill_more;         /* set by the op: more items or indexes wait */
+    bool backfill_busy;
+    bool backfill_again;
+
+    /* The writer's scratch for ddb__item_write() (writer thread only). */
+    struct buf w_old;           /* a copy of the old item, safe from the writes that follow */
+    struct buf w_entry;         /* an index entry being built */
+    /* The largest item collection a table with local secondary indexes may hold
+     * (DDB_COLLECTION_MAX; a field so that tests can reach it without 10 GB of items). */
+    uint64_t collection_max;
 };
 
 /* The service instance behind a request. */
@@ -83,6 +117,8 @@ int ddb_put_item(struct http_req *r);
 int ddb_get_item(struct http_req *r);
 int ddb_delete_item(struct http_req *r);
 int ddb_update_item(struct http_req *r);
+int ddb_query(struct http_req *r);
+int ddb_scan(struct http_req *r);
 
 /*
  * Queues op for the writer with r waiting for it: cont(r) runs once op's done() resumed r.
@@ -168,6 +204,15 @@ int ddb__expr_params_or_reply(struct http_req *r, unsigned flags);
 /* The legacy members' checks, the substitutions, the parse of each expression and the
  * unused names and values, in DynamoDB's order. Fills *out. Returns 0 or -1. */
 int ddb__expr_parse_or_reply(struct http_req *r, unsigned flags, struct ddb_req_expr *out);
+/* A QueryFilter or ScanFilter (map) as one condition, joined by ConditionalOperator, with
+ * DynamoDB's checks of each entry (values, their number and types, BETWEEN's order). *out is
+ * NULL for an empty map. Returns 0 or -1 with the error set. */
+int ddb__legacy_filter_or_reply(struct http_req *r, const json_t *map, struct ddb_node **out);
+struct ddb_keycond;
+/* Query's KeyConditions (map) as key condition terms, with the same checks and "Conditions
+ * can be of length 1 or 2 only". Returns 0 or -1 with the error set. */
+int ddb__legacy_keycond_or_reply(struct http_req *r, const json_t *map,
+                                 struct ddb_keycond *out);
 /* An update's key rules, once the table is known: "Cannot update attribute pk. This
  * attribute is part of the key", and no document path below a key attribute. */
 int ddb__update_key_or_reply(struct http_req *r, const struct ddb_schema *s,
@@ -184,6 +229,27 @@ enum ddb_view {
     DDB_VIEW_NEW_AND_OLD_IMAGES,
 };
 
+/* An index's Projection. */
+enum ddb_proj_type {
+    DDB_PROJ_KEYS_ONLY = 0,
+    DDB_PROJ_INCLUDE,
+    DDB_PROJ_ALL,
+};
+
+/* A secondary index as the data plane needs it (part of struct ddb_schema). */
+struct ddb_index {
+    uint32_t id;                /* the prefix of its entries in ddb.index */
+    bool local;                 /* a local secondary index */
+    bool backfilling;           /* IndexStatus CREATING: the backfill is under way */
+    struct sl_str name;
+    struct sl_str hash, range;  /* key attribute names; range.len == 0: no range key */
+    int hash_type, range_type;
+    enum ddb_proj_type proj;
+    const unsigned char *nonkey;    /* INCLUDE: n_nonkey names, each a u8 length and bytes */
+    size_t nonkey_len;
+    unsigned n_nonkey;
+};
+
 /*
  * A table's schema as the data plane needs it, decoded from ddb.schema (docs/formats.md,
  * "DynamoDB table schema"). The slices are borrowed from the transaction it was read in.
@@ -196,7 +262,13 @@ struct ddb_schema {
     int range_type;
     enum ddb_view view;         /* the enabled stream's view type, or NONE */
     struct sl_str stream_arn;   /* the enabled stream, when view != NONE */
+    size_t n_index;             /* global and local secondary indexes, in catalog order */
+    bool has_lsi;               /* item collections are counted and limited */
+    struct ddb_index index[DDB_MAX_INDEXES];
 };
+
+/* The index of s named name, or NULL. */
+const struct ddb_index *ddb__index_find(const struct ddb_schema *s, struct sl_str name);
 
 /* Reads a table's schema in txn. Returns 0, -ENOENT (no such table), -EIO (damaged) or an
  * LMDB code. Any thread; the slices live as long as txn. */
@@ -206,15 +278,20 @@ int ddb__schema_get(struct ddb *d, MDB_txn *txn, const char *name, struct ddb_sc
 json_t *ddb__catalog_get(struct ddb *d, MDB_txn *txn, const char *name);
 /*
  * Writes a catalog entry and the schema record derived from it (its KeySchema,
- * AttributeDefinitions, StreamSpecification and LatestStreamArn), for table id. Writer thread.
- * Returns 0 or an LMDB code.
+ * AttributeDefinitions, StreamSpecification, LatestStreamArn and its indexes with their
+ * "SluiceIndexId"), for table id. Writer thread. Returns 0, -EINVAL (an entry that does not
+ * describe a table) or an LMDB code.
  */
 int ddb__catalog_put(struct ddb *d, MDB_txn *txn, const char *name, const json_t *entry,
                      uint32_t id);
-/* Removes a table's catalog entry, schema and counters, and queues its items for reclaiming
- * (ddb__reclaim_kick() after the commit). Writer thread. */
-int ddb__catalog_del(struct ddb *d, MDB_txn *txn, const char *name, uint32_t id);
-/* Hands out the next table id and creates its counters. Writer thread. */
+/* Removes a table's catalog entry, schema and counters (its indexes' too), and queues its
+ * items and index entries for reclaiming (ddb__reclaim_kick() after the commit). s is the
+ * table's schema, read in txn. Writer thread. */
+int ddb__catalog_del(struct ddb *d, MDB_txn *txn, const char *name, const struct ddb_schema *s);
+/* Queues the entries of one dropped index for reclaiming and removes its counters. Writer
+ * thread. */
+int ddb__index_drop(struct ddb *d, MDB_txn *txn, uint32_t index_id);
+/* Hands out the next table or index id and creates its counters. Writer thread. */
 int ddb__table_id_new(struct ddb *d, MDB_txn *txn, uint32_t *id);
 
 /* Item count and size of a table. Any thread. Returns 0 or an LMDB code. */
@@ -222,9 +299,11 @@ int ddb__counts_get(struct ddb *d, MDB_txn *txn, uint32_t id, uint64_t *items, u
 /* Adds to them. Writer thread. */
 int ddb__counts_add(struct ddb *d, MDB_txn *txn, uint32_t id, int64_t items, int64_t bytes);
 
-/* A TableDescription as DescribeTable shows it: the entry with ItemCount and TableSizeBytes.
- * New reference. */
-json_t *ddb__describe(const json_t *entry, uint64_t items, uint64_t bytes);
+/* A TableDescription as DescribeTable shows it: the entry with ItemCount and TableSizeBytes,
+ * and each index with its ItemCount and IndexSizeBytes read in txn (txn NULL: zero) and
+ * without sluice's own members. New reference. Any thread. */
+json_t *ddb__describe(struct ddb *d, MDB_txn *txn, const json_t *entry, uint64_t items,
+                      uint64_t bytes);
 
 /* Starts removing deleted tables' items in bounded writer ops, if any are waiting and none
  * is running. Any thread. */
@@ -243,6 +322,28 @@ void ddb__catalog_close(struct ddb *d);
 int ddb__stream_start(struct ddb *d, MDB_txn *txn, const char *table, const char *table_arn,
                       json_t *entry, const char *view, const json_t *key_schema,
                       const struct timespec *at);
+
+/* ---- index definitions (index.c) ---- */
+
+/* The JSON types inside a GlobalSecondaryIndexes (gsi) or LocalSecondaryIndexes list
+ * (SerializationException). Returns 0 or -1 with the error set. */
+int ddb__index_list_types_or_reply(struct http_req *r, const json_t *list, bool gsi);
+/* Adds the constraint violations of one index definition ix, whose members are named from
+ * at ("globalSecondaryIndexes.1.member"). */
+void ddb__index_constraints(struct ddb_verr *ve, const json_t *ix, const char *at, bool gsi);
+/* CreateTable's rules on its index definitions (in: the request), after the table's own key
+ * rules: defined key attributes, LSIs on the table's hash key, projections, throughput
+ * against the billing mode mode, unique names, the limits, and every AttributeDefinition
+ * used by some key. Returns 0 or -1 with a ValidationException set. */
+int ddb__index_rules_or_reply(struct http_req *r, const json_t *in, const char *mode);
+/* The catalog's description of index definition ix (new reference): IndexName, KeySchema,
+ * Projection, and for a GSI IndexStatus status ("ACTIVE", "CREATING": Backfilling) and its
+ * ProvisionedThroughput (zero under PAY_PER_REQUEST); IndexArn. */
+json_t *ddb__index_describe(const json_t *ix, bool gsi, const char *table_arn,
+                            const char *mode, const char *status);
+/* Gives the indexes of entry without one (all: every index) a new id, "SluiceIndexId".
+ * Writer thread. Returns 0 or an LMDB code. */
+int ddb__index_ids_assign(struct ddb *d, MDB_txn *txn, json_t *entry, bool all);
 
 /* ---- item keys (key.c) ---- */
 
@@ -282,15 +383,242 @@ int ddb__key_fail_or_reply(struct http_req *r, const struct ddb_key_err *err);
 /* The bytes a table's items start with (its id, big-endian). */
 void ddb__key_prefix(uint32_t id, unsigned char out[4]);
 
+/*
+ * A keyspace: the items of a table, or the entries of one of its indexes, in key order. Its
+ * LMDB keys are the id, then the encodings of parts[0..n): for a table its hash and range
+ * key; for an index its own hash and range key, then those of the table's key attributes
+ * that are not already among them (so that every entry has a key of its own, and entries
+ * with equal index keys are in table key order). own is 1 or 2: the parts that are the
+ * keyspace's own key (what a Query's key condition is on).
+ */
+struct ddb_keypart {
+    struct sl_str name;
+    int type;
+};
+
+struct ddb_keyspace {
+    uint32_t id;
+    const struct ddb_index *index;  /* NULL: the table's items */
+    size_t n, own;
+    struct ddb_keypart part[4];
+};
+
+/* The keyspace of table s (ix NULL) or of its index ix. Slices borrowed from s. */
+void ddb__keyspace_of(const struct ddb_schema *s, const struct ddb_index *ix,
+                      struct ddb_keyspace *out);
+
+/*
+ * The full (not shortened) key of an item in keyspace ks, written to full (DDB_FULLKEY_MAX
+ * bytes). Returns 0 with *len set, or -1 with *err saying why: DDB_KEY_MISSING (for an index:
+ * the item is not in it), DDB_KEY_TYPE, DDB_KEY_EMPTY_S/B, DDB_KEY_HASH_SIZE or
+ * DDB_KEY_RANGE_SIZE (only the keyspace's own parts are checked for these two: a table's key
+ * attributes were checked when the item was written). item borrowed for the call.
+ */
+int ddb__keyspace_key(const struct ddb_keyspace *ks, const void *item, size_t n,
+                      unsigned char *full, size_t *len, struct ddb_key_err *err);
+/* The LMDB key of a full key: itself, or when longer than DDB_KEY_SHORT_MAX its first
+ * DDB_KEY_SHORT_MAX bytes and its SHA-256. */
+void ddb__key_store(const unsigned char *full, size_t len, struct ddb_key *out);
+/* Is an LMDB key of ddb.items or ddb.index a shortened (long) one? */
+static inline bool ddb__key_is_long(size_t len)
+{
+    return len == DDB_KEY_LMDB_MAX;
+}
+
+/* ---- the write of one item (write.c) ---- */
+
+enum ddb_write_flags {
+    /* A deletion by the time-to-live sweeper: its stream record carries the service's
+     * userIdentity, as DynamoDB's TTL deletions do. */
+    DDB_WRITE_BY_TTL = 1 << 0,
+};
+
+/* Codes of ddb__item_write() and ddb__index_keys_check(), below the store's (R12). */
+#define DDB_WRITE_INDEX_KEY (-31101)        /* an index key value the index cannot hold */
+#define DDB_WRITE_COLLECTION_FULL (-31102)  /* the item collection would pass its limit */
+
+/* What ddb__item_write() did, set afresh by each call. */
+struct ddb_write {
+    uint32_t old_size, new_size;    /* DynamoDB's sizes of the old and new item (0: none) */
+    bool changed;                   /* false: nothing to do (the same item, or no item) */
+    bool appended;                  /* a stream record was appended: strm_notify() after the
+                                       commit */
+    /* DDB_WRITE_INDEX_KEY: which index refused which attribute, and why */
+    char index_name[256];
+    struct ddb_key_err kerr;
+    /* tables with local secondary indexes: the size of the item's collection after the
+     * write (ReturnItemCollectionMetrics) */
+    uint64_t collection_size;
+};
+
+/*
+ * The single place where an item is written: every write path (PutItem, UpdateItem,
+ * DeleteItem, and the batches, transactions and TTL deletions built on them) calls it, so
+ * that each change does, in txn (the writer's nested transaction of the change), all of:
+ * the item itself in ddb.items (new_ NULL: deleted), its entries in every secondary index
+ * (removed, moved or added; an item without an index's key attributes is not in it), the
+ * item collection's size (tables with local secondary indexes, refused past
+ * d->collection_max), the table's and the indexes' counters, and the stream record. Nothing
+ * is written, and no record appended, when new_ equals old or both are NULL.
+ *
+ * s is the table's schema read in txn; key the item's LMDB key under s; old the item stored
+ * now (NULL: none) and new_ the item to store, both encoded and borrowed for the call (old may
+ * point into the map: it is copied before anything is written). flags: enum ddb_write_flags.
+ * Fills *w. Returns 0, DDB_WRITE_INDEX_KEY (an index key attribute of new_ has the wrong
+ * type, is empty, or is too long: nothing was written), DDB_WRITE_COLLECTION_FULL, or an LMDB
+ * or stream error; on any error the caller's apply() fails, so its nested transaction rolls
+ * back. Writer thread.
+ */
+int ddb__item_write(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
+                    const struct ddb_key *key, const void *old, size_t old_len,
+                    const void *new_, size_t new_len, unsigned flags, struct ddb_write *w);
+
+/* The index key checks of ddb__item_write() alone, for an item about to be written (a
+ * handler checks PutItem's Item before queueing it, as DynamoDB validates it before the
+ * condition). Returns 0 or DDB_WRITE_INDEX_KEY with w->index_name and w->kerr. Any thread. */
+int ddb__index_keys_check(const struct ddb_schema *s, const void *item, size_t n,
+                          struct ddb_write *w);
+
+/* Fails r with DynamoDB's error for a write that returned DDB_WRITE_INDEX_KEY or
+ * DDB_WRITE_COLLECTION_FULL (a ValidationException naming the index, or
+ * ItemCollectionSizeLimitExceededException). Returns -1. */
+int ddb__write_fail_or_reply(struct http_req *r, int rc, const struct ddb_write *w);
+
+/* Appends "ItemCollectionMetrics":{"ItemCollectionKey":{<hash key of item>},
+ * "SizeEstimateRangeGB":[lo,hi]} for a collection of size bytes. Returns 0 or -E2BIG. */
+int ddb__collection_metrics_append(struct buf *b, const struct ddb_schema *s,
+                                   const void *item, size_t n, uint64_t size);
+/* The current size of the item collection of item's hash key (tables with local secondary
+ * indexes). Any thread. Returns 0 or an LMDB code. */
+int ddb__collection_size(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
+                         const void *item, size_t n, uint64_t *size);
+
+/*
+ * Adds one stored item's entry to index ix (a backfill): nothing when the item lacks the
+ * index key or holds a value of the wrong type for it (DynamoDB's backfill leaves such items
+ * out), the counters updated when an entry is new. Writer thread. Returns 0 or an LMDB code.
+ */
+int ddb__index_add(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
+                   const struct ddb_index *ix, const void *item, size_t n);
+
+/*
+ * Writes to out the encoded item made of the attributes of item (encoded) that index ix
+ * projects: all of them (ALL), or the table's and the index's key attributes and (INCLUDE)
+ * its NonKeyAttributes. Returns 0, -EINVAL (damaged) or -E2BIG. Any thread.
+ */
+int ddb__index_project(const struct ddb_schema *s, const struct ddb_index *ix,
+                       const void *item, size_t n, struct buf *out);
+/* Does index ix hold attribute name (a key attribute of the table or the index, or a
+ * projected one)? */
+bool ddb__index_projects(const struct ddb_schema *s, const struct ddb_index *ix,
+                         struct sl_str name);
+
+/* ---- range walks (range.c) ---- */
+
+/* memcmp order, a prefix before its extensions: the order of full keys. */
+int ddb__key_cmp(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen);
+/* Turns p[0..n) into the smallest byte string greater than every string it is a prefix of
+ * (the last byte below 0xFF incremented, the rest dropped). Returns the new length, 0 when
+ * there is none (all 0xFF). */
+size_t ddb__key_succ(unsigned char *p, size_t n);
+/* The length of the key value encoding of type at p (at most n bytes), or 0 when it does not
+ * end within them. */
+size_t ddb__key_part_len(const unsigned char *p, size_t n, int type);
+/* The parallel-scan segment (0..total-1) of a hash key value whose key encoding is p[0..n). */
+uint32_t ddb__segment_of(const unsigned char *p, size_t n, uint32_t total);
+
+/*
+ * One walk over the entries of keyspace ks (in dbi: ddb.items or ddb.index) whose full keys
+ * are in [lo, hi), in key order (backward: descending), only those of segment when total > 1.
+ * visit() gets each entry's stored value (valid for the txn) and returns 0 to go on, 1 to
+ * stop (the page is full) or a negative error; room() says how many more entries, and how
+ * many more bytes of items, the page can take (it bounds what a long-key group keeps).
+ */
+struct ddb_walk {
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    const struct ddb_keyspace *ks;
+    const unsigned char *lo, *hi;
+    size_t lo_len, hi_len;
+    bool backward;
+    uint32_t segment, total;
+    int (*visit)(void *ctx, const void *val, size_t len);
+    void (*room)(void *ctx, size_t *count, uint64_t *bytes);
+    void *ctx;
+};
+
+/* Returns 0 (the range ended or the visitor stopped) or a negative error (an LMDB code,
+ * -EIO for a damaged entry, or the visitor's). Any thread, in a read or write txn. */
+int ddb__walk(struct ddb_walk *w);
+
+/* ---- key conditions (keycond.c) ---- */
+
+enum ddb_kc_op {
+    DDB_KC_EQ = 1,
+    DDB_KC_LT,
+    DDB_KC_LE,
+    DDB_KC_GT,
+    DDB_KC_GE,
+    DDB_KC_BETWEEN,
+    DDB_KC_BEGINS_WITH,
+    DDB_KC_OTHER,           /* KeyConditions' NE, IN, NULL, ...: not an indexable operation */
+};
+
+/* One condition on one key attribute, the attribute on the left. */
+struct ddb_kc_term {
+    struct sl_str attr;
+    enum ddb_kc_op op;
+    struct ddb_val v[2];    /* BETWEEN: both; OTHER: none needed */
+    size_t nv;
+};
+
+/* A Query's key condition: one or two terms, from KeyConditionExpression or KeyConditions. */
+struct ddb_keycond {
+    size_t n;
+    struct ddb_kc_term t[2];
+    bool legacy;            /* from KeyConditions: its own words for some errors */
+};
+
+/*
+ * Reads a parsed KeyConditionExpression into *out, with DynamoDB's errors for what a key
+ * condition cannot hold ("Invalid operator used in KeyConditionExpression: OR",
+ * "KeyConditionExpressions must only contain one condition per key", "Conditions can be of
+ * length 1 or 2 only", ...), written to err. Returns 0 or -1.
+ */
+int ddb__keycond_from_expr(const struct ddb_node *x, struct ddb_keycond *out, char *err,
+                           size_t errlen);
+
+/* The range of full keys a key condition selects in keyspace ks: [lo, hi). */
+struct ddb_range {
+    unsigned char lo[DDB_FULLKEY_MAX + 1];
+    unsigned char hi[DDB_FULLKEY_MAX + 1];
+    size_t lo_len, hi_len;
+};
+
+/*
+ * Checks kc against keyspace ks as DynamoDB does once the table is known ("Query condition
+ * missed key schema element: x", "Query key condition not supported", "Attempted conditional
+ * constraint is not an indexable operation", "Condition parameter type does not match schema
+ * type") and computes its range. Returns 0, or -1 with the message in err.
+ */
+int ddb__keycond_range(const struct ddb_keycond *kc, const struct ddb_keyspace *ks,
+                       struct ddb_range *out, char *err, size_t errlen);
+/* The term of kc on attribute attr, or NULL. */
+const struct ddb_kc_term *ddb__keycond_term(const struct ddb_keycond *kc, struct sl_str attr);
+/* Does value v (of the attribute's type) satisfy term t? */
+bool ddb__keycond_match(const struct ddb_kc_term *t, const struct ddb_val *v);
+
 /* ---- stream records (stream_record.c) ---- */
 
 /*
  * Appends the record of one item change to the table's enabled stream, in txn (the writer's
  * nested transaction of the change): INSERT when only new is given, REMOVE when only old is,
  * MODIFY when both are, with Keys and the images s->view asks for. old and new are encoded
- * items (borrowed for the call). Writer thread. Returns 0, or the error of strm_append().
+ * items (borrowed for the call). by_ttl: a time-to-live deletion, whose record names the
+ * service as its userIdentity. Writer thread. Returns 0, or the error of strm_append().
  */
 int ddb__stream_record(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
-                       const void *old, size_t old_len, const void *new_, size_t new_len);
+                       const void *old, size_t old_len, const void *new_, size_t new_len,
+                       bool by_ttl);
 
 #endif

@@ -23,6 +23,7 @@
  *   cont (HTTP thread): answer; on -ESTALE run the handler again against the new table
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,13 +132,14 @@ static int cc_append(struct buf *b, enum rcc rcc, const char *table, double unit
 }
 
 /*
- * Answers {"<member>":<item>,"ConsumedCapacity":...} with either part left out: item NULL
- * leaves the item out, RCC_NONE the capacity. The item bytes are borrowed for the call (they
- * may be in a read transaction's map). Returns 0 or -1 with an error set.
+ * Answers {"<member>":<item>,"ConsumedCapacity":...,<extra>} with any part left out: item
+ * NULL leaves the item out, RCC_NONE the capacity, extra NULL the last (members as JSON text,
+ * "ItemCollectionMetrics":{...}). The item bytes are borrowed for the call (they may be in a
+ * read transaction's map). Returns 0 or -1 with an error set.
  */
 static int reply_or_reply(struct http_req *r, const char *member, const void *item, size_t n,
                           const struct sl_str *only, size_t n_only, enum rcc rcc,
-                          const char *table, double units)
+                          const char *table, double units, const char *extra)
 {
     struct buf b;
     char *text;
@@ -166,6 +168,12 @@ static int reply_or_reply(struct http_req *r, const char *member, const void *it
         rc = item ? buf_append(&b, ",", 1) : 0;
         if (rc == 0) {
             rc = cc_append(&b, rcc, table, units);
+        }
+    }
+    if (rc == 0 && extra) {
+        rc = b.len > 1 ? buf_append(&b, ",", 1) : 0;
+        if (rc == 0) {
+            rc = buf_puts(&b, extra);
         }
     }
     if (rc == 0) {
@@ -238,12 +246,14 @@ struct write_op {
     enum rv rv;
     bool rvoccf;                            /* ReturnValuesOnConditionCheckFailure ALL_OLD */
     enum rcc rcc;
+    bool ricm;                              /* ReturnItemCollectionMetrics SIZE */
     /* Set by apply, afresh on each run. */
-    uint32_t old_size;
-    uint32_t new_size;
+    struct ddb_write wr;                    /* what the write did (sizes, stream, errors) */
+    bool has_lsi;                           /* the table counts item collections */
     char *ret;                              /* the item to answer with (malloc, freed with r) */
     size_t ret_len;
-    bool appended;                          /* a stream record was appended */
+    char *metrics;                          /* ricm: "ItemCollectionMetrics":{...} (malloc,
+                                               freed with r) */
     struct ddb_err uerr;                    /* W_UPDATE_FAILED: DynamoDB's message */
 };
 
@@ -276,48 +286,24 @@ static void keep_ret(struct write_op *w, struct arena *a, const void *item, size
     buf_release(&b);
 }
 
-/* Writes the new item (new_ NULL: deletes it), its stream record and the counters. */
-static int write_item(struct write_op *w, MDB_txn *txn, const struct ddb_schema *s,
-                      const void *old, size_t old_len, const void *new_, size_t new_len)
+/* ReturnItemCollectionMetrics SIZE on a table with local secondary indexes: the answer's
+ * member, while the schema is at hand. w->item holds the item's key attributes (the Item or
+ * the Key). */
+static int keep_metrics(struct write_op *w, const struct ddb_schema *s)
 {
-    MDB_val k = { w->key.len, w->key.b };
-    int rc = 0;
-
-    if (!new_) {
-        /* DeleteItem: a missing item changes nothing and writes no record. */
-        if (!old) {
-            return 0;
-        }
-        if (s->view != DDB_VIEW_NONE) {
-            /* Before the delete: the old bytes are in the map until then. */
-            rc = ddb__stream_record(w->d, txn, s, old, old_len, NULL, 0);
-            w->appended = rc == 0;
-        }
-        if (rc == 0) {
-            rc = mdb_del(txn, w->d->items, &k, NULL);
-        }
-        if (rc == 0) {
-            rc = ddb__counts_add(w->d, txn, s->id, -1, -(int64_t)w->old_size);
-        }
-        return rc;
-    }
-    if (old && old_len == new_len && memcmp(old, new_, new_len) == 0) {
-        /* The same item again: nothing changes, so nothing is written or recorded. */
+    struct buf b;
+    size_t len;
+    if (!w->ricm || !s->has_lsi) {
         return 0;
     }
-    if (s->view != DDB_VIEW_NONE) {
-        rc = ddb__stream_record(w->d, txn, s, old, old ? old_len : 0, new_, new_len);
-        w->appended = rc == 0;
+    buf_init(&b, 64 * 1024);
+    if (ddb__collection_metrics_append(&b, s, w->item, w->item_len, w->wr.collection_size) <
+        0) {
+        buf_release(&b);
+        return -E2BIG;
     }
-    if (rc == 0) {
-        MDB_val nv = { new_len, (void *)new_ };
-        rc = mdb_put(txn, w->d->items, &k, &nv, 0);
-    }
-    if (rc == 0) {
-        rc = ddb__counts_add(w->d, txn, s->id, old ? 0 : 1,
-                             (int64_t)w->new_size - (int64_t)w->old_size);
-    }
-    return rc;
+    w->metrics = buf_detach(&b, &len);
+    return 0;
 }
 
 static int write_apply(struct store_op *op, MDB_txn *txn)
@@ -334,12 +320,13 @@ static int write_apply(struct store_op *op, MDB_txn *txn)
     int rc;
 
     store_assert_writer(d->st);
-    w->old_size = 0;
-    w->new_size = w->item_size;
-    w->appended = false;
+    memset(&w->wr, 0, offsetof(struct ddb_write, index_name));
+    w->wr.new_size = w->item_size;
     free(w->ret);
     w->ret = NULL;
     w->ret_len = 0;
+    free(w->metrics);
+    w->metrics = NULL;
     w->uerr.kind = DDB_ERR_NONE;
 
     rc = ddb__schema_get(d, txn, w->table, &s);
@@ -349,13 +336,14 @@ static int write_apply(struct store_op *op, MDB_txn *txn)
     if (s.id != w->id) {
         return -ESTALE;
     }
+    w->has_lsi = s.has_lsi;
     rc = mdb_get(txn, d->items, &k, &v);
     if (rc == 0) {
         if (ddb_item_open(v.mv_data, v.mv_size, &view) < 0) {
             return -EIO;
         }
         old = v.mv_data;
-        w->old_size = view.size;
+        w->wr.old_size = view.size;
     }
     else if (rc != MDB_NOTFOUND) {
         return rc;
@@ -376,8 +364,9 @@ static int write_apply(struct store_op *op, MDB_txn *txn)
         if (w->rv == RV_ALL_OLD && old) {
             w->ret = copy_bytes(old, v.mv_size, &w->ret_len);
         }
-        return write_item(w, txn, &s, old, v.mv_size, w->kind == W_PUT ? w->item : NULL,
-                          w->item_len);
+        rc = ddb__item_write(d, txn, &s, &w->key, old, v.mv_size,
+                             w->kind == W_PUT ? w->item : NULL, w->item_len, 0, &w->wr);
+        return rc ? rc : keep_metrics(w, &s);
     }
     arena_init(&a);
     buf_init(&nb, DDB_ITEM_ENC_MAX);
@@ -391,7 +380,6 @@ static int write_apply(struct store_op *op, MDB_txn *txn)
         rc = -EIO;
         goto out;
     }
-    w->new_size = view.size;
     switch (w->rv) {
     case RV_ALL_OLD:
     case RV_UPDATED_OLD:
@@ -404,7 +392,10 @@ static int write_apply(struct store_op *op, MDB_txn *txn)
     default:
         break;
     }
-    rc = write_item(w, txn, &s, old, v.mv_size, nb.p, nb.len);
+    rc = ddb__item_write(d, txn, &s, &w->key, old, v.mv_size, nb.p, nb.len, 0, &w->wr);
+    if (rc == 0) {
+        rc = keep_metrics(w, &s);
+    }
 out:
     buf_release(&nb);
     arena_clear(&a);
@@ -414,7 +405,7 @@ out:
 static void write_done(struct store_op *op, int rc)
 {
     struct write_op *w = (struct write_op *)op;
-    if (rc == 0 && w->appended) {
+    if (rc == 0 && w->wr.appended) {
         strm_notify(w->d->streams);
     }
     http_req_resume(w->r);
@@ -446,6 +437,9 @@ static int write_cont(struct http_req *r)
     if (w->ret) {
         arena_on_clear(&r->arena, ddb__free_cb, w->ret);
     }
+    if (w->metrics) {
+        arena_on_clear(&r->arena, ddb__free_cb, w->metrics);
+    }
     switch (w->base.rc) {
     case 0:
         break;
@@ -454,7 +448,11 @@ static int write_cont(struct http_req *r)
     case -ESTALE:
         /* The table was deleted and created again since the key was built: start over. */
         w->ret = NULL;
+        w->metrics = NULL;
         return w->handler(r);
+    case DDB_WRITE_INDEX_KEY:
+    case DDB_WRITE_COLLECTION_FULL:
+        return ddb__write_fail_or_reply(r, w->base.rc, &w->wr);
     case W_CONDITION_FAILED:
         return condition_failed_or_reply(r, w);
     case W_UPDATE_FAILED:
@@ -467,7 +465,8 @@ static int write_cont(struct http_req *r)
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
     return reply_or_reply(r, "Attributes", w->ret, w->ret_len, NULL, 0, w->rcc, w->table,
-                          write_units(w->kind == W_DELETE ? 0 : w->new_size, w->old_size));
+                          write_units(w->kind == W_DELETE ? 0 : w->wr.new_size, w->wr.old_size),
+                          w->metrics);
 }
 
 static int submit_or_reply(struct http_req *r, struct write_op *w)
@@ -564,6 +563,9 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     w->rv = rv_of(rv);
     w->rvoccf = rvoccf && strcmp(rvoccf, "ALL_OLD") == 0;
     w->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
+    w->ricm = json_is_string(json_object_get(in, "ReturnItemCollectionMetrics")) &&
+              strcmp(json_string_value(json_object_get(in, "ReturnItemCollectionMetrics")),
+                     "SIZE") == 0;
     return 0;
 }
 
@@ -590,6 +592,15 @@ static int key_or_reply(struct http_req *r, struct write_op *w, const char *enc,
     }
     if (rc == 0 && w->kind == W_UPDATE) {
         rc = ddb__update_key_or_reply(r, &s, w->ex.update);
+    }
+    if (rc == 0 && w->kind == W_PUT && s.n_index) {
+        /* An index key of the wrong type is a validation error, before the condition. */
+        struct ddb_write wr;
+        rc = ddb__index_keys_check(&s, enc, enc_len, &wr);
+        if (rc) {
+            rc = rc == DDB_WRITE_INDEX_KEY ? ddb__write_fail_or_reply(r, rc, &wr)
+                                           : http_req_fail(r, AWSERR_INTERNAL, NULL);
+        }
     }
     store_read_end(d->st, txn);
     return rc;
@@ -627,6 +638,8 @@ int ddb_delete_item(struct http_req *r)
         key_or_reply(r, w, enc, len, true) < 0) {
         return -1;
     }
+    w->item = enc;          /* not written: the key attributes, for ItemCollectionMetrics */
+    w->item_len = len;
     return submit_or_reply(r, w);
 }
 
@@ -703,7 +716,7 @@ static int projected_reply_or_reply(struct http_req *r, const struct ddb_req_exp
         log_error("dynamodb", "projecting an item of %s: %s", table, store_strerror(rc));
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    rc = reply_or_reply(r, "Item", b.p, b.len, NULL, 0, rcc, table, units);
+    rc = reply_or_reply(r, "Item", b.p, b.len, NULL, 0, rcc, table, units, NULL);
     buf_release(&b);
     return rc;
 }
@@ -803,7 +816,7 @@ int ddb_get_item(struct http_req *r)
     if (rc == MDB_NOTFOUND) {
         store_read_end(d->st, txn);
         units = consistent ? 1.0 : 0.5;
-        return reply_or_reply(r, "Item", NULL, 0, NULL, 0, rcc, table, units);
+        return reply_or_reply(r, "Item", NULL, 0, NULL, 0, rcc, table, units, NULL);
     }
     if (rc == 0) {
         struct ddb_item_view v;
@@ -815,7 +828,7 @@ int ddb_get_item(struct http_req *r)
         }
         else {
             rc = reply_or_reply(r, "Item", mv.mv_data, mv.mv_size, names, n_names, rcc, table,
-                                units);
+                                units, NULL);
         }
         store_read_end(d->st, txn);
         return rc;

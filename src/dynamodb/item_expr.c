@@ -272,6 +272,78 @@ static bool arity_ok(const char *op, size_t n)
     return n == 1;
 }
 
+/* Encodes the n values of a legacy condition (avl, or value alone) into vals (from r's
+ * arena). Returns 0 or -1 with the error set. */
+static int values_or_reply(struct http_req *r, const json_t *avl, const json_t *value,
+                           size_t n, struct ddb_val **vals)
+{
+    *vals = arena_alloc(&r->arena, (n ? n : 1) * sizeof **vals);
+    for (size_t i = 0; i < n; i++) {
+        if (legacy_value_or_reply(r, present(avl) ? json_array_get(avl, i) : value,
+                                  &(*vals)[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The condition of a ComparisonOperator on path with its n values: the values' type rules
+ * (one type, BETWEEN's order), then the node. Returns NULL with the error set. */
+static struct ddb_node *op_node_or_reply(struct http_req *r, struct ddb_node *path,
+                                         const char *op, const struct ddb_val *vals, size_t n)
+{
+    struct ddb_node *x;
+
+    if (strcmp(op, "NULL") == 0) {
+        return func_node(r, DDB_F_ATTRIBUTE_NOT_EXISTS, path, NULL);
+    }
+    if (strcmp(op, "NOT_NULL") == 0) {
+        return func_node(r, DDB_F_ATTRIBUTE_EXISTS, path, NULL);
+    }
+    x = node(r, strcmp(op, "IN") == 0 ? DDB_N_IN : strcmp(op, "BETWEEN") == 0 ? DDB_N_BETWEEN
+                                                                              : DDB_N_CMP,
+             1 + n);
+    x->args[0] = path;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && vals[i].type != vals[0].type) {
+            http_req_fail(r, AWSERR_VALIDATION, "%sAttributeValues inside AttributeValueList "
+                                                "must be of same type",
+                          invalid);
+            return NULL;
+        }
+        x->args[1 + i] = node(r, DDB_N_VALUE, 0);
+        x->args[1 + i]->val = vals[i];
+    }
+    if (strcmp(op, "BETWEEN") == 0 && n == 2) {
+        int order;
+        if (ddb_val_cmp(&vals[0], &vals[1], &order) == 0 && order > 0) {
+            http_req_fail(r, AWSERR_VALIDATION, "The BETWEEN condition was provided a range "
+                                                "where the lower bound is greater than the "
+                                                "upper bound");
+            return NULL;
+        }
+    }
+    if (x->kind == DDB_N_CMP) {
+        static const struct {
+            const char *n;
+            int op;
+        } ops[] = { { "EQ", DDB_CMP_EQ }, { "NE", DDB_CMP_NE }, { "LE", DDB_CMP_LE },
+                    { "LT", DDB_CMP_LT }, { "GE", DDB_CMP_GE }, { "GT", DDB_CMP_GT } };
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+            if (strcmp(op, ops[i].n) == 0) {
+                x->op = ops[i].op;
+                return x;
+            }
+        }
+        /* CONTAINS, NOT_CONTAINS, BEGINS_WITH: functions of the path and the value. */
+        return func_node(r, strcmp(op, "CONTAINS") == 0       ? DDB_F_CONTAINS
+                            : strcmp(op, "NOT_CONTAINS") == 0 ? DDB_F_NOT_CONTAINS
+                                                              : DDB_F_BEGINS_WITH,
+                         path, x->args[1]);
+    }
+    return x;
+}
+
 /* One Expected entry as a condition. */
 static struct ddb_node *expected_one_or_reply(struct http_req *r, const char *attr,
                                               size_t attr_len, const json_t *c)
@@ -281,8 +353,7 @@ static struct ddb_node *expected_one_or_reply(struct http_req *r, const char *at
     const json_t *avl = json_object_get(c, "AttributeValueList");
     const char *op = json_string_value(json_object_get(c, "ComparisonOperator"));
     struct ddb_node *path = path_node(r, attr, attr_len), *x;
-    struct ddb_val vals[2];
-    size_t nvals = 0;
+    struct ddb_val *vals;
 
     if (present(avl) && present(value)) {
         http_req_fail(r, AWSERR_VALIDATION, "%sValue and AttributeValueList cannot be used "
@@ -324,63 +395,10 @@ static struct ddb_node *expected_one_or_reply(struct http_req *r, const char *at
                           invalid, op);
             return NULL;
         }
-        if (strcmp(op, "NULL") == 0) {
-            return func_node(r, DDB_F_ATTRIBUTE_NOT_EXISTS, path, NULL);
+        if (values_or_reply(r, avl, value, n, &vals) < 0) {
+            return NULL;
         }
-        if (strcmp(op, "NOT_NULL") == 0) {
-            return func_node(r, DDB_F_ATTRIBUTE_EXISTS, path, NULL);
-        }
-        x = node(r, strcmp(op, "IN") == 0 ? DDB_N_IN : strcmp(op, "BETWEEN") == 0 ? DDB_N_BETWEEN
-                                                                                  : DDB_N_CMP,
-                 1 + n);
-        x->args[0] = path;
-        for (size_t i = 0; i < n; i++) {
-            const json_t *av = present(avl) ? json_array_get(avl, i) : value;
-            struct ddb_val v;
-            if (legacy_value_or_reply(r, av, &v) < 0) {
-                return NULL;
-            }
-            if (i > 0 && v.type != x->args[1]->val.type) {
-                http_req_fail(r, AWSERR_VALIDATION, "%sAttributeValues inside AttributeValueList "
-                                                    "must be of same type",
-                              invalid);
-                return NULL;
-            }
-            x->args[1 + i] = node(r, DDB_N_VALUE, 0);
-            x->args[1 + i]->val = v;
-            if (i < 2) {
-                vals[i] = v;
-                nvals = i + 1;
-            }
-        }
-        if (strcmp(op, "BETWEEN") == 0 && nvals == 2) {
-            int order;
-            if (ddb_val_cmp(&vals[0], &vals[1], &order) == 0 && order > 0) {
-                http_req_fail(r, AWSERR_VALIDATION, "The BETWEEN condition was provided a range "
-                                                    "where the lower bound is greater than the "
-                                                    "upper bound");
-                return NULL;
-            }
-        }
-        if (x->kind == DDB_N_CMP) {
-            static const struct {
-                const char *n;
-                int op;
-            } ops[] = { { "EQ", DDB_CMP_EQ }, { "NE", DDB_CMP_NE }, { "LE", DDB_CMP_LE },
-                        { "LT", DDB_CMP_LT }, { "GE", DDB_CMP_GE }, { "GT", DDB_CMP_GT } };
-            for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-                if (strcmp(op, ops[i].n) == 0) {
-                    x->op = ops[i].op;
-                    return x;
-                }
-            }
-            /* CONTAINS, NOT_CONTAINS, BEGINS_WITH: functions of the path and the value. */
-            return func_node(r, strcmp(op, "CONTAINS") == 0       ? DDB_F_CONTAINS
-                                : strcmp(op, "NOT_CONTAINS") == 0 ? DDB_F_NOT_CONTAINS
-                                                                  : DDB_F_BEGINS_WITH,
-                             path, x->args[1]);
-        }
-        return x;
+        return op_node_or_reply(r, path, op, vals, n);
     }
     if (present(avl)) {
         http_req_fail(r, AWSERR_VALIDATION, "%sAttributeValueList can only be used with a "
@@ -436,6 +454,136 @@ static int expected_or_reply(struct http_req *r, const json_t *exp, struct ddb_n
     }
     all->nargs = i;
     *out = i ? all : NULL;
+    return 0;
+}
+
+/* The types a ComparisonOperator of a QueryFilter, ScanFilter or KeyConditions takes (EQ and
+ * NE any: DynamoDB has compared BOOL, NULL, L and M values since it has had them). */
+static bool op_type_ok(const char *op, int t)
+{
+    bool scalar = t == DDB_S || t == DDB_N || t == DDB_B;
+    if (strcmp(op, "EQ") == 0 || strcmp(op, "NE") == 0) {
+        return true;
+    }
+    if (strcmp(op, "BEGINS_WITH") == 0) {
+        return t == DDB_S || t == DDB_B;
+    }
+    return scalar;
+}
+
+/*
+ * One entry of a QueryFilter, ScanFilter or KeyConditions map (a ComparisonOperator and its
+ * AttributeValueList), as DynamoDB validates it: the values, their number, one type, a type
+ * the operator takes, BETWEEN's order. Fills *vals and *n. Returns 0 or -1 with the error.
+ */
+static int condition_values_or_reply(struct http_req *r, const char *op, const json_t *c,
+                                     struct ddb_val **vals, size_t *n)
+{
+    const json_t *avl = json_object_get(c, "AttributeValueList");
+    *n = json_array_size(avl);
+    if (values_or_reply(r, avl, NULL, *n, vals) < 0) {
+        return -1;
+    }
+    if (!arity_ok(op, *n)) {
+        return http_req_fail(r, AWSERR_VALIDATION, "%sInvalid number of argument(s) for the %s "
+                                                   "ComparisonOperator",
+                             invalid, op);
+    }
+    for (size_t i = 1; i < *n; i++) {
+        if ((*vals)[i].type != (*vals)[0].type) {
+            return http_req_fail(r, AWSERR_VALIDATION, "%sAttributeValues inside "
+                                                       "AttributeValueList must be of same type",
+                                 invalid);
+        }
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (!op_type_ok(op, (*vals)[i].type)) {
+            return http_req_fail(r, AWSERR_VALIDATION, "%sComparisonOperator %s is not valid for "
+                                                       "%s AttributeValue type",
+                                 invalid, op, ddb_type_name((*vals)[i].type));
+        }
+    }
+    return 0;
+}
+
+int ddb__legacy_filter_or_reply(struct http_req *r, const json_t *map, struct ddb_node **out)
+{
+    const char *cop = json_string_value(member(r, "ConditionalOperator"));
+    struct ddb_node *all = node(r, cop && strcmp(cop, "OR") == 0 ? DDB_N_OR : DDB_N_AND,
+                                json_object_size(map));
+    const char *k;
+    size_t klen, i = 0;
+    json_t *c;
+
+    json_object_keylen_foreach((json_t *)map, k, klen, c)
+    {
+        const char *op = json_string_value(json_object_get(c, "ComparisonOperator"));
+        struct ddb_val *vals;
+        size_t n;
+        if (!op || condition_values_or_reply(r, op, c, &vals, &n) < 0) {
+            return op ? -1 : http_req_fail(r, AWSERR_INTERNAL, NULL);
+        }
+        all->args[i] = op_node_or_reply(r, path_node(r, k, klen), op, vals, n);
+        if (!all->args[i]) {
+            return -1;
+        }
+        i++;
+    }
+    all->nargs = i;
+    *out = i ? all : NULL;
+    return 0;
+}
+
+int ddb__legacy_keycond_or_reply(struct http_req *r, const json_t *map, struct ddb_keycond *out)
+{
+    static const struct {
+        const char *n;
+        enum ddb_kc_op op;
+    } ops[] = { { "EQ", DDB_KC_EQ },         { "LT", DDB_KC_LT },
+                { "LE", DDB_KC_LE },         { "GT", DDB_KC_GT },
+                { "GE", DDB_KC_GE },         { "BETWEEN", DDB_KC_BETWEEN },
+                { "BEGINS_WITH", DDB_KC_BEGINS_WITH } };
+    const char *k;
+    size_t klen;
+    json_t *c;
+
+    memset(out, 0, sizeof *out);
+    out->legacy = true;
+    json_object_keylen_foreach((json_t *)map, k, klen, c)
+    {
+        const char *op = json_string_value(json_object_get(c, "ComparisonOperator"));
+        struct ddb_kc_term *t = &out->t[out->n < 2 ? out->n : 1];
+        struct ddb_val *vals;
+        size_t n;
+        if (!op || condition_values_or_reply(r, op, c, &vals, &n) < 0) {
+            return op ? -1 : http_req_fail(r, AWSERR_INTERNAL, NULL);
+        }
+        if (n == 2 && strcmp(op, "BETWEEN") == 0) {
+            int order;
+            if (ddb_val_cmp(&vals[0], &vals[1], &order) == 0 && order > 0) {
+                return http_req_fail(r, AWSERR_VALIDATION,
+                                     "The BETWEEN condition was provided a range where the "
+                                     "lower bound is greater than the upper bound");
+            }
+        }
+        if (out->n < 2) {
+            t->attr = (struct sl_str){ k, klen };
+            t->op = DDB_KC_OTHER;
+            for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+                if (strcmp(op, ops[i].n) == 0) {
+                    t->op = ops[i].op;
+                }
+            }
+            t->nv = n < 2 ? n : 2;
+            for (size_t i = 0; i < t->nv; i++) {
+                t->v[i] = vals[i];
+            }
+        }
+        out->n++;
+    }
+    if (out->n != 1 && out->n != 2) {
+        return http_req_fail(r, AWSERR_VALIDATION, "Conditions can be of length 1 or 2 only");
+    }
     return 0;
 }
 

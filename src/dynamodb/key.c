@@ -3,6 +3,10 @@
  * table's primary key, the errors DynamoDB answers when they do not, and the LMDB key of an
  * item in ddb.items (docs/formats.md, "DynamoDB item keys").
  *
+ * The same layout serves secondary indexes: an index entry's key is the index id, the index's
+ * hash and range key values, then the table's key values not already among them
+ * (ddb__keyspace_of()), so one range-scan engine (query.c) reads tables and indexes alike.
+ *
  * What it is not: the value encodings themselves (attr.c).
  *
  * Invariants: an item's LMDB key starts with its table id, then the hash key value's
@@ -35,9 +39,11 @@ static int key_fail(struct ddb_key_err *err, enum ddb_key_fail why, struct sl_st
     return -1;
 }
 
-/* Appends one key attribute's encoding (at enc + *o). */
+/* Appends one key attribute's encoding (at enc + *o). checked: the value's size limit
+ * applies (hash: DDB_PK_MAX, otherwise DDB_SK_MAX). */
 static int key_part(const void *item, size_t n, struct sl_str name, int type, bool hash,
-                    bool key_map, unsigned char *enc, size_t *o, struct ddb_key_err *err)
+                    bool checked, bool key_map, unsigned char *enc, size_t cap, size_t *o,
+                    struct ddb_key_err *err)
 {
     struct ddb_attr a;
     struct ddb_num num;
@@ -55,7 +61,8 @@ static int key_part(const void *item, size_t n, struct sl_str name, int type, bo
         return key_fail(err, key_map ? DDB_KEY_SCHEMA : DDB_KEY_TYPE, name);
     }
     if (type == DDB_N) {
-        if (ddb_num_parse((const char *)a.val, a.val_len, &num) != 0) {
+        if (ddb_num_parse((const char *)a.val, a.val_len, &num) != 0 ||
+            *o + DDB_NUM_KEY_MAX > cap) {
             return key_fail(err, DDB_KEY_DAMAGED, name);
         }
         *o += ddb_num_key(&num, enc + *o);
@@ -64,11 +71,28 @@ static int key_part(const void *item, size_t n, struct sl_str name, int type, bo
     if (a.val_len == 0) {
         return key_fail(err, type == DDB_S ? DDB_KEY_EMPTY_S : DDB_KEY_EMPTY_B, name);
     }
-    if (a.val_len > (hash ? DDB_PK_MAX : DDB_SK_MAX)) {
+    if (checked && a.val_len > (hash ? DDB_PK_MAX : DDB_SK_MAX)) {
         return key_fail(err, hash ? DDB_KEY_HASH_SIZE : DDB_KEY_RANGE_SIZE, name);
+    }
+    if (*o + 2 * a.val_len + 2 > cap) {
+        /* Only a damaged stored item has longer key values: the buffers are sized for the
+         * limits. */
+        return key_fail(err, DDB_KEY_DAMAGED, name);
     }
     *o += ddb_key_bytes(a.val, a.val_len, enc + *o);
     return 0;
+}
+
+void ddb__key_store(const unsigned char *full, size_t len, struct ddb_key *out)
+{
+    if (len <= DDB_KEY_SHORT_MAX) {
+        memcpy(out->b, full, len);
+        out->len = len;
+        return;
+    }
+    memcpy(out->b, full, DDB_KEY_SHORT_MAX);
+    SHA256(full, len, out->b + DDB_KEY_SHORT_MAX);
+    out->len = DDB_KEY_LMDB_MAX;
 }
 
 int ddb__key_of(const struct ddb_schema *s, const void *item, size_t n, bool key_map,
@@ -88,21 +112,63 @@ int ddb__key_of(const struct ddb_schema *s, const void *item, size_t n, bool key
         }
     }
     ddb__key_prefix(s->id, enc);
-    if (key_part(item, n, s->hash, s->hash_type, true, key_map, enc, &o, err) < 0) {
+    if (key_part(item, n, s->hash, s->hash_type, true, true, key_map, enc, sizeof enc, &o,
+                 err) < 0) {
         return -1;
     }
-    if (s->range.len &&
-        key_part(item, n, s->range, s->range_type, false, key_map, enc, &o, err) < 0) {
+    if (s->range.len && key_part(item, n, s->range, s->range_type, false, true, key_map, enc,
+                                 sizeof enc, &o, err) < 0) {
         return -1;
     }
-    if (o <= DDB_KEY_SHORT_MAX) {
-        memcpy(out->b, enc, o);
-        out->len = o;
-        return 0;
+    ddb__key_store(enc, o, out);
+    return 0;
+}
+
+void ddb__keyspace_of(const struct ddb_schema *s, const struct ddb_index *ix,
+                      struct ddb_keyspace *out)
+{
+    const struct ddb_keypart table[2] = { { s->hash, s->hash_type }, { s->range, s->range_type } };
+    size_t nt = s->range.len ? 2 : 1;
+
+    out->index = ix;
+    out->n = 0;
+    if (!ix) {
+        out->id = s->id;
+        memcpy(out->part, table, sizeof table);
+        out->n = out->own = nt;
+        return;
     }
-    memcpy(out->b, enc, DDB_KEY_SHORT_MAX);
-    SHA256(enc, o, out->b + DDB_KEY_SHORT_MAX);
-    out->len = DDB_KEY_LMDB_MAX;
+    out->id = ix->id;
+    out->part[out->n++] = (struct ddb_keypart){ ix->hash, ix->hash_type };
+    if (ix->range.len) {
+        out->part[out->n++] = (struct ddb_keypart){ ix->range, ix->range_type };
+    }
+    out->own = out->n;
+    for (size_t i = 0; i < nt; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < out->own; j++) {
+            dup = dup || sl_str_eq(out->part[j].name, table[i].name);
+        }
+        if (!dup) {
+            out->part[out->n++] = table[i];
+        }
+    }
+}
+
+int ddb__keyspace_key(const struct ddb_keyspace *ks, const void *item, size_t n,
+                      unsigned char *full, size_t *len, struct ddb_key_err *err)
+{
+    size_t o = 4;
+
+    memset(err, 0, sizeof *err);
+    ddb__key_prefix(ks->id, full);
+    for (size_t i = 0; i < ks->n; i++) {
+        if (key_part(item, n, ks->part[i].name, ks->part[i].type, i == 0, i < ks->own, false,
+                     full, DDB_FULLKEY_MAX, &o, err) < 0) {
+            return -1;
+        }
+    }
+    *len = o;
     return 0;
 }
 

@@ -19,6 +19,8 @@ static const struct http_op ddb_ops[] = {
     { "GetItem", ddb_get_item, 0 },
     { "ListTables", ddb_list_tables, 0 },
     { "PutItem", ddb_put_item, HTTP_OP_WRITE },
+    { "Query", ddb_query, 0 },
+    { "Scan", ddb_scan, 0 },
     { "UpdateItem", ddb_update_item, HTTP_OP_WRITE },
     { "UpdateTable", ddb_update_table, HTTP_OP_WRITE },
 };
@@ -53,10 +55,15 @@ int ddb_new(struct store *st, struct strm *streams, const char *region, const ch
 
     d->st = st;
     d->streams = streams;
+    d->collection_max = DDB_COLLECTION_MAX;
+    buf_init(&d->w_old, DDB_ITEM_ENC_MAX);
+    buf_init(&d->w_entry, DDB_ITEM_ENC_MAX);
     snprintf(d->region, sizeof d->region, "%s", region);
     snprintf(d->account, sizeof d->account, "%s", account);
     rc = ddb__catalog_open(d);
     if (rc != 0) {
+        buf_release(&d->w_old);
+        buf_release(&d->w_entry);
         free(d);
         return rc;
     }
@@ -80,5 +87,7 @@ void ddb_free(struct ddb *d)
         return;
     }
     ddb__catalog_close(d);
+    buf_release(&d->w_old);
+    buf_release(&d->w_entry);
     free(d);
 }

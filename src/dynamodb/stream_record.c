@@ -9,7 +9,7 @@
  * eventID, eventName, eventVersion, eventSource, awsRegion, SequenceNumber and
  * StreamViewType.
  *
- * What it is not: the decision whether a change happened. The callers (item.c) append
+ * What it is not: the decision whether a change happened. The caller (write.c) appends
  * nothing for a DeleteItem of a missing item, nor for a PutItem that writes an item equal to
  * the one stored: DynamoDB Streams records only changes ("Change data capture for DynamoDB
  * Streams": a write that does not change any data writes no stream record).
@@ -40,7 +40,8 @@ static uint32_t item_size(const void *item, size_t n)
 }
 
 int ddb__stream_record(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
-                       const void *old, size_t old_len, const void *new_, size_t new_len)
+                       const void *old, size_t old_len, const void *new_, size_t new_len,
+                       bool by_ttl)
 {
     struct sl_str keys[2] = { s->hash, s->range };
     size_t nkeys = s->range.len ? 2 : 1;
@@ -51,7 +52,7 @@ int ddb__stream_record(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
     bool want_old = s->view == DDB_VIEW_OLD_IMAGE || s->view == DDB_VIEW_NEW_AND_OLD_IMAGES;
     char arn[1100];
     size_t size = keys_size(any, any_len, keys, nkeys);
-    json_t *rec, *k;
+    json_t *rec, *k, *who = NULL;
     int rc;
 
     store_assert_writer(d->st);
@@ -82,7 +83,12 @@ int ddb__stream_record(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
         }
     }
     json_object_set_new(rec, "SizeBytes", json_integer((json_int_t)size));
-    rc = strm_append(d->streams, txn, arn, event, rec, NULL);
+    if (by_ttl) {
+        /* "Time to Live (TTL) and DynamoDB Streams": the service deleted the item. */
+        who = json_pack("{s:s, s:s}", "type", "Service", "principalId", "dynamodb.amazonaws.com");
+    }
+    rc = strm_append(d->streams, txn, arn, event, rec, who);
+    json_decref(who);
     json_decref(rec);
     return rc;
 }

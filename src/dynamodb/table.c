@@ -141,6 +141,9 @@ static int create_apply(struct store_op *op, MDB_txn *txn)
         return rc;
     }
     rc = ddb__table_id_new(c->d, txn, &id);
+    if (rc == 0) {
+        rc = ddb__index_ids_assign(c->d, txn, c->entry, true);
+    }
     if (rc == 0 && c->stream_view) {
         /* The stream is born in the same transaction as its table. */
         rc = ddb__stream_start(c->d, txn, c->name, c->table_arn, c->entry, c->stream_view,
@@ -178,7 +181,7 @@ static int create_cont(struct http_req *r)
         log_error("dynamodb", "CreateTable %s: %s", c->name, store_strerror(c->base.rc));
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    desc = ddb__describe(c->entry, 0, 0);
+    desc = ddb__describe(c->d, NULL, c->entry, 0, 0);
     /* DynamoDB answers CreateTable while the table is CREATING; sluice's tables are ready at
      * once, so DescribeTable reports ACTIVE from the next call on. */
     json_object_set_new(desc, "TableStatus", json_string("CREATING"));
@@ -191,8 +194,10 @@ static bool valid_key_type(const char *t)
 }
 
 /* Validates KeySchema and AttributeDefinitions as DynamoDB does; adds to ve or fails r with a
- * semantic ValidationException. Returns 0 or -1 (r's error set). */
-static int check_keys(struct http_req *r, struct ddb_verr *ve, const json_t *ks, const json_t *ad)
+ * semantic ValidationException. indexes: the request defines secondary indexes, whose rules
+ * (index.c) check the definitions they use. Returns 0 or -1 (r's error set). */
+static int check_keys(struct http_req *r, struct ddb_verr *ve, const json_t *ks, const json_t *ad,
+                      bool indexes)
 {
     size_t i;
     const json_t *e;
@@ -347,7 +352,7 @@ static int check_keys(struct http_req *r, struct ddb_verr *ve, const json_t *ks,
                                  keys, defs);
         }
     }
-    if (json_array_size(ad) != json_array_size(ks)) {
+    if (!indexes && json_array_size(ad) != json_array_size(ks)) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "One or more parameter values were invalid: Number of attributes "
                              "in KeySchema does not exactly match number of attributes defined "
@@ -462,6 +467,9 @@ int ddb_create_table(struct http_req *r)
     const json_t *bm = json_object_get(in, "BillingMode");
     const json_t *pt = json_object_get(in, "ProvisionedThroughput");
     const json_t *ss = json_object_get(in, "StreamSpecification");
+    const json_t *gsi = json_object_get(in, "GlobalSecondaryIndexes");
+    const json_t *lsi = json_object_get(in, "LocalSecondaryIndexes");
+    bool indexes = (gsi && !json_is_null(gsi)) || (lsi && !json_is_null(lsi));
     struct ddb_verr ve = { 0 };
     const char *mode = "PROVISIONED";
     struct create_op *c;
@@ -469,22 +477,41 @@ int ddb_create_table(struct http_req *r)
     struct timespec now;
     char uuid[37];
     char *arn;
+    size_t i;
+    const json_t *ix;
 
     if (ddb__type_or_reply(r, jname, DDB_J_STRING) < 0 ||
         ddb__type_or_reply(r, ks, DDB_J_LIST) < 0 ||
         ddb__type_or_reply(r, ad, DDB_J_LIST) < 0 ||
         ddb__type_or_reply(r, bm, DDB_J_STRING) < 0 ||
         ddb__type_or_reply(r, pt, DDB_J_STRUCT) < 0 ||
-        ddb__type_or_reply(r, ss, DDB_J_STRUCT) < 0) {
+        ddb__type_or_reply(r, ss, DDB_J_STRUCT) < 0 ||
+        ddb__index_list_types_or_reply(r, gsi, true) < 0 ||
+        ddb__index_list_types_or_reply(r, lsi, false) < 0) {
         return -1;
     }
     ddb__check_table_name(&ve, jname, "tableName");
-    if (check_keys(r, &ve, ks, ad) < 0 || check_billing(r, &ve, bm, pt, &mode) < 0 ||
+    json_array_foreach(gsi, i, ix)
+    {
+        char at[64];
+        snprintf(at, sizeof at, "globalSecondaryIndexes.%zu.member", i + 1);
+        ddb__index_constraints(&ve, ix, at, true);
+    }
+    json_array_foreach(lsi, i, ix)
+    {
+        char at[64];
+        snprintf(at, sizeof at, "localSecondaryIndexes.%zu.member", i + 1);
+        ddb__index_constraints(&ve, ix, at, false);
+    }
+    if (check_keys(r, &ve, ks, ad, indexes) < 0 || check_billing(r, &ve, bm, pt, &mode) < 0 ||
         check_stream(r, &ve, ss) < 0) {
         return -1;
     }
     if (ve.n) {
         return ddb__verr_reply(r, &ve);
+    }
+    if (indexes && ddb__index_rules_or_reply(r, in, mode) < 0) {
+        return -1;
     }
 
     clock_gettime(CLOCK_REALTIME, &now);
@@ -520,6 +547,22 @@ int ddb_create_table(struct http_req *r)
     json_object_set_new(entry, "DeletionProtectionEnabled",
                         json_boolean(json_is_true(json_object_get(in,
                                                                   "DeletionProtectionEnabled"))));
+    if (json_array_size(gsi)) {
+        json_t *list = json_array();
+        json_array_foreach(gsi, i, ix)
+        {
+            json_array_append_new(list, ddb__index_describe(ix, true, arn, mode, "ACTIVE"));
+        }
+        json_object_set_new(entry, "GlobalSecondaryIndexes", list);
+    }
+    if (json_array_size(lsi)) {
+        json_t *list = json_array();
+        json_array_foreach(lsi, i, ix)
+        {
+            json_array_append_new(list, ddb__index_describe(ix, false, arn, mode, "ACTIVE"));
+        }
+        json_object_set_new(entry, "LocalSecondaryIndexes", list);
+    }
     c = arena_new(&r->arena, struct create_op);
     if (ss && json_is_true(json_object_get(ss, "StreamEnabled"))) {
         c->stream_view = json_string_value(json_object_get(ss, "StreamViewType"));
@@ -561,12 +604,12 @@ int ddb_describe_table(struct http_req *r)
     if (entry && ddb__schema_get(d, txn, name, &sc) == 0) {
         rc = ddb__counts_get(d, txn, sc.id, &items, &bytes);
     }
+    desc = entry ? ddb__describe(d, txn, entry, items, bytes) : NULL;
     store_read_end(d->st, txn);
     if (!entry) {
         return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND,
                              "Requested resource not found: Table: %s not found", name);
     }
-    desc = ddb__describe(entry, items, bytes);
     json_decref(entry);
     if (rc != 0) {
         json_decref(desc);
@@ -583,7 +626,7 @@ struct delete_op {
     struct http_req *r;
     const char *name;
     json_t *entry;    /* the deleted entry, read inside the op (owned, decref by cont) */
-    uint64_t items, bytes;
+    json_t *desc;     /* its description, made inside the op (owned, decref by cont) */
 };
 
 static int delete_apply(struct store_op *op, MDB_txn *txn)
@@ -593,7 +636,11 @@ static int delete_apply(struct store_op *op, MDB_txn *txn)
     const char *arn;
     int rc;
 
+    uint64_t items = 0, bytes = 0;
+
     json_decref(c->entry);      /* from an earlier run of this op, if any */
+    json_decref(c->desc);
+    c->desc = NULL;
     c->entry = ddb__catalog_get(c->d, txn, c->name);
     if (!c->entry) {
         return -ENOENT;
@@ -603,11 +650,13 @@ static int delete_apply(struct store_op *op, MDB_txn *txn)
     }
     rc = ddb__schema_get(c->d, txn, c->name, &sc);
     if (rc == 0) {
-        rc = ddb__counts_get(c->d, txn, sc.id, &c->items, &c->bytes);
+        rc = ddb__counts_get(c->d, txn, sc.id, &items, &bytes);
     }
     if (rc == 0) {
-        /* The items go in later ops (ddb__reclaim_kick() after the commit). */
-        rc = ddb__catalog_del(c->d, txn, c->name, sc.id);
+        c->desc = ddb__describe(c->d, txn, c->entry, items, bytes);
+        /* The items and index entries go in later ops (ddb__reclaim_kick() after the
+         * commit). */
+        rc = ddb__catalog_del(c->d, txn, c->name, &sc);
     }
     arn = json_string_value(json_object_get(c->entry, "LatestStreamArn"));
     if (rc == 0 && arn) {
@@ -637,6 +686,8 @@ static int delete_cont(struct http_req *r)
     if (c->entry) {
         arena_on_clear(&r->arena, ddb__decref_cb, c->entry);
     }
+    desc = c->desc;
+    c->desc = NULL;
     switch (c->base.rc) {
     case 0:
         break;
@@ -649,9 +700,9 @@ static int delete_cont(struct http_req *r)
                              "deletion. Disable deletion protection first.");
     default:
         log_error("dynamodb", "DeleteTable %s: %s", c->name, store_strerror(c->base.rc));
+        json_decref(desc);
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    desc = ddb__describe(c->entry, c->items, c->bytes);
     json_object_set_new(desc, "TableStatus", json_string("DELETING"));
     return http_reply_json(r, json_pack("{s:o}", "TableDescription", desc));
 }

@@ -87,6 +87,7 @@ struct update_op {
     struct timespec now;
     /* Set by apply, afresh on each run. */
     json_t *entry;              /* the updated entry (owned, released with the request) */
+    json_t *desc;               /* its description (owned, released with the request) */
     enum update_fail fail;
     json_int_t cur_rcu, cur_wcu, req_rcu, req_wcu;
     uint64_t items, bytes;
@@ -220,6 +221,8 @@ static int update_apply(struct store_op *op, MDB_txn *txn)
     int rc;
 
     json_decref(u->entry);      /* from an earlier run of this op, if any */
+    json_decref(u->desc);
+    u->desc = NULL;
     u->fail = UF_NONE;
     u->entry = ddb__catalog_get(u->d, txn, u->name);
     if (!u->entry) {
@@ -242,6 +245,9 @@ static int update_apply(struct store_op *op, MDB_txn *txn)
     if (rc == 0) {
         rc = ddb__catalog_put(u->d, txn, u->name, u->entry, sc.id);
     }
+    if (rc == 0) {
+        u->desc = ddb__describe(u->d, txn, u->entry, u->items, u->bytes);
+    }
     return rc;
 }
 
@@ -259,6 +265,9 @@ static int update_cont(struct http_req *r)
 
     if (u->entry) {
         arena_on_clear(&r->arena, ddb__decref_cb, u->entry);
+    }
+    if (u->desc) {
+        arena_on_clear(&r->arena, ddb__decref_cb, u->desc);
     }
     switch (u->fail) {
     case UF_NONE:
@@ -300,7 +309,7 @@ static int update_cont(struct http_req *r)
         log_error("dynamodb", "UpdateTable %s: %s", u->name, store_strerror(u->base.rc));
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    desc = ddb__describe(u->entry, u->items, u->bytes);
+    desc = json_incref(u->desc);
     /* DynamoDB answers while the change is under way; here it is done at once. */
     json_object_set_new(desc, "TableStatus", json_string("UPDATING"));
     return http_reply_json(r, json_pack("{s:o}", "TableDescription", desc));

@@ -390,7 +390,7 @@ static int gate_apply(struct store_op *op, MDB_txn *txn)
     }
     rc = ddb__schema_get(d, txn, "race", &s);
     if (rc == 0) {
-        rc = ddb__catalog_del(d, txn, "race", s.id);
+        rc = ddb__catalog_del(d, txn, "race", &s);
     }
     if (rc == 0) {
         rc = ddb__table_id_new(d, txn, &id);
