@@ -240,6 +240,7 @@ out:
      * stops, so no suspended request outlives its worker. */
     qry_stop(query);
     lam_shutdown(lam);
+    s3_shutdown(s3);
     http_server_stop(srv, 800);
     http_server_free(srv);
     lam_free(lam);

@@ -123,7 +123,22 @@ enum awserr_ns {
       "schema")                                                                                \
     X(S3_MISSING_CONTENT_LENGTH, 411, "MissingContentLength", AWSERR_NS_SERVICE,               \
       "You must provide the Content-Length HTTP header.")                                      \
-    X(S3_NOT_IMPLEMENTED_OP, 501, "NotImplemented", AWSERR_NS_SERVICE, "%s")
+    X(S3_NOT_IMPLEMENTED_OP, 501, "NotImplemented", AWSERR_NS_SERVICE, "%s")                  \
+    X(S3_PRECONDITION_FAILED, 412, "PreconditionFailed", AWSERR_NS_SERVICE,                    \
+      "At least one of the pre-conditions you specified did not hold")                         \
+    X(S3_NO_SUCH_UPLOAD, 404, "NoSuchUpload", AWSERR_NS_SERVICE,                               \
+      "The specified upload does not exist. The upload ID may be invalid, or the upload may "  \
+      "have been aborted or completed.")                                                       \
+    X(S3_INVALID_PART, 400, "InvalidPart", AWSERR_NS_SERVICE,                                  \
+      "One or more of the specified parts could not be found.  The part may not have been "    \
+      "uploaded, or the specified entity tag may not match the part's entity tag.")            \
+    X(S3_INVALID_PART_ORDER, 400, "InvalidPartOrder", AWSERR_NS_SERVICE,                       \
+      "The list of parts was not in ascending order. Parts must be ordered by part number.")   \
+    X(S3_ENTITY_TOO_SMALL, 400, "EntityTooSmall", AWSERR_NS_SERVICE,                           \
+      "Your proposed upload is smaller than the minimum allowed object size.")                 \
+    X(S3_INVALID_PART_NUMBER, 416, "InvalidPartNumber", AWSERR_NS_SERVICE,                     \
+      "The requested partnumber is not satisfiable")                                           \
+    X(S3_SLOW_DOWN, 503, "SlowDown", AWSERR_NS_SERVICE, "Please reduce your request rate.")
 /* clang-format on */
 
 enum awserr {

@@ -101,9 +101,7 @@ int s3__bucket_check_or_reply(struct http_req *r, MDB_txn *txn, const char *buck
         return -1;
     }
     if (!s3__bucket_exists(s3, txn, bucket, NULL)) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, bucket);
     }
     return 0;
 }
@@ -313,6 +311,8 @@ struct delete_op {
     struct s3 *s3;
     struct http_req *r;
     const char *bucket;
+    struct s3__ids bodies;      /* parts of the uploads in progress, dropped with it */
+    bool committed;
 };
 
 static int delete_apply(struct store_op *op, MDB_txn *txn)
@@ -351,14 +351,31 @@ static int delete_apply(struct store_op *op, MDB_txn *txn)
     if (rc != 0) {
         return rc;
     }
+    /* Uploads in progress do not keep a bucket alive: they go with it. */
+    c->bodies.n = 0;
+    rc = s3__uploads_drop_bucket(c->s3, txn, c->bucket, &c->bodies);
+    if (rc != 0) {
+        return rc;
+    }
+    k = (MDB_val){ bl, (void *)c->bucket };
     return mdb_del(txn, c->s3->buckets, &k, NULL);
 }
 
 static void delete_done(struct store_op *op, int rc)
 {
     struct delete_op *c = (struct delete_op *)op;
-    (void)rc;
+    c->committed = rc == 0;
     http_req_resume(c->r);
+}
+
+static void delete_cleanup(void *arg)
+{
+    struct delete_op *c = arg;
+    if (c->committed) {
+        s3__ids_unlink(c->s3, &c->bodies);
+    }
+    free(c->bodies.ids);
+    c->bodies.ids = NULL;
 }
 
 static int delete_cont(struct http_req *r)
@@ -368,9 +385,7 @@ static int delete_cont(struct http_req *r)
     case 0:
         return http_reply(r, 204, NULL, NULL, 0);
     case -ENOENT:
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", c->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, c->bucket);
     case -ENOTEMPTY:
         http_req_fail(r, AWSERR_S3_BUCKET_NOT_EMPTY, NULL);
         http_req_fail_field(r, "BucketName", c->bucket);
@@ -386,9 +401,7 @@ int s3_delete_bucket(struct http_req *r)
     struct delete_op *c;
 
     if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, t->bucket);
     }
     c = arena_new(&r->arena, struct delete_op);
     c->base.apply = delete_apply;
@@ -396,6 +409,7 @@ int s3_delete_bucket(struct http_req *r)
     c->s3 = s3__of(r);
     c->r = r;
     c->bucket = t->bucket;
+    arena_on_clear(&r->arena, delete_cleanup, c);
     r->op_ctx = c;
     return s3__submit_or_reply(r, &c->base, delete_cont);
 }

@@ -1,21 +1,28 @@
 /*
- * object.c: S3 objects: PutObject (streamed to a file), GetObject and HeadObject (sent from
- * the file), DeleteObject, Range headers, and the C API that puts (in one step, or staged and
- * recorded inside another service's writer op) and opens objects for other services (s3.h).
+ * object.c: S3 objects: PutObject and UploadPart (streamed to a file), the put machinery every
+ * write of a body shares (struct s3__put: also copies and multipart completions), GetObject
+ * and HeadObject (sent from the file; ranges, partNumber, conditional headers), DeleteObject,
+ * DeleteObjects, and the C API that puts (in one step, or staged and recorded inside another
+ * service's writer op) and opens objects for other services (s3.h).
  *
- * What it is not: listings (list.c), buckets (bucket.c), multipart uploads.
+ * What it is not: listings (list.c), buckets (bucket.c), copies (copy.c), multipart
+ * bookkeeping (multipart.c).
  *
- * A put, from first byte to acknowledgement (the states of struct put_state):
+ * A put, from first byte to acknowledgement (the states of struct s3__put):
  *
- *   RECEIVING  bytes appended to objects/<id>.tmp and to the MD5 as they arrive (on_body)
+ *   RECEIVING  bytes appended to objects/<id>.tmp and to the MD5 as they arrive (on_body, or
+ *              a copy's or completion's job thread)
  *     --all bytes, digest checked, fsync, rename to objects/<id>, fsync(objects/)--> DURABLE
  *   DURABLE    --record queued (store_submit)--> COMMITTING
- *   COMMITTING --group committed (put_done: committed = true)--> acknowledged by put_cont
+ *   COMMITTING --group committed (s3__put_done: committed = true)--> acknowledged by the cont
  *
- * Whatever ends the request in RECEIVING or DURABLE (an error, a hang-up, a failed apply)
- * runs put_cleanup(), which removes the file; only a committed put keeps its file. After a
- * commit that replaced an object, put_cleanup() removes the replaced body. A crash between
- * rename and commit leaves an unreferenced objects/<id>, which s3_new()'s sweep removes.
+ * The writer op checks, in the same transaction that writes the record, what a conditional
+ * write asked (If-None-Match: *, If-Match) against the record it replaces, so two racing
+ * conditional puts cannot both win. Whatever ends the request in RECEIVING or DURABLE (an
+ * error, a hang-up, a failed apply) runs s3__put_cleanup(), which removes the file; only a
+ * committed put keeps its file. After a commit that replaced an object or part,
+ * s3__put_cleanup() removes the replaced body. A crash between rename and commit leaves an
+ * unreferenced objects/<id>, which s3_new()'s sweep removes.
  *
  * Invariants: a body file, once renamed to its final name, is never written again; a GET
  * opens the file its snapshot's record names, and if a newer commit removed it meanwhile (the
@@ -34,35 +41,7 @@
 
 #define PUT_MAGIC 0x53337075u
 #define OPEN_RETRIES 8
-
-struct put_state {
-    struct store_op base;
-    uint32_t magic;
-    struct s3 *s3;
-    struct http_req *r;             /* NULL for the C API */
-    const char *bucket;
-    struct sl_str key;
-    int fd;                         /* the temporary file while RECEIVING */
-    char tmp[40];                   /* <id>.tmp, relative to objects/ */
-    bool tmp_exists;
-    bool final_exists;
-    bool committed;                 /* set by put_done / the C API after the commit */
-    EVP_MD_CTX *md;
-    bool has_md5;
-    unsigned char content_md5[16];
-    struct s3__obj obj;
-    /* C API: copies of what the caller lent, so that a staged put outlives the call (the
-     * key is needed only until put_seal() has encoded it). */
-    char bucket_buf[S3_BUCKET_NAME_MAX + 1];
-    char ctype[256];
-    char cenc[256];
-    unsigned char lkey[S3__LMDB_KEY_MAX];
-    size_t lkey_len;
-    unsigned char *rec;             /* xmalloc'd record, freed by put_cleanup */
-    size_t rec_len;
-    bool had_old;                   /* set by put_apply on each run */
-    unsigned char old_body[16];
-};
+#define COPY_BUF (256 * 1024)
 
 /* ---- body files ---- */
 
@@ -91,7 +70,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int put_begin(struct put_state *p, struct s3 *s3, const char *bucket, struct sl_str key)
+int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key)
 {
     p->magic = PUT_MAGIC;
     p->s3 = s3;
@@ -101,9 +80,11 @@ static int put_begin(struct put_state *p, struct s3 *s3, const char *bucket, str
     s3__body_id_new(p->obj.body);
     s3__body_name(p->obj.body, p->tmp);
     memcpy(p->tmp + 32, ".tmp", 5);
-    p->md = EVP_MD_CTX_new();
-    if (!p->md || EVP_DigestInit_ex(p->md, s3->md5, NULL) != 1) {
-        return -ENOMEM;
+    if (!p->md5_set) {
+        p->md = EVP_MD_CTX_new();
+        if (!p->md || EVP_DigestInit_ex(p->md, s3->md5, NULL) != 1) {
+            return -ENOMEM;
+        }
     }
     p->fd = openat(s3->objdir_fd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (p->fd < 0) {
@@ -113,10 +94,10 @@ static int put_begin(struct put_state *p, struct s3 *s3, const char *bucket, str
     return 0;
 }
 
-static int put_feed(struct put_state *p, const char *data, size_t n)
+int s3__put_feed(struct s3__put *p, const char *data, size_t n)
 {
     int rc = write_all(p->fd, data, n);
-    if (rc == 0 && EVP_DigestUpdate(p->md, data, n) != 1) {
+    if (rc == 0 && p->md && EVP_DigestUpdate(p->md, data, n) != 1) {
         rc = -EIO;
     }
     if (rc == 0) {
@@ -125,16 +106,39 @@ static int put_feed(struct put_state *p, const char *data, size_t n)
     return rc;
 }
 
-/* Finishes the digest and makes the body durable under its final name. Returns 0, -EBADMSG
- * when Content-MD5 differs, or -errno. */
-static int put_seal(struct put_state *p)
+int s3__put_copy_from(struct s3__put *p, int fd, uint64_t off, uint64_t n)
+{
+    size_t cap = n < COPY_BUF ? (size_t)n : COPY_BUF;
+    char *chunk = xmalloc(cap ? cap : 1);
+    int rc = 0;
+
+    while (rc == 0 && n > 0) {
+        ssize_t got = pread(fd, chunk, n < cap ? (size_t)n : cap, (off_t)off);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            rc = got < 0 ? -errno : -EIO; /* a body shorter than its record says */
+            break;
+        }
+        off += (uint64_t)got;
+        n -= (uint64_t)got;
+        rc = s3__put_feed(p, chunk, (size_t)got);
+    }
+    free(chunk);
+    return rc;
+}
+
+int s3__put_seal(struct s3__put *p)
 {
     unsigned int mdlen = 0;
     char name[33];
     int rc = 0;
 
-    if (EVP_DigestFinal_ex(p->md, p->obj.md5, &mdlen) != 1 || mdlen != 16) {
-        return -EIO;
+    if (p->md) {
+        if (EVP_DigestFinal_ex(p->md, p->obj.md5, &mdlen) != 1 || mdlen != 16) {
+            return -EIO;
+        }
     }
     if (p->has_md5 && memcmp(p->content_md5, p->obj.md5, 16) != 0) {
         return -EBADMSG;
@@ -162,26 +166,66 @@ static int put_seal(struct put_state *p)
     }
     p->obj.mtime_ms = s3__now_ms();
     p->obj.key = p->key;
-    p->lkey_len = s3__objkey(p->bucket, p->key, p->lkey);
+    if (p->part_number) {
+        p->lkey_len = s3__partkey(p->upload, p->part_number, p->lkey);
+        p->obj.key_in_record = true;
+        p->obj.key = SL_STR_NULL;
+    }
+    else {
+        p->lkey_len = s3__objkey(p->bucket, p->key, p->lkey);
+    }
     p->rec = s3__obj_encode(&p->obj, &p->rec_len);
     return 0;
 }
 
-static int put_apply(struct store_op *op, MDB_txn *txn)
+/* The conditions of p against the record it replaces (old NULL: none). */
+static int check_wcond(const struct s3__put *p, const struct s3__obj *old)
 {
-    struct put_state *p = (struct put_state *)op;
+    char etag[S3__ETAG_MAX];
+
+    if (p->cond.if_none_match && old) {
+        s3__obj_etag(old, etag);
+        if (s3__etag_matches(p->cond.if_none_match, etag)) {
+            return S3__EPRECOND;
+        }
+    }
+    if (p->cond.if_match) {
+        if (!old) {
+            return S3_ENOKEY;
+        }
+        s3__obj_etag(old, etag);
+        if (!s3__etag_matches(p->cond.if_match, etag)) {
+            return S3__EPRECOND;
+        }
+    }
+    return 0;
+}
+
+int s3__put_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct s3__put *p = (struct s3__put *)op;
+    MDB_dbi dbi = p->part_number ? p->s3->parts : p->s3->objects;
     MDB_val k = { p->lkey_len, p->lkey }, v;
+    struct s3__obj old;
+    bool have = false;
     int rc;
 
+    assert(p->magic == PUT_MAGIC);
     p->had_old = false;
-    if (!s3__bucket_exists(p->s3, txn, p->bucket, NULL)) {
+    if (p->part_number) {
+        if (!s3__upload_exists(p->s3, txn, p->bucket, p->key, p->upload)) {
+            return S3__ENOUPLOAD;
+        }
+    }
+    else if (!s3__bucket_exists(p->s3, txn, p->bucket, NULL)) {
         return S3_ENOBUCKET;
     }
-    rc = mdb_get(txn, p->s3->objects, &k, &v);
+    rc = mdb_get(txn, dbi, &k, &v);
     if (rc == 0) {
-        struct s3__obj old;
         if (s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(p->bucket),
-                           &old) == 0) {
+                           &old) == 0 &&
+            (p->part_number || sl_str_eq(old.key, p->key))) {
+            have = true;
             p->had_old = true;
             memcpy(p->old_body, old.body, 16);
         }
@@ -189,15 +233,26 @@ static int put_apply(struct store_op *op, MDB_txn *txn)
     else if (rc != MDB_NOTFOUND) {
         return rc;
     }
+    if (!p->part_number) {
+        rc = check_wcond(p, have ? &old : NULL);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (p->pre_apply) {
+        rc = p->pre_apply(p, txn);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     k = (MDB_val){ p->lkey_len, p->lkey };
     v = (MDB_val){ p->rec_len, p->rec };
-    return mdb_put(txn, p->s3->objects, &k, &v, 0);
+    return mdb_put(txn, dbi, &k, &v, 0);
 }
 
-/* Ends a put whatever state it reached (see the head comment). */
-static void put_cleanup(void *arg)
+void s3__put_cleanup(void *arg)
 {
-    struct put_state *p = arg;
+    struct s3__put *p = arg;
     char name[33];
 
     if (p->fd >= 0) {
@@ -215,6 +270,10 @@ static void put_cleanup(void *arg)
     if (p->committed && p->had_old && memcmp(p->old_body, p->obj.body, 16) != 0) {
         s3__body_unlink(p->s3, p->old_body);
     }
+    if (p->on_cleanup) {
+        p->on_cleanup(p);
+        p->on_cleanup = NULL;
+    }
     p->final_exists = false;
     p->had_old = false;
     EVP_MD_CTX_free(p->md);
@@ -223,47 +282,63 @@ static void put_cleanup(void *arg)
     p->rec = NULL;
 }
 
+void s3__put_done(struct store_op *op, int rc)
+{
+    struct s3__put *p = (struct s3__put *)op;
+    p->committed = rc == 0;
+    http_req_resume(p->r);
+}
+
+int s3__put_fail_or_reply(struct http_req *r, struct s3__put *p, const char *what)
+{
+    switch (p->base.rc) {
+    case S3_ENOBUCKET:
+        return s3__no_such_bucket_or_reply(r, p->bucket);
+    case S3__ENOUPLOAD:
+        http_req_fail(r, AWSERR_S3_NO_SUCH_UPLOAD, NULL);
+        http_req_fail_field(r, "UploadId", s3__upload_id_str(&r->arena, p->upload));
+        return -1;
+    case S3_ENOKEY:
+        http_req_fail(r, AWSERR_S3_NO_SUCH_KEY, NULL);
+        http_req_fail_field(r, "Key", arena_strndup(&r->arena, p->key.p, p->key.len));
+        return -1;
+    case S3__EPRECOND:
+        http_req_fail(r, AWSERR_S3_PRECONDITION_FAILED, NULL);
+        http_req_fail_field(r, "Condition", p->cond.if_match ? "If-Match" : "If-None-Match");
+        return -1;
+    default:
+        return s3__internal_or_reply(r, what, p->base.rc);
+    }
+}
+
 /* ---- PutObject ---- */
 
 static const char *const kept_headers[] = { "content-type",     "content-encoding",
                                             "content-disposition", "cache-control",
                                             "expires",          "content-language" };
 
-static void put_done(struct store_op *op, int rc)
-{
-    struct put_state *p = (struct put_state *)op;
-    p->committed = rc == 0;
-    http_req_resume(p->r);
-}
-
 static int put_cont(struct http_req *r)
 {
-    struct put_state *p = r->op_ctx;
-    char etag[35];
+    struct s3__put *p = r->op_ctx;
+    char etag[S3__ETAG_MAX];
 
-    switch (p->base.rc) {
-    case 0:
-        s3__obj_etag(&p->obj, etag);
-        http_reply_header(r, "ETag", etag);
-        return http_reply(r, 200, NULL, NULL, 0);
-    case S3_ENOBUCKET:
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", p->bucket);
-        return -1;
-    default:
-        return s3__internal_or_reply(r, "PutObject", p->base.rc);
+    if (p->base.rc != 0) {
+        return s3__put_fail_or_reply(r, p, p->part_number ? "UploadPart" : "PutObject");
     }
+    s3__obj_etag(&p->obj, etag);
+    http_reply_header(r, "ETag", etag);
+    return http_reply(r, 200, NULL, NULL, 0);
 }
 
 static int put_on_body(struct http_req *r, const char *data, size_t n)
 {
-    struct put_state *p = r->op_ctx;
+    struct s3__put *p = r->op_ctx;
     int rc;
 
     if (p->obj.size + n > S3__PUT_MAX) {
         return http_req_fail(r, AWSERR_S3_ENTITY_TOO_LARGE, NULL);
     }
-    rc = put_feed(p, data, n);
+    rc = s3__put_feed(p, data, n);
     if (rc < 0) {
         return s3__internal_or_reply(r, "PutObject write", rc);
     }
@@ -272,8 +347,8 @@ static int put_on_body(struct http_req *r, const char *data, size_t n)
 
 static int put_on_body_end(struct http_req *r)
 {
-    struct put_state *p = r->op_ctx;
-    int rc = put_seal(p);
+    struct s3__put *p = r->op_ctx;
+    int rc = s3__put_seal(p);
 
     if (rc == -EBADMSG) {
         return http_req_fail(r, AWSERR_S3_BAD_DIGEST, NULL);
@@ -281,19 +356,17 @@ static int put_on_body_end(struct http_req *r)
     if (rc < 0) {
         return s3__internal_or_reply(r, "PutObject seal", rc);
     }
-    p->base.apply = put_apply;
-    p->base.done = put_done;
+    p->base.apply = s3__put_apply;
+    p->base.done = s3__put_done;
     return s3__submit_or_reply(r, &p->base, put_cont);
 }
 
-/* Collects the headers S3 keeps with an object into p->obj.fields. Returns 0 or -1 with
- * MetadataTooLarge / InvalidArgument set. */
-static int put_fields_or_reply(struct http_req *r, struct put_state *p)
+int s3__fields_from_request_or_reply(struct http_req *r, struct s3__obj *o)
 {
     size_t meta = 0;
-    struct s3__obj *o = &p->obj;
     const char *ct = http_req_header(r, "content-type");
 
+    o->n_fields = 0;
     o->fields[o->n_fields++] = (struct s3__field){
         SL_STR_LIT("content-type"), sl_str_c(ct && ct[0] ? ct : "binary/octet-stream")
     };
@@ -347,26 +420,62 @@ static int put_fields_or_reply(struct http_req *r, struct put_state *p)
     return 0;
 }
 
-int s3_put_object(struct http_req *r)
+/* The checks PutObject and UploadPart share before a byte is written: key length, a body
+ * length, its limit, Content-MD5. Returns 0 or -1 with the error set. */
+static int put_headers_or_reply(struct http_req *r, struct s3__put *p)
 {
-    struct s3 *s3 = s3__of(r);
     struct s3__target *t = s3__target_of(r);
-    struct put_state *p;
     const char *md5 = http_req_header(r, "content-md5");
     const char *decoded = http_req_header(r, "x-amz-decoded-content-length");
-    MDB_txn *txn;
-    int rc;
 
     if (t->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
-    /* Refuse early what can be refused on the headers, before a byte is written. */
     if (!r->has_content_length && !http_req_header(r, "transfer-encoding")) {
         return http_req_fail(r, AWSERR_S3_MISSING_CONTENT_LENGTH, NULL);
     }
     if ((r->has_content_length && r->content_length > S3__PUT_MAX + 64 * 1024 * 1024) ||
         (decoded && strtoull(decoded, NULL, 10) > S3__PUT_MAX)) {
         return http_req_fail(r, AWSERR_S3_ENTITY_TOO_LARGE, NULL);
+    }
+    if (md5) {
+        unsigned char d[17];
+        if (s3__base64_decode(sl_str_c(md5), d, sizeof d) != 16) {
+            return http_req_fail(r, AWSERR_S3_INVALID_DIGEST, NULL);
+        }
+        memcpy(p->content_md5, d, 16);
+        p->has_md5 = true;
+    }
+    return 0;
+}
+
+/* Starts a streamed body into p (PutObject, UploadPart). Returns 0 or -1. */
+static int put_stream_or_reply(struct http_req *r, struct s3__put *p, const char *bucket,
+                               struct sl_str key)
+{
+    int rc = s3__put_begin(p, s3__of(r), bucket, key);
+    arena_on_clear(&r->arena, s3__put_cleanup, p);
+    if (rc < 0) {
+        return s3__internal_or_reply(r, "PutObject open", rc);
+    }
+    r->op_ctx = p;
+    r->on_body = put_on_body;
+    r->on_body_end = put_on_body_end;
+    return 0;
+}
+
+int s3_put_object(struct http_req *r)
+{
+    struct s3 *s3 = s3__of(r);
+    struct s3__target *t = s3__target_of(r);
+    struct s3__put *p = arena_new(&r->arena, struct s3__put);
+    MDB_txn *txn;
+    int rc;
+
+    p->r = r;
+    /* Refuse early what can be refused on the headers, before a byte is written. */
+    if (put_headers_or_reply(r, p) < 0) {
+        return -1;
     }
     rc = store_read_begin(s3->st, &txn);
     if (rc != 0) {
@@ -377,33 +486,33 @@ int s3_put_object(struct http_req *r)
     if (rc < 0) {
         return -1;
     }
-    p = arena_new(&r->arena, struct put_state);
-    p->r = r;
-    if (md5) {
-        unsigned char d[17];
-        if (s3__base64_decode(sl_str_c(md5), d, sizeof d) != 16) {
-            return http_req_fail(r, AWSERR_S3_INVALID_DIGEST, NULL);
-        }
-        memcpy(p->content_md5, d, 16);
-        p->has_md5 = true;
+    p->cond.if_match = http_req_header(r, "if-match");
+    p->cond.if_none_match = http_req_header(r, "if-none-match");
+    if (p->cond.if_none_match && strcmp(p->cond.if_none_match, "*") != 0) {
+        return http_req_fail(r, AWSERR_S3_NOT_IMPLEMENTED, NULL);
     }
-    if (put_fields_or_reply(r, p) < 0) {
+    if (s3__fields_from_request_or_reply(r, &p->obj) < 0) {
         return -1;
     }
-    rc = put_begin(p, s3, t->bucket, t->key);
-    arena_on_clear(&r->arena, put_cleanup, p);
-    if (rc < 0) {
-        return s3__internal_or_reply(r, "PutObject open", rc);
+    return put_stream_or_reply(r, p, t->bucket, t->key);
+}
+
+int s3_upload_part(struct http_req *r)
+{
+    struct s3__target *t = s3__target_of(r);
+    struct s3__put *p = arena_new(&r->arena, struct s3__put);
+
+    p->r = r;
+    if (put_headers_or_reply(r, p) < 0 ||
+        s3__part_target_or_reply(r, p->upload, &p->part_number) < 0) {
+        return -1;
     }
-    r->op_ctx = p;
-    r->on_body = put_on_body;
-    r->on_body_end = put_on_body_end;
-    return 0;
+    return put_stream_or_reply(r, p, t->bucket, t->key);
 }
 
 /* ---- the C API's puts ---- */
 
-static void fill_info(const struct put_state *p, struct s3_object_info *info)
+static void fill_info(const struct s3__put *p, struct s3_object_info *info)
 {
     info->size = p->obj.size;
     info->mtime_ms = p->obj.mtime_ms;
@@ -412,7 +521,7 @@ static void fill_info(const struct put_state *p, struct s3_object_info *info)
              (int)p->obj.fields[0].value.len, p->obj.fields[0].value.p);
 }
 
-static int put_prepare(struct put_state *p, struct s3 *s3, const char *bucket, struct sl_str key,
+static int put_prepare(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key,
                        const struct s3_put_options *opt)
 {
     if (key.len == 0 || key.len > S3_KEY_MAX) {
@@ -435,18 +544,18 @@ static int put_prepare(struct put_state *p, struct s3 *s3, const char *bucket, s
         p->obj.fields[p->obj.n_fields++] =
             (struct s3__field){ SL_STR_LIT("content-encoding"), sl_str_c(p->cenc) };
     }
-    return put_begin(p, s3, p->bucket_buf, key);
+    return s3__put_begin(p, s3, p->bucket_buf, key);
 }
 
 /* Stages from a buffer (fd < 0) or from fd. */
 static int stage(struct s3 *s3, const char *bucket, struct sl_str key, int fd, const void *data,
                  size_t n, const struct s3_put_options *opt, struct s3_staged **out)
 {
-    struct put_state *p = xcalloc(1, sizeof *p);
+    struct s3__put *p = xcalloc(1, sizeof *p);
     int rc = put_prepare(p, s3, bucket, key, opt);
 
     if (rc == 0 && fd < 0) {
-        rc = put_feed(p, data, n);
+        rc = s3__put_feed(p, data, n);
     }
     if (rc == 0 && fd >= 0) {
         char *chunk = xmalloc(256 * 1024);
@@ -461,21 +570,21 @@ static int stage(struct s3 *s3, const char *bucket, struct sl_str key, int fd, c
                 break;
             }
             off += (uint64_t)got;
-            rc = put_feed(p, chunk, (size_t)got);
+            rc = s3__put_feed(p, chunk, (size_t)got);
         }
         free(chunk);
     }
     if (rc == 0) {
-        rc = put_seal(p);
+        rc = s3__put_seal(p);
     }
     if (rc != 0) {
         if (p->s3) {
-            put_cleanup(p);
+            s3__put_cleanup(p);
         }
         free(p);
         return rc;
     }
-    p->base.apply = put_apply;
+    p->base.apply = s3__put_apply;
     *out = (struct s3_staged *)p;
     return 0;
 }
@@ -497,24 +606,24 @@ int s3_stage_from_fd(struct s3 *s3, const char *bucket, struct sl_str key, int f
 
 int s3_staged_apply(struct s3_staged *sg, MDB_txn *txn)
 {
-    struct put_state *p = (struct put_state *)sg;
+    struct s3__put *p = (struct s3__put *)sg;
     store_assert_writer(p->s3->st);
-    return put_apply(&p->base, txn);
+    return s3__put_apply(&p->base, txn);
 }
 
 void s3_staged_info(const struct s3_staged *sg, struct s3_object_info *info)
 {
-    fill_info((const struct put_state *)sg, info);
+    fill_info((const struct s3__put *)sg, info);
 }
 
 void s3_staged_finish(struct s3_staged *sg, bool committed)
 {
-    struct put_state *p = (struct put_state *)sg;
+    struct s3__put *p = (struct s3__put *)sg;
     if (!p) {
         return;
     }
     p->committed = committed;
-    put_cleanup(p);
+    s3__put_cleanup(p);
     free(p);
 }
 
@@ -523,7 +632,7 @@ static int put_sync(struct s3 *s3, struct s3_staged *sg, int rc, struct s3_objec
     if (rc != 0) {
         return rc;
     }
-    rc = store_submit_wait(s3->st, &((struct put_state *)sg)->base);
+    rc = store_submit_wait(s3->st, &((struct s3__put *)sg)->base);
     if (rc == 0 && info) {
         s3_staged_info(sg, info);
     }
@@ -650,9 +759,7 @@ static int object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct
     return 0;
 }
 
-/* Opens the body of (bucket, key), reading again if a concurrent overwrite removed the file
- * the first snapshot named. On success *fd is open and *o decoded in *txn (still open). */
-static int object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_txn **txn,
+int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_txn **txn,
                        struct s3__obj *o, int *fd)
 {
     int rc = 0;
@@ -691,6 +798,71 @@ static const char *const overrides[][2] = {
     { "response-content-encoding", "Content-Encoding" },
 };
 
+/*
+ * The conditional headers of a GET or HEAD against the object's ETag and Last-Modified, with
+ * RFC 9110's precedence as S3 applies it: If-Match, else If-Unmodified-Since, can fail with
+ * 412; If-None-Match, else If-Modified-Since, can answer 304. Returns 0 (go on), 1 (answer
+ * 304) or -1 with PreconditionFailed set.
+ */
+static int get_conditions(struct http_req *r, const char *etag, uint64_t mtime_ms)
+{
+    const char *im = http_req_header(r, "if-match");
+    const char *inm = http_req_header(r, "if-none-match");
+    const char *ims = http_req_header(r, "if-modified-since");
+    const char *ius = http_req_header(r, "if-unmodified-since");
+    int64_t mtime = (int64_t)(mtime_ms / 1000), t;
+
+    if (im && !s3__etag_matches(im, etag)) {
+        http_req_fail(r, AWSERR_S3_PRECONDITION_FAILED, NULL);
+        http_req_fail_field(r, "Condition", "If-Match");
+        return -1;
+    }
+    if (!im && ius && s3__http_date_parse(ius, &t) == 0 && mtime > t) {
+        http_req_fail(r, AWSERR_S3_PRECONDITION_FAILED, NULL);
+        http_req_fail_field(r, "Condition", "If-Unmodified-Since");
+        return -1;
+    }
+    if (inm && s3__etag_matches(inm, etag)) {
+        return 1;
+    }
+    if (!inm && ims && s3__http_date_parse(ims, &t) == 0 && mtime <= t) {
+        return 1;
+    }
+    return 0;
+}
+
+/* The byte range of ?partNumber=N: a part of a multipart object, or the whole of any other
+ * object as its part 1. Returns 0 or -1 with InvalidArgument / InvalidPartNumber set. */
+static int part_range_or_reply(struct http_req *r, const struct s3__obj *o, const char *s,
+                               uint64_t *off, uint64_t *len)
+{
+    char *end;
+    long n;
+    uint32_t count = o->multipart ? o->n_parts : 1;
+
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (errno || end == s || *end || n < 1 || n > S3__PARTS_MAX) {
+        http_req_fail(r, AWSERR_S3_INVALID_ARGUMENT,
+                      "Part number must be an integer between 1 and 10000, inclusive");
+        http_req_fail_field(r, "ArgumentName", "partNumber");
+        http_req_fail_field(r, "ArgumentValue", s);
+        return -1;
+    }
+    if ((uint32_t)n > count) {
+        return http_req_fail(r, AWSERR_S3_INVALID_PART_NUMBER, NULL);
+    }
+    *off = 0;
+    *len = o->size;
+    if (o->multipart) {
+        for (uint32_t i = 0; i + 1 < (uint32_t)n; i++) {
+            *off += s3__obj_part_size(o, i);
+        }
+        *len = s3__obj_part_size(o, (uint32_t)n - 1);
+    }
+    return 0;
+}
+
 static int get_or_head(struct http_req *r, const char *opname)
 {
     struct s3 *s3 = s3__of(r);
@@ -699,23 +871,20 @@ static int get_or_head(struct http_req *r, const char *opname)
     struct s3__obj o;
     uint64_t off = 0, len;
     enum s3__range_result range;
-    char etag[35], lm[30];
+    char etag[S3__ETAG_MAX], lm[30];
+    const char *part_s = http_req_query(r, "partNumber");
     int fd = -1;
     int rc;
 
     if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, t->bucket);
     }
     if (t->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
-    rc = object_open(s3, t->bucket, t->key, &txn, &o, &fd);
+    rc = s3__object_open(s3, t->bucket, t->key, &txn, &o, &fd);
     if (rc == S3_ENOBUCKET) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, t->bucket);
     }
     if (rc == S3_ENOKEY) {
         http_req_fail(r, AWSERR_S3_NO_SUCH_KEY, NULL);
@@ -726,8 +895,33 @@ static int get_or_head(struct http_req *r, const char *opname)
         return s3__internal_or_reply(r, opname, rc);
     }
     /* Headers are copied into the arena while the snapshot still holds the record. */
+    s3__obj_etag(&o, etag);
+    s3__time_http(o.mtime_ms, lm);
+    rc = get_conditions(r, etag, o.mtime_ms);
+    if (rc != 0) {
+        store_read_end(s3->st, txn);
+        close(fd);
+        if (rc > 0) {
+            /* 304 Not Modified: no body, the validators only (RFC 9110 15.4.5). */
+            http_reply_header(r, "ETag", etag);
+            http_reply_header(r, "Last-Modified", lm);
+            return http_reply(r, 304, NULL, NULL, 0);
+        }
+        return -1;
+    }
     len = o.size;
-    range = s3__range_parse(http_req_header(r, "range"), o.size, &off, &len);
+    if (part_s) {
+        rc = part_range_or_reply(r, &o, part_s, &off, &len);
+        if (rc < 0) {
+            store_read_end(s3->st, txn);
+            close(fd);
+            return -1;
+        }
+        range = len > 0 ? S3__RANGE_PARTIAL : S3__RANGE_NONE;
+    }
+    else {
+        range = s3__range_parse(http_req_header(r, "range"), o.size, &off, &len);
+    }
     if (range == S3__RANGE_UNSATISFIABLE) {
         char sz[24];
         snprintf(sz, sizeof sz, "%llu", (unsigned long long)o.size);
@@ -738,8 +932,10 @@ static int get_or_head(struct http_req *r, const char *opname)
         http_req_fail_field(r, "RangeRequested", http_req_header(r, "range"));
         return -1;
     }
-    s3__obj_etag(&o, etag);
-    s3__time_http(o.mtime_ms, lm);
+    if (o.multipart && part_s) {
+        http_reply_header(r, "x-amz-mp-parts-count",
+                          arena_printf(&r->arena, "%u", (unsigned)o.n_parts));
+    }
     http_reply_header(r, "ETag", etag);
     http_reply_header(r, "Last-Modified", lm);
     http_reply_header(r, "Accept-Ranges", "bytes");
@@ -858,9 +1054,7 @@ static int delete_cont(struct http_req *r)
     case 0:
         return http_reply(r, 204, NULL, NULL, 0);
     case S3_ENOBUCKET:
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", d->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, d->bucket);
     default:
         return s3__internal_or_reply(r, "DeleteObject", d->base.rc);
     }
@@ -872,9 +1066,7 @@ int s3_delete_object(struct http_req *r)
     struct delete_state *d;
 
     if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, t->bucket);
     }
     if (t->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
@@ -892,6 +1084,24 @@ int s3_delete_object(struct http_req *r)
     return s3__submit_or_reply(r, &d->base, delete_cont);
 }
 
+void s3__obj_own(struct arena *a, struct s3__obj *o)
+{
+    o->key = (struct sl_str){ arena_strndup(a, o->key.p, o->key.len), o->key.len };
+    for (size_t i = 0; i < o->n_fields; i++) {
+        struct s3__field *f = &o->fields[i];
+        f->name = (struct sl_str){ arena_strndup(a, f->name.p, f->name.len), f->name.len };
+        f->value = (struct sl_str){ arena_strndup(a, f->value.p, f->value.len), f->value.len };
+    }
+    if (o->tags.len) {
+        o->tags = (struct sl_str){ arena_strndup(a, o->tags.p, o->tags.len), o->tags.len };
+    }
+    if (o->n_parts) {
+        unsigned char *ps = arena_alloc(a, (size_t)o->n_parts * 8);
+        memcpy(ps, o->part_sizes, (size_t)o->n_parts * 8);
+        o->part_sizes = ps;
+    }
+}
+
 /* ---- the C API's reads ---- */
 
 int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd,
@@ -907,7 +1117,7 @@ int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd
     if (!s3__bucket_name_valid(bucket, strlen(bucket))) {
         return S3_ENOBUCKET;
     }
-    rc = object_open(s3, bucket, key, &txn, &o, fd);
+    rc = s3__object_open(s3, bucket, key, &txn, &o, fd);
     if (rc != 0) {
         return rc;
     }
@@ -1036,9 +1246,7 @@ static int multi_cont(struct http_req *r)
     struct buf b;
 
     if (m->base.rc == S3_ENOBUCKET) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", m->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, m->bucket);
     }
     if (m->base.rc != 0) {
         return s3__internal_or_reply(r, "DeleteObjects", m->base.rc);
@@ -1077,9 +1285,7 @@ int s3_delete_objects(struct http_req *r)
     struct multi_state *m;
 
     if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, t->bucket);
     }
     if (md5) {
         unsigned char want[17], got[16];

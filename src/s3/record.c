@@ -11,15 +11,20 @@
  * (list.c sorts those).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/sigv4.h"
 #include "s3/s3_int.h"
 
-#define OBJ_VERSION 1
-#define OBJ_LONG_KEY 1u
+#define OBJ_VERSION 2
+#define OBJ_LONG_KEY 1u             /* the full key follows the fields */
+#define OBJ_MULTIPART 2u            /* md5 is the MD5 of the parts' MD5s */
 #define BUCKET_VERSION 1
+
+/* Extension tags of a version 2 record (docs/formats.md, "S3 buckets and objects"). */
+enum { EXT_PARTS = 1, EXT_CHECKSUM = 2, EXT_TAGS = 3 };
 
 static void put_u16(unsigned char *p, uint16_t v)
 {
@@ -32,6 +37,18 @@ static void put_u64(unsigned char *p, uint64_t v)
     for (int i = 0; i < 8; i++) {
         p[i] = (unsigned char)(v >> (8 * i));
     }
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint16_t get_u16(const unsigned char *p)
@@ -68,7 +85,9 @@ size_t s3__objkey(const char *bucket, struct sl_str key, unsigned char *out)
     out[blen] = 0;
     n = blen + 1;
     if (key.len <= S3__KEY_INLINE) {
-        memcpy(out + n, key.p, key.len);
+        if (key.len) {
+            memcpy(out + n, key.p, key.len);
+        }
         return n + key.len;
     }
     /* A long key: its inline part, then the first bytes of its SHA-256 (hex would waste
@@ -86,11 +105,30 @@ size_t s3__objkey(const char *bucket, struct sl_str key, unsigned char *out)
     return n + S3__KEY_HASH;
 }
 
+/* Appends one extension (tag, u32 length, bytes) at p; returns the end. */
+static unsigned char *put_ext(unsigned char *p, unsigned tag, const void *a, size_t alen,
+                              const void *b, size_t blen)
+{
+    *p++ = (unsigned char)tag;
+    put_u32(p, (uint32_t)(alen + blen));
+    p += 4;
+    if (alen) {
+        memcpy(p, a, alen);
+        p += alen;
+    }
+    if (blen) {
+        memcpy(p, b, blen);
+        p += blen;
+    }
+    return p;
+}
+
 unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
 {
-    bool lng = o->key.len > S3__KEY_INLINE;
+    bool lng = o->key.len > S3__KEY_INLINE || o->key_in_record;
     size_t n = 1 + 1 + 8 + 8 + 16 + 16 + 2;
     unsigned char *rec, *p;
+    unsigned char cnt[4], ck[3];
 
     for (size_t i = 0; i < o->n_fields; i++) {
         n += 4 + o->fields[i].name.len + o->fields[i].value.len;
@@ -98,10 +136,19 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
     if (lng) {
         n += 2 + o->key.len;
     }
+    if (o->multipart) {
+        n += 5 + 4 + (size_t)o->n_parts * 8;
+    }
+    if (o->ck.algo) {
+        n += 5 + 3 + o->ck.len;
+    }
+    if (o->tags.len) {
+        n += 5 + o->tags.len;
+    }
     rec = xmalloc(n);
     p = rec;
     *p++ = OBJ_VERSION;
-    *p++ = lng ? OBJ_LONG_KEY : 0;
+    *p++ = (unsigned char)((lng ? OBJ_LONG_KEY : 0) | (o->multipart ? OBJ_MULTIPART : 0));
     put_u64(p, o->size);
     p += 8;
     put_u64(p, o->mtime_ms);
@@ -125,11 +172,74 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
     }
     if (lng) {
         put_u16(p, (uint16_t)o->key.len);
-        memcpy(p + 2, o->key.p, o->key.len);
+        if (o->key.len) {
+            memcpy(p + 2, o->key.p, o->key.len);
+        }
         p += 2 + o->key.len;
+    }
+    if (o->multipart) {
+        put_u32(cnt, o->n_parts);
+        p = put_ext(p, EXT_PARTS, cnt, 4, o->part_sizes, (size_t)o->n_parts * 8);
+    }
+    if (o->ck.algo) {
+        ck[0] = (unsigned char)o->ck.algo;
+        ck[1] = (unsigned char)o->ck.type;
+        ck[2] = (unsigned char)o->ck.len;
+        p = put_ext(p, EXT_CHECKSUM, ck, 3, o->ck.value, o->ck.len);
+    }
+    if (o->tags.len) {
+        p = put_ext(p, EXT_TAGS, o->tags.p, o->tags.len, NULL, 0);
     }
     *len = (size_t)(p - rec);
     return rec;
+}
+
+/* Reads the extensions of a version 2 record from p to end. */
+static int decode_ext(const unsigned char *p, const unsigned char *end, struct s3__obj *o)
+{
+    while (p < end) {
+        unsigned tag;
+        size_t l;
+        if (end - p < 5) {
+            return -EINVAL;
+        }
+        tag = p[0];
+        l = get_u32(p + 1);
+        p += 5;
+        if ((size_t)(end - p) < l) {
+            return -EINVAL;
+        }
+        switch (tag) {
+        case EXT_PARTS:
+            if (l < 4 || (l - 4) % 8 != 0 || (l - 4) / 8 != get_u32(p)) {
+                return -EINVAL;
+            }
+            o->n_parts = get_u32(p);
+            o->part_sizes = p + 4;
+            break;
+        case EXT_CHECKSUM:
+            if (l < 3 || p[2] != l - 3 || l - 3 > sizeof o->ck.value) {
+                return -EINVAL;
+            }
+            o->ck.algo = p[0];
+            o->ck.type = p[1];
+            o->ck.len = p[2];
+            memcpy(o->ck.value, p + 3, o->ck.len);
+            break;
+        case EXT_TAGS:
+            o->tags = (struct sl_str){ (const char *)p, l };
+            break;
+        default:
+            break; /* an extension this reader does not use */
+        }
+        p += l;
+    }
+    return 0;
+}
+
+uint64_t s3__obj_part_size(const struct s3__obj *o, uint32_t i)
+{
+    return get_u64(o->part_sizes + 8 * (size_t)i);
 }
 
 int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_len, size_t blen,
@@ -139,7 +249,7 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
     unsigned flags;
     size_t nf;
 
-    if (len < 52 || p[0] != OBJ_VERSION) {
+    if (len < 52 || (p[0] != 1 && p[0] != OBJ_VERSION)) {
         return -EINVAL;
     }
     flags = p[1];
@@ -153,6 +263,12 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
         return -EINVAL;
     }
     o->n_fields = nf;
+    o->key_in_record = false;
+    o->multipart = (flags & OBJ_MULTIPART) != 0;
+    o->n_parts = 0;
+    o->part_sizes = NULL;
+    o->tags = SL_STR_NULL;
+    memset(&o->ck, 0, sizeof o->ck);
     for (size_t i = 0; i < nf; i++) {
         size_t l;
         if (end - p < 2) {
@@ -181,6 +297,8 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
             return -EINVAL;
         }
         o->key = (struct sl_str){ (const char *)p + 2, l };
+        o->key_in_record = l <= S3__KEY_INLINE;
+        p += 2 + l;
     }
     else {
         if (lkey_len < blen + 1) {
@@ -188,7 +306,13 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
         }
         o->key = (struct sl_str){ (const char *)lkey + blen + 1, lkey_len - blen - 1 };
     }
-    return 0;
+    if (((const unsigned char *)rec)[0] == 1) {
+        return 0; /* version 1 has no extensions */
+    }
+    if (decode_ext(p, end, o) != 0) {
+        return -EINVAL;
+    }
+    return o->multipart && o->n_parts == 0 ? -EINVAL : 0;
 }
 
 struct sl_str s3__obj_field(const struct s3__obj *o, const char *name)
@@ -201,10 +325,14 @@ struct sl_str s3__obj_field(const struct s3__obj *o, const char *name)
     return SL_STR_NULL;
 }
 
-void s3__obj_etag(const struct s3__obj *o, char out[35])
+void s3__obj_etag(const struct s3__obj *o, char out[S3__ETAG_MAX])
 {
     out[0] = '"';
     sl_hex(o->md5, 16, out + 1);
+    if (o->multipart) {
+        snprintf(out + 33, S3__ETAG_MAX - 33, "-%u\"", (unsigned)o->n_parts);
+        return;
+    }
     out[33] = '"';
     out[34] = '\0';
 }

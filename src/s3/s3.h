@@ -6,8 +6,8 @@
  * the query engine reading them. Object bodies are files under <data-dir>/objects/, metadata
  * lives in LMDB (docs/formats.md, "S3 buckets and objects").
  *
- * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), multipart uploads,
- * versioning, ACLs and policies (docs/compatibility.md lists what is served).
+ * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), versioning, ACLs
+ * and policies (docs/compatibility.md lists what is served).
  *
  * Invariants:
  *  - a body file is complete and fsynced, and renamed to its final name, before any
@@ -53,6 +53,10 @@ struct s3;
  */
 int s3_new(struct store *st, const char *data_dir, const char *region, const char *account,
            struct s3 **out, struct http_service **svc);
+/* Stops taking offloaded work (copies, multipart completions) and waits until every running
+ * one has handed its request back to the front door. Call before the front door stops.
+ * s3_shutdown(NULL) does nothing. Thread: main. */
+void s3_shutdown(struct s3 *s3);
 /* Frees s3 (after the front door and every user of the C API stopped). s3_free(NULL) does
  * nothing. Thread: main. */
 void s3_free(struct s3 *s3);
@@ -61,7 +65,8 @@ void s3_free(struct s3 *s3);
 struct s3_object_info {
     uint64_t size;
     uint64_t mtime_ms;          /* Last-Modified, milliseconds since the epoch */
-    char etag[35];              /* quoted hex MD5, "\"d41d8cd98f00b204e9800998ecf8427e\"" */
+    char etag[48];              /* quoted hex MD5, "\"d41d8cd98f00b204e9800998ecf8427e\"", or
+                                   for a multipart upload "\"<hex>-<parts>\"" */
     char content_type[256];     /* truncated if longer (the HTTP API keeps the whole value) */
 };
 

@@ -1,13 +1,15 @@
 /*
  * s3_int.h: declarations shared inside src/s3/ (R2); never included from outside.
  *
- * The encodings named here (bucket records, object keys and records, continuation tokens) are
- * described in docs/formats.md, "S3 buckets and objects".
+ * The encodings named here (bucket records, object keys and records, uploads and parts,
+ * continuation tokens) are described in docs/formats.md, "S3 buckets and objects", "S3
+ * multipart uploads" and "S3 listings".
  */
 #ifndef SL_S3_INT_H
 #define SL_S3_INT_H
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,17 +33,29 @@
 #define S3__LMDB_KEY_MAX (S3_BUCKET_NAME_MAX + 1 + S3__KEY_INLINE + S3__KEY_HASH)
 #define S3__GROUP_MAX 100000              /* long keys sharing their inline part, per scan */
 #define S3__XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
+#define S3__PARTS_MAX 10000               /* part numbers 1..10000 */
+#define S3__PART_MIN (5u * 1024 * 1024)   /* every part but the last: 5 MiB */
+#define S3__UPLOADS_MAX 100000            /* uploads in progress per bucket (a listing sorts
+                                             them in memory) */
+#define S3__JOBS_MAX 64                   /* copies and completions running at once */
 
 struct s3 {
     struct store *st;
     MDB_dbi buckets;            /* bucket name -> bucket record */
     MDB_dbi objects;            /* object key (s3__objkey) -> object record */
+    MDB_dbi uploads;            /* bucket 0 upload id -> upload record (multipart.c) */
+    MDB_dbi parts;              /* upload id, part number (s3__partkey) -> part record */
     char *objdir;               /* <data-dir>/objects (owned) */
     int objdir_fd;              /* open on objdir, for fsync after renames */
     char region[33];
     char account[13];
     char owner_id[65];          /* the canonical user id in Owner elements (from account) */
     EVP_MD *md5;                /* fetched once (OpenSSL 3 fetches per call otherwise) */
+    /* Offloaded work (copies, completions) running on threads of their own. */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_cond;
+    unsigned jobs;
+    bool stopping;
     struct http_service svc;
 };
 
@@ -71,10 +85,28 @@ int s3_delete_object(struct http_req *r);
 int s3_delete_objects(struct http_req *r);
 int s3_list_objects(struct http_req *r);
 int s3_list_objects_v2(struct http_req *r);
+int s3_copy_object(struct http_req *r);
+int s3_create_multipart_upload(struct http_req *r);
+int s3_upload_part(struct http_req *r);
+int s3_upload_part_copy(struct http_req *r);
+int s3_complete_multipart_upload(struct http_req *r);
+int s3_abort_multipart_upload(struct http_req *r);
+int s3_list_parts(struct http_req *r);
+int s3_list_multipart_uploads(struct http_req *r);
 
 /* Queues op for the writer with r waiting on cont (service.c). Returns 0, or -1 with
  * ServiceUnavailable set when the store is shutting down (cont then never runs). */
 int s3__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(struct http_req *));
+/*
+ * Runs work(r) on a thread of its own while r waits, for file work that would hold an HTTP
+ * thread for seconds (copies, the completion of a multipart upload); then r resumes on an
+ * HTTP thread with cont. Returns 0, or -1 with SlowDown / ServiceUnavailable set (cont then
+ * never runs). Thread: an HTTP thread.
+ */
+int s3__offload_or_reply(struct http_req *r, void (*work)(struct http_req *r),
+                         int (*cont)(struct http_req *r));
+/* Sets NoSuchBucket with its BucketName. Returns -1. */
+int s3__no_such_bucket_or_reply(struct http_req *r, const char *bucket);
 /* Sets InternalError for a store or system failure rc, logged once here (R37). Returns -1. */
 int s3__internal_or_reply(struct http_req *r, const char *what, int rc);
 /* Replies with status and b's bytes as application/xml; b is emptied (its bytes now belong
@@ -105,6 +137,27 @@ struct s3__field {
 };
 
 #define S3__FIELDS_MAX 64
+#define S3__ETAG_MAX 48             /* "\"<32 hex>-10000\"" and its NUL */
+
+/* A checksum kept with an object or part (x-amz-checksum-*). algo 0: none. */
+enum s3__ck_algo {
+    S3__CK_NONE = 0,
+    S3__CK_CRC32 = 1,
+    S3__CK_CRC32C = 2,
+    S3__CK_CRC64NVME = 3,
+    S3__CK_SHA1 = 4,
+    S3__CK_SHA256 = 5,
+};
+enum s3__ck_type {
+    S3__CK_FULL_OBJECT = 0,
+    S3__CK_COMPOSITE = 1,       /* a checksum of the parts' checksums, "-N" */
+};
+struct s3__checksum {
+    uint8_t algo;               /* enum s3__ck_algo */
+    uint8_t type;               /* enum s3__ck_type */
+    uint8_t len;                /* bytes of value */
+    unsigned char value[32];
+};
 
 /* A decoded object record. Slices borrow from the record bytes (the LMDB map: valid while the
  * read transaction is open) or from the caller's memory when built for encoding. */
@@ -114,6 +167,13 @@ struct s3__obj {
     unsigned char md5[16];
     unsigned char body[16];         /* the body file's id: objects/<32 hex> */
     struct sl_str key;              /* the full key (from the LMDB key or the record) */
+    bool key_in_record;             /* encode the key in the record even when short (uploads
+                                       and parts, whose LMDB keys are not the object key) */
+    bool multipart;                 /* md5 is the MD5 of the parts' MD5s: ETag "<hex>-<n>" */
+    uint32_t n_parts;               /* multipart: the number of parts */
+    const unsigned char *part_sizes;    /* multipart: n_parts little-endian u64 (borrowed) */
+    struct sl_str tags;             /* the encoded tag set (tags.c), or empty */
+    struct s3__checksum ck;
     size_t n_fields;
     struct s3__field fields[S3__FIELDS_MAX];
 };
@@ -133,8 +193,10 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
                    struct s3__obj *o);
 /* The value of a field (name lower case), or a NULL slice. */
 struct sl_str s3__obj_field(const struct s3__obj *o, const char *name);
-/* The quoted hex ETag of o into out (35 bytes). */
-void s3__obj_etag(const struct s3__obj *o, char out[35]);
+/* The quoted ETag of o into out: hex MD5, or for a multipart object "<hex>-<parts>". */
+void s3__obj_etag(const struct s3__obj *o, char out[S3__ETAG_MAX]);
+/* The size of part i (0-based, < o->n_parts) of a multipart object. */
+uint64_t s3__obj_part_size(const struct s3__obj *o, uint32_t i);
 /* The body file's name (32 hex + NUL) of a body id. */
 void s3__body_name(const unsigned char id[16], char out[33]);
 /* A new random body id. */
@@ -156,7 +218,101 @@ char *s3__token_encode(struct arena *a, enum s3__token_kind kind, struct sl_str 
 int s3__token_decode(struct arena *a, const char *tok, enum s3__token_kind *kind,
                      struct sl_str *out);
 
+/* ---- object.c: a body being written ---- */
+
+/* Codes of writer ops inside src/s3/ (below the public S3_E* range). */
+#define S3__EPRECOND (-31150)       /* a condition (If-Match, If-None-Match) failed */
+#define S3__ENOUPLOAD (-31151)      /* the multipart upload does not exist */
+#define S3__ECHANGED (-31152)       /* a part changed between the check and the commit */
+
+/* Conditions of a write (If-None-Match: *, If-Match), checked in the writer op against the
+ * object it replaces. Borrowed strings (the request's headers). */
+struct s3__wcond {
+    const char *if_match;
+    const char *if_none_match;
+};
+
+/*
+ * A body being written and the record that will name it: PutObject, UploadPart, copies and
+ * the completion of a multipart upload all go through it (object.c's head comment draws its
+ * states). The struct is the writer op (base first). For a part, upload names the upload and
+ * part_number is set; the record then goes to s3.parts instead of s3.objects.
+ */
+struct s3__put {
+    struct store_op base;
+    uint32_t magic;
+    struct s3 *s3;
+    struct http_req *r;             /* NULL for the C API */
+    const char *bucket;
+    struct sl_str key;
+    int fd;                         /* the temporary file while RECEIVING */
+    char tmp[40];                   /* <id>.tmp, relative to objects/ */
+    bool tmp_exists;
+    bool final_exists;
+    bool committed;                 /* set by the op's done() after the commit */
+    EVP_MD_CTX *md;
+    bool has_md5;                   /* Content-MD5 was sent */
+    unsigned char content_md5[16];
+    bool md5_set;                   /* obj.md5 is already known (completion): no digest */
+    struct s3__obj obj;
+    struct s3__wcond cond;
+    /* A part: the upload's id and the part's number (1..10000); 0 for an object. */
+    unsigned char upload[16];
+    unsigned part_number;
+    /* Runs in apply before the record is written (completion drops the upload); returns 0
+     * or a code that rolls the op back. And runs at cleanup. Both may be NULL. */
+    int (*pre_apply)(struct s3__put *p, MDB_txn *txn);
+    void (*on_cleanup)(struct s3__put *p);
+    /* C API: copies of what the caller lent, so that a staged put outlives the call. */
+    char bucket_buf[S3_BUCKET_NAME_MAX + 1];
+    char ctype[256];
+    char cenc[256];
+    unsigned char lkey[S3__LMDB_KEY_MAX];
+    size_t lkey_len;
+    unsigned char *rec;             /* xmalloc'd record, freed by cleanup */
+    size_t rec_len;
+    bool had_old;                   /* set by apply on each run */
+    unsigned char old_body[16];
+};
+
+/* Opens objects/<id>.tmp for a new body of (bucket, key) (both borrowed until seal).
+ * Returns 0 or -errno / -ENOMEM. */
+int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key);
+/* Appends n bytes. Returns 0 or -errno. */
+int s3__put_feed(struct s3__put *p, const char *data, size_t n);
+/* Finishes the digest, checks Content-MD5 (-EBADMSG), fsyncs, renames and encodes the
+ * record. Returns 0 or -errno. */
+int s3__put_seal(struct s3__put *p);
+/* The writer op's apply (store_op): conditions, bucket or upload, the record. */
+int s3__put_apply(struct store_op *op, MDB_txn *txn);
+/* Ends a put whatever state it reached; for arena_on_clear(). */
+void s3__put_cleanup(void *arg);
+/* done() of an HTTP put: records the result and resumes p->r. */
+void s3__put_done(struct store_op *op, int rc);
+/* Collects the headers S3 keeps with an object (content headers, x-amz-meta-*) into o.
+ * Returns 0 or -1 with MetadataTooLarge / InvalidArgument set. */
+int s3__fields_from_request_or_reply(struct http_req *r, struct s3__obj *o);
+/* Copies n bytes of fd from off into p (bounded buffer, pread). Returns 0 or -errno. */
+int s3__put_copy_from(struct s3__put *p, int fd, uint64_t off, uint64_t n);
+/* Sets the error for a failed put op (rc its code; what: the operation). Returns -1. */
+int s3__put_fail_or_reply(struct http_req *r, struct s3__put *p, const char *what);
+
+/* Does the If-Match / If-None-Match list h match etag (quoted)? "*" matches any. */
+bool s3__etag_matches(const char *h, const char *etag);
+/* Parses an HTTP date (RFC 1123, RFC 850, asctime) into seconds since the epoch.
+ * Returns 0 or -1. */
+int s3__http_date_parse(const char *s, int64_t *out);
+
 /* ---- object.c ---- */
+
+/* Opens the body of (bucket, key), reading again if a concurrent overwrite removed the file
+ * the first snapshot named. On success *fd is open (owned by the caller) and *o decoded in
+ * *txn, still open (the caller ends it). Returns 0, S3_ENOBUCKET, S3_ENOKEY, -errno or a
+ * store code. */
+int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_txn **txn,
+                    struct s3__obj *o, int *fd);
+/* Copies what o borrows from the map (key, fields, tags, part sizes) into the arena. */
+void s3__obj_own(struct arena *a, struct s3__obj *o);
 
 enum s3__range_result {
     S3__RANGE_NONE = 0,         /* no Range, or one S3 ignores: send the whole object */
@@ -168,6 +324,50 @@ enum s3__range_result s3__range_parse(const char *h, uint64_t size, uint64_t *of
                                       uint64_t *len);
 /* Removes a body file (no error if already gone). Thread: any. */
 void s3__body_unlink(struct s3 *s3, const unsigned char id[16]);
+
+/* ---- multipart.c ---- */
+
+/* The LMDB key of part n of upload into out (18 bytes): the id, then n big-endian, so that an
+ * upload's parts sort by number. Returns 18. */
+size_t s3__partkey(const unsigned char upload[16], unsigned n, unsigned char out[18]);
+/* Is upload a multipart upload of (bucket, key) in txn? */
+bool s3__upload_exists(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+                       const unsigned char upload[16]);
+/* The upload id as clients see it (32 hex), in the arena. */
+char *s3__upload_id_str(struct arena *a, const unsigned char upload[16]);
+/* Reads ?uploadId and ?partNumber of an UploadPart(Copy). Returns 0, or -1 with
+ * NoSuchUpload / InvalidArgument set. */
+int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsigned *part);
+
+/* Body ids collected by a writer op, for removal after its commit (xmalloc'd). */
+struct s3__ids {
+    unsigned char *ids;
+    size_t n, cap;
+};
+void s3__ids_add(struct s3__ids *l, const unsigned char id[16]);
+/* Unlinks every collected body and frees the list. Thread: any but the writer. */
+void s3__ids_unlink(struct s3 *s3, struct s3__ids *l);
+/* In a writer op: deletes upload of (bucket, key) and all its parts, adding the parts' body
+ * ids to bodies. Returns 0, S3__ENOUPLOAD, or an LMDB code. */
+int s3__upload_drop(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+                    const unsigned char upload[16], struct s3__ids *bodies);
+/* In a writer op: drops every upload of bucket (DeleteBucket). */
+int s3__uploads_drop_bucket(struct s3 *s3, MDB_txn *txn, const char *bucket,
+                            struct s3__ids *bodies);
+
+/* ---- copy.c ---- */
+
+/* A parsed x-amz-copy-source and the source it names, opened. */
+struct s3__copy_src {
+    const char *bucket;
+    struct sl_str key;
+    int fd;                         /* the source body (owned, closed at request end) */
+    struct s3__obj obj;             /* the source record; slices copied into the arena */
+    char etag[S3__ETAG_MAX];
+};
+/* Opens the copy source of r, checking x-amz-copy-source-if-* conditions. Returns 0, or -1
+ * with the error set (NoSuchBucket, NoSuchKey, PreconditionFailed, InvalidArgument). */
+int s3__copy_src_open_or_reply(struct http_req *r, struct s3__copy_src *src);
 
 /* ---- list.c ---- */
 
@@ -192,6 +392,13 @@ int s3__iter_seek(struct s3__iter *it, struct sl_str from, bool strict);
 /* Returns 0 with the next object in *o, or MDB_NOTFOUND at the end, or an error. */
 int s3__iter_next(struct s3__iter *it, struct s3__obj *o);
 void s3__iter_release(struct s3__iter *it);
+/* Byte order of full keys (memcmp, then the shorter first). */
+int s3__key_cmp(struct sl_str a, struct sl_str b);
+/* Where key (which starts with prefix) ends its CommonPrefix: just past the first delim after
+ * the prefix, or NULL when there is none (or delim is empty). */
+const char *s3__delimited(struct sl_str key, struct sl_str prefix, struct sl_str delim);
+/* Appends <name>s</name>, URL-encoded first when url (encoding-type=url). */
+int s3__xml_key(struct buf *b, const char *name, struct sl_str s, bool url, struct arena *a);
 /* The smallest string greater than every string that starts with p, into out (p.len bytes);
  * returns its length, or -1 when there is none (p is all 0xff bytes). */
 long s3__prefix_successor(struct sl_str p, unsigned char *out);

@@ -31,7 +31,11 @@
 #include "s3/s3_int.h"
 
 static const struct http_op s3_ops[] = {
+    { "AbortMultipartUpload", s3_abort_multipart_upload, HTTP_OP_WRITE },
+    { "CompleteMultipartUpload", s3_complete_multipart_upload, HTTP_OP_WRITE },
+    { "CopyObject", s3_copy_object, HTTP_OP_WRITE },
     { "CreateBucket", s3_create_bucket, HTTP_OP_WRITE },
+    { "CreateMultipartUpload", s3_create_multipart_upload, HTTP_OP_WRITE },
     { "DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE },
     { "DeleteObject", s3_delete_object, HTTP_OP_WRITE },
     { "DeleteObjects", s3_delete_objects, HTTP_OP_WRITE },
@@ -40,19 +44,22 @@ static const struct http_op s3_ops[] = {
     { "HeadBucket", s3_head_bucket, 0 },
     { "HeadObject", s3_head_object, 0 },
     { "ListBuckets", s3_list_buckets, 0 },
+    { "ListMultipartUploads", s3_list_multipart_uploads, 0 },
     { "ListObjects", s3_list_objects, 0 },
     { "ListObjectsV2", s3_list_objects_v2, 0 },
+    { "ListParts", s3_list_parts, 0 },
     { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
+    { "UploadPart", s3_upload_part, HTTP_OP_WRITE | HTTP_OP_STREAM },
+    { "UploadPartCopy", s3_upload_part_copy, HTTP_OP_WRITE },
 };
 
 /* Subresources of S3's API that select operations sluice does not serve. */
 static const char *const unserved[] = {
     "accelerate", "acl", "analytics", "attributes", "cors", "encryption",
     "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
-    "notification", "object-lock", "ownershipControls", "partNumber", "policy",
-    "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore",
-    "retention", "select", "tagging", "torrent", "uploadId", "uploads", "versioning",
-    "versions", "website",
+    "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
+    "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "select",
+    "tagging", "torrent", "versioning", "versions", "website",
 };
 
 static const struct http_op *op_named(const char *name)
@@ -122,6 +129,7 @@ static const struct http_op *route(struct http_req *r)
     bool head = sl_str_eq_c(r->method, "HEAD");
     bool put = sl_str_eq_c(r->method, "PUT");
     bool del = sl_str_eq_c(r->method, "DELETE");
+    bool post = sl_str_eq_c(r->method, "POST");
 
     r->op_ctx = t;
     if (plen > 0 && p[0] == '/') {
@@ -139,8 +147,7 @@ static const struct http_op *route(struct http_req *r)
         t->bucket = arena_strndup(&r->arena, p, bl);
         t->key = slash ? (struct sl_str){ slash + 1, plen - bl - 1 } : SL_STR_NULL;
     }
-    if (sl_str_eq_c(r->method, "POST") && t->key.len == 0 && t->bucket[0] &&
-        has_query(r, "delete")) {
+    if (post && t->key.len == 0 && t->bucket[0] && has_query(r, "delete")) {
         return op_named("DeleteObjects");
     }
     for (size_t i = 0; i < sizeof unserved / sizeof unserved[0]; i++) {
@@ -167,17 +174,36 @@ static const struct http_op *route(struct http_req *r)
         if (get && has_query(r, "location")) {
             return op_named("GetBucketLocation");
         }
+        if (get && has_query(r, "uploads")) {
+            return op_named("ListMultipartUploads");
+        }
         if (get) {
             const char *lt = http_req_query(r, "list-type");
             return op_named(lt && strcmp(lt, "2") == 0 ? "ListObjectsV2" : "ListObjects");
         }
         goto not_allowed;
     }
-    if (put) {
-        if (http_req_header(r, "x-amz-copy-source")) {
-            return route_fail(r, "CopyObject");
+    if (has_query(r, "uploadId")) {
+        if (put) {
+            return op_named(http_req_header(r, "x-amz-copy-source") ? "UploadPartCopy"
+                                                                     : "UploadPart");
         }
-        return op_named("PutObject");
+        if (post) {
+            return op_named("CompleteMultipartUpload");
+        }
+        if (get) {
+            return op_named("ListParts");
+        }
+        if (del) {
+            return op_named("AbortMultipartUpload");
+        }
+        goto not_allowed;
+    }
+    if (post && has_query(r, "uploads")) {
+        return op_named("CreateMultipartUpload");
+    }
+    if (put) {
+        return op_named(http_req_header(r, "x-amz-copy-source") ? "CopyObject" : "PutObject");
     }
     if (get) {
         return op_named("GetObject");
@@ -206,6 +232,88 @@ int s3__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(str
         return http_req_fail(r, AWSERR_S3_SERVICE_UNAVAILABLE, NULL);
     }
     return 0;
+}
+
+struct job {
+    struct s3 *s3;
+    struct http_req *r;
+    void (*work)(struct http_req *r);
+};
+
+static void *job_main(void *arg)
+{
+    struct job *j = arg;
+    struct s3 *s3 = j->s3;
+
+    j->work(j->r);
+    /* Resumed before the count drops, so that s3_shutdown() returns only once every
+     * offloaded request has been handed back to the front door. */
+    http_req_resume(j->r);
+    free(j);
+    pthread_mutex_lock(&s3->jobs_lock);
+    s3->jobs--;
+    pthread_cond_broadcast(&s3->jobs_cond);
+    pthread_mutex_unlock(&s3->jobs_lock);
+    return NULL;
+}
+
+int s3__offload_or_reply(struct http_req *r, void (*work)(struct http_req *r),
+                         int (*cont)(struct http_req *r))
+{
+    struct s3 *s3 = s3__of(r);
+    struct job *j;
+    pthread_attr_t attr;
+    pthread_t tid;
+    int rc;
+
+    pthread_mutex_lock(&s3->jobs_lock);
+    if (s3->stopping || s3->jobs >= S3__JOBS_MAX) {
+        bool stopping = s3->stopping;
+        pthread_mutex_unlock(&s3->jobs_lock);
+        return http_req_fail(r, stopping ? AWSERR_S3_SERVICE_UNAVAILABLE : AWSERR_S3_SLOW_DOWN,
+                             NULL);
+    }
+    s3->jobs++;
+    pthread_mutex_unlock(&s3->jobs_lock);
+    j = xmalloc(sizeof *j);
+    j->s3 = s3;
+    j->r = r;
+    j->work = work;
+    http_req_pending(r, cont);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&tid, &attr, job_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        free(j);
+        r->state = HTTP_REQ_READY;
+        pthread_mutex_lock(&s3->jobs_lock);
+        s3->jobs--;
+        pthread_cond_broadcast(&s3->jobs_cond);
+        pthread_mutex_unlock(&s3->jobs_lock);
+        return http_req_fail(r, AWSERR_S3_SLOW_DOWN, NULL);
+    }
+    return 0;
+}
+
+void s3_shutdown(struct s3 *s3)
+{
+    if (!s3) {
+        return;
+    }
+    pthread_mutex_lock(&s3->jobs_lock);
+    s3->stopping = true;
+    while (s3->jobs > 0) {
+        pthread_cond_wait(&s3->jobs_cond, &s3->jobs_lock);
+    }
+    pthread_mutex_unlock(&s3->jobs_lock);
+}
+
+int s3__no_such_bucket_or_reply(struct http_req *r, const char *bucket)
+{
+    http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+    http_req_fail_field(r, "BucketName", bucket);
+    return -1;
 }
 
 int s3__internal_or_reply(struct http_req *r, const char *what, int rc)
@@ -240,6 +348,12 @@ const char *s3_strerror(int rc)
         return "key empty or longer than 1024 bytes";
     case S3_ESTOP:
         return "stopped";
+    case S3__EPRECOND:
+        return "precondition failed";
+    case S3__ENOUPLOAD:
+        return "no such upload";
+    case S3__ECHANGED:
+        return "a part changed";
     default:
         return store_strerror(rc);
     }
@@ -288,29 +402,34 @@ static int sweep(struct s3 *s3)
     int rc, dfd;
 
     rc = store_read_begin(s3->st, &txn);
-    if (rc == 0) {
-        rc = mdb_cursor_open(txn, s3->objects, &cur);
-    }
-    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        /* The body id sits at a fixed offset of every record version 1 (formats.md). */
-        if (v.mv_size < 52) {
-            continue;
+    for (int db = 0; db < 2 && rc == 0; db++) {
+        rc = mdb_cursor_open(txn, db == 0 ? s3->objects : s3->parts, &cur);
+        for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            /* The body id sits at a fixed offset of every object and part record
+             * (formats.md). */
+            if (v.mv_size < 52) {
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 1024;
+                ids = xrealloc(ids, cap * 16);
+            }
+            memcpy(ids + n * 16, (const unsigned char *)v.mv_data + 34, 16);
+            n++;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            ids = xrealloc(ids, cap * 16);
+        if (cur) {
+            mdb_cursor_close(cur);
+            cur = NULL;
         }
-        memcpy(ids + n * 16, (const unsigned char *)v.mv_data + 34, 16);
-        n++;
-    }
-    if (cur) {
-        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
     }
     if (txn) {
         store_read_end(s3->st, txn);
     }
-    if (rc != MDB_NOTFOUND) {
+    if (rc != 0) {
         free(ids);
         return rc;
     }
@@ -361,6 +480,8 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
 
     s3->st = st;
     s3->objdir_fd = -1;
+    pthread_mutex_init(&s3->jobs_lock, NULL);
+    pthread_cond_init(&s3->jobs_cond, NULL);
     snprintf(s3->region, sizeof s3->region, "%s", region);
     snprintf(s3->account, sizeof s3->account, "%s", account);
     snprintf(seed, sizeof seed, "sluice-owner:%s", s3->account);
@@ -377,6 +498,12 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     rc = store_dbi_open(st, "s3.buckets", 0, &s3->buckets);
     if (rc == 0) {
         rc = store_dbi_open(st, "s3.objects", 0, &s3->objects);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.uploads", 0, &s3->uploads);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.parts", 0, &s3->parts);
     }
     if (rc != 0) {
         goto fail;
@@ -419,6 +546,9 @@ void s3_free(struct s3 *s3)
     if (!s3) {
         return;
     }
+    s3_shutdown(s3);
+    pthread_mutex_destroy(&s3->jobs_lock);
+    pthread_cond_destroy(&s3->jobs_cond);
     if (s3->objdir_fd >= 0) {
         close(s3->objdir_fd);
     }

@@ -289,3 +289,98 @@ int s3__xml_parse_or_reply(struct http_req *r, const char *root,
     }
     return rc;
 }
+
+/* ---- conditional request headers ---- */
+
+bool s3__etag_matches(const char *h, const char *etag)
+{
+    /* etag is quoted; compare what is inside the quotes with each listed tag, quoted or not,
+     * a weak W/ prefix ignored (S3 compares entity tags strongly but clients send both). */
+    size_t el = strlen(etag);
+    struct sl_str want = { etag + 1, el >= 2 ? el - 2 : 0 };
+    const char *p = h;
+
+    while (*p) {
+        const char *start, *stop;
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        start = p;
+        while (*p && *p != ',') {
+            p++;
+        }
+        stop = p;
+        while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t')) {
+            stop--;
+        }
+        if (stop - start == 1 && *start == '*') {
+            return true;
+        }
+        if (stop - start >= 2 && start[0] == 'W' && start[1] == '/') {
+            start += 2;
+        }
+        if (stop - start >= 2 && *start == '"' && stop[-1] == '"') {
+            start++;
+            stop--;
+        }
+        if (sl_str_eq((struct sl_str){ start, (size_t)(stop - start) }, want)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int month_of(const char *s)
+{
+    static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    for (int i = 0; i < 12; i++) {
+        if (strncmp(names + 3 * i, s, 3) == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+int s3__http_date_parse(const char *s, int64_t *out)
+{
+    char mon[4] = "";
+    int d = 0, y = 0, hh = 0, mm = 0, ss = 0, m;
+    const char *comma = strchr(s, ',');
+
+    if (comma) {
+        /* "Sun, 06 Nov 1994 08:49:37 GMT" or RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" */
+        if (sscanf(comma + 1, " %2d %3s %4d %2d:%2d:%2d", &d, mon, &y, &hh, &mm, &ss) != 6 &&
+            sscanf(comma + 1, " %2d-%3s-%4d %2d:%2d:%2d", &d, mon, &y, &hh, &mm, &ss) != 6) {
+            return -1;
+        }
+        if (y < 100) {
+            y += y < 70 ? 2000 : 1900;
+        }
+    }
+    else if (sscanf(s, "%*3s %3s %2d %2d:%2d:%2d %4d", mon, &d, &hh, &mm, &ss, &y) != 6) {
+        return -1; /* asctime: "Sun Nov  6 08:49:37 1994" */
+    }
+    m = month_of(mon);
+    if (!m || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1900 || y > 9999) {
+        return -1;
+    }
+    *out = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 + hh * 3600 + mm * 60 + ss;
+    return 0;
+}

@@ -112,10 +112,76 @@ static void test_obj_roundtrip(void **state)
     free(rec);
 }
 
+/* Version 2 extensions: parts, checksum, tags; a key kept in the record though short; and a
+ * version 1 record (no extensions) still read. */
+static void test_obj_extensions_and_v1(void **state)
+{
+    struct s3__obj o, d;
+    unsigned char *rec, sizes[24];
+    unsigned char lk[S3__LMDB_KEY_MAX];
+    char etag[S3__ETAG_MAX];
+    size_t len, ln;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    memset(sizes, 0, sizeof sizes);
+    sizes[0] = 1;
+    sizes[8] = 2;
+    sizes[17] = 1; /* 256 */
+    o.size = 259;
+    o.key = SL_STR_LIT("k");
+    o.key_in_record = true;
+    o.multipart = true;
+    o.n_parts = 3;
+    o.part_sizes = sizes;
+    o.ck.algo = S3__CK_CRC32;
+    o.ck.type = S3__CK_COMPOSITE;
+    o.ck.len = 4;
+    memcpy(o.ck.value, "\x01\x02\x03\x04", 4);
+    o.tags = SL_STR_LIT("tagbytes");
+    o.fields[o.n_fields++] = (struct s3__field){ SL_STR_LIT("content-type"), SL_STR_LIT("a/b") };
+    rec = s3__obj_encode(&o, &len);
+    /* The LMDB key does not hold the object key: the record does. */
+    ln = s3__partkey((const unsigned char *)"0123456789abcdef", 7, lk);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 0, &d), 0);
+    assert_true(sl_str_eq_c(d.key, "k"));
+    assert_true(d.multipart);
+    assert_int_equal(d.n_parts, 3);
+    assert_int_equal(s3__obj_part_size(&d, 0), 1);
+    assert_int_equal(s3__obj_part_size(&d, 1), 2);
+    assert_int_equal(s3__obj_part_size(&d, 2), 256);
+    assert_int_equal(d.ck.algo, S3__CK_CRC32);
+    assert_int_equal(d.ck.type, S3__CK_COMPOSITE);
+    assert_memory_equal(d.ck.value, "\x01\x02\x03\x04", 4);
+    assert_true(sl_str_eq_c(d.tags, "tagbytes"));
+    memset(d.md5, 0, 16);
+    s3__obj_etag(&d, etag);
+    assert_string_equal(etag, "\"00000000000000000000000000000000-3\"");
+    /* A parts extension whose count disagrees with its length is corrupt. */
+    rec[len - 13 - 12 - 33 + 5] ^= 1; /* the count (tags 13, checksum 12, parts 33 bytes) */
+    assert_int_not_equal(s3__obj_decode(rec, len, lk, ln, 0, &d), 0);
+    free(rec);
+
+    memset(&o, 0, sizeof o);
+    o.key = SL_STR_LIT("old");
+    o.size = 5;
+    o.fields[o.n_fields++] = (struct s3__field){ SL_STR_LIT("content-type"), SL_STR_LIT("x/y") };
+    rec = s3__obj_encode(&o, &len);
+    rec[0] = 1;
+    ln = s3__objkey("bkt", o.key, lk);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    assert_true(sl_str_eq_c(d.key, "old"));
+    assert_false(d.multipart);
+    assert_int_equal(d.size, 5);
+    rec[0] = 3;
+    assert_int_not_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    free(rec);
+}
+
 static void test_etag_and_body_name(void **state)
 {
     struct s3__obj o;
-    char etag[35], name[33];
+    char etag[S3__ETAG_MAX], name[33];
     unsigned char a[16], b[16];
     (void)state;
     memset(&o, 0, sizeof o);
@@ -182,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_objkey_short_and_long),
         cmocka_unit_test(test_objkey_order),
         cmocka_unit_test(test_obj_roundtrip),
+        cmocka_unit_test(test_obj_extensions_and_v1),
         cmocka_unit_test(test_etag_and_body_name),
         cmocka_unit_test(test_bucket_record),
         cmocka_unit_test(test_tokens),
