@@ -138,7 +138,8 @@ enum awserr_ns {
       "Your proposed upload is smaller than the minimum allowed object size.")                 \
     X(S3_INVALID_PART_NUMBER, 416, "InvalidPartNumber", AWSERR_NS_SERVICE,                     \
       "The requested partnumber is not satisfiable")                                           \
-    X(S3_SLOW_DOWN, 503, "SlowDown", AWSERR_NS_SERVICE, "Please reduce your request rate.")
+    X(S3_SLOW_DOWN, 503, "SlowDown", AWSERR_NS_SERVICE, "Please reduce your request rate.")    \
+    X(S3_INVALID_TAG, 400, "InvalidTag", AWSERR_NS_SERVICE, "%s")
 /* clang-format on */
 
 enum awserr {

@@ -214,6 +214,25 @@ static struct copy_state *copy_begin_or_reply(struct http_req *r)
     return c;
 }
 
+/* x-amz-tagging-directive: COPY (the source's tags, the default) or REPLACE (x-amz-tagging).
+ * Returns 0 or -1 with InvalidArgument / the tag errors set. */
+static int tagging_or_reply(struct http_req *r, struct copy_state *c)
+{
+    const char *dir = http_req_header(r, "x-amz-tagging-directive");
+
+    if (!dir || strcmp(dir, "COPY") == 0) {
+        c->put.obj.tags = c->src.obj.tags;
+        return 0;
+    }
+    if (strcmp(dir, "REPLACE") != 0) {
+        http_req_fail(r, AWSERR_S3_INVALID_ARGUMENT, "Unknown tagging directive.");
+        http_req_fail_field(r, "ArgumentName", "x-amz-tagging-directive");
+        http_req_fail_field(r, "ArgumentValue", dir);
+        return -1;
+    }
+    return s3__tags_from_header_or_reply(r, &c->put.obj.tags);
+}
+
 int s3_copy_object(struct http_req *r)
 {
     struct s3 *s3 = s3__of(r);
@@ -264,7 +283,20 @@ int s3_copy_object(struct http_req *r)
         memcpy(c->put.obj.fields, c->src.obj.fields,
                c->src.obj.n_fields * sizeof c->src.obj.fields[0]);
     }
-    c->put.obj.tags = c->src.obj.tags;
+    if (tagging_or_reply(r, c) < 0) {
+        return -1;
+    }
+    /* The copy keeps the source's checksum algorithm unless the request names another. */
+    c->put.ck_algo = c->src.obj.ck.algo;
+    if (http_req_header(r, "x-amz-checksum-algorithm")) {
+        c->put.ck_algo = s3__ck_algo_parse(http_req_header(r, "x-amz-checksum-algorithm"));
+        if (!c->put.ck_algo) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "Checksum algorithm provided is unsupported. Please try again "
+                                 "with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, "
+                                 "SHA256]");
+        }
+    }
     c->off = 0;
     c->len = c->src.obj.size;
     r->op_ctx = c;
@@ -276,9 +308,9 @@ int s3_upload_part_copy(struct http_req *r)
     const char *range = http_req_header(r, "x-amz-copy-source-range");
     struct copy_state *c;
     unsigned char id[16];
-    unsigned part;
+    unsigned part, algo = 0;
 
-    if (s3__part_target_or_reply(r, id, &part) < 0) {
+    if (s3__part_target_or_reply(r, id, &part, &algo) < 0) {
         return -1;
     }
     c = copy_begin_or_reply(r);
@@ -287,6 +319,7 @@ int s3_upload_part_copy(struct http_req *r)
     }
     memcpy(c->put.upload, id, 16);
     c->put.part_number = part;
+    c->put.ck_algo = algo;
     c->off = 0;
     c->len = c->src.obj.size;
     if (range) {

@@ -228,16 +228,20 @@ static int upload_target_or_reply(struct http_req *r, unsigned char id[16])
 /* Looks the upload up in a fresh snapshot, for a refusal before any work is done: NoSuchBucket
  * when the bucket is gone, else NoSuchUpload. Returns 0 or -1. */
 static int upload_check_or_reply(struct http_req *r, const char *bucket, struct sl_str key,
-                                 const unsigned char id[16])
+                                 const unsigned char id[16], unsigned *algo)
 {
     struct s3 *s3 = s3__of(r);
+    struct s3__obj o;
     MDB_txn *txn;
     int rc = store_read_begin(s3->st, &txn);
 
     if (rc != 0) {
         return s3__internal_or_reply(r, "multipart upload", rc);
     }
-    if (s3__upload_exists(s3, txn, bucket, key, id)) {
+    if (upload_get(s3, txn, bucket, key, id, &o) == 0) {
+        if (algo) {
+            *algo = o.ck.algo;
+        }
         store_read_end(s3->st, txn);
         return 0;
     }
@@ -250,7 +254,8 @@ static int upload_check_or_reply(struct http_req *r, const char *bucket, struct 
     return -1;
 }
 
-int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsigned *part)
+int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsigned *part,
+                             unsigned *algo)
 {
     const char *pn = http_req_query(r, "partNumber");
     char *end;
@@ -269,7 +274,8 @@ int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsig
         return -1;
     }
     *part = (unsigned)n;
-    return upload_check_or_reply(r, s3__target_of(r)->bucket, s3__target_of(r)->key, upload);
+    return upload_check_or_reply(r, s3__target_of(r)->bucket, s3__target_of(r)->key, upload,
+                                 algo);
 }
 
 static void emit_owner(struct buf *b, const struct s3 *s3, const char *elem)
@@ -286,6 +292,7 @@ struct create_op {
     struct http_req *r;
     const char *bucket;
     struct sl_str key;
+    struct s3__checksum ck;     /* the upload's checksum algorithm and type (no value) */
     unsigned char id[16];
     unsigned char lkey[UPLOAD_KEY_MAX];
     size_t lkey_len;
@@ -329,7 +336,55 @@ static int create_cont(struct http_req *r)
     s3__xml_elem(&b, "Key", c->key);
     s3__xml_elem(&b, "UploadId", sl_str_c(s3__upload_id_str(&r->arena, c->id)));
     buf_puts(&b, "</InitiateMultipartUploadResult>");
+    if (c->ck.algo) {
+        http_reply_header(r, "x-amz-checksum-algorithm", s3__ck_name(c->ck.algo));
+        http_reply_header(r, "x-amz-checksum-type",
+                          c->ck.type == S3__CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT");
+    }
     return s3__reply_xml(r, 200, &b);
+}
+
+/* x-amz-checksum-algorithm and x-amz-checksum-type of CreateMultipartUpload. The type
+ * defaults to COMPOSITE, FULL_OBJECT for CRC64NVME (the only type it has); SHA checksums
+ * cannot be FULL_OBJECT (they do not combine). Returns 0 or -1 with InvalidRequest set. */
+static int upload_checksum_or_reply(struct http_req *r, struct s3__checksum *ck)
+{
+    const char *a = http_req_header(r, "x-amz-checksum-algorithm");
+    const char *t = http_req_header(r, "x-amz-checksum-type");
+
+    memset(ck, 0, sizeof *ck);
+    if (!a) {
+        if (t) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "The x-amz-checksum-type header can only be used with the "
+                                 "x-amz-checksum-algorithm header.");
+        }
+        return 0;
+    }
+    ck->algo = (uint8_t)s3__ck_algo_parse(a);
+    if (!ck->algo) {
+        return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                             "Checksum algorithm provided is unsupported. Please try again with "
+                             "any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]");
+    }
+    ck->type = ck->algo == S3__CK_CRC64NVME ? S3__CK_FULL_OBJECT : S3__CK_COMPOSITE;
+    if (t && strcmp(t, "FULL_OBJECT") == 0) {
+        ck->type = S3__CK_FULL_OBJECT;
+    }
+    else if (t && strcmp(t, "COMPOSITE") == 0) {
+        ck->type = S3__CK_COMPOSITE;
+    }
+    else if (t) {
+        return http_req_fail(r, AWSERR_S3_INVALID_REQUEST, "Value for x-amz-checksum-type "
+                                                           "header is invalid.");
+    }
+    if ((ck->type == S3__CK_FULL_OBJECT && !s3__ck_is_crc(ck->algo)) ||
+        (ck->type == S3__CK_COMPOSITE && ck->algo == S3__CK_CRC64NVME)) {
+        return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                             "The %s checksum type cannot be used with the %s checksum "
+                             "algorithm.", t ? t : "COMPOSITE", a);
+    }
+    return 0;
 }
 
 int s3_create_multipart_upload(struct http_req *r)
@@ -352,9 +407,12 @@ int s3_create_multipart_upload(struct http_req *r)
     }
     rc = s3__bucket_check_or_reply(r, txn, t->bucket);
     store_read_end(s3->st, txn);
-    if (rc < 0 || s3__fields_from_request_or_reply(r, o) < 0) {
+    if (rc < 0 || s3__fields_from_request_or_reply(r, o) < 0 ||
+        upload_checksum_or_reply(r, &c->ck) < 0 ||
+        s3__tags_from_header_or_reply(r, &o->tags) < 0) {
         return -1;
     }
+    o->ck = c->ck;
     for (int i = 0; i < 8; i++) {
         c->id[i] = (unsigned char)(now >> (56 - 8 * i));
     }
@@ -379,31 +437,31 @@ int s3_create_multipart_upload(struct http_req *r)
 
 /* ---- CompleteMultipartUpload ---- */
 
-struct listed_part {
-    unsigned number;
-    struct sl_str etag;         /* as listed (arena) */
-    uint64_t size;
-    unsigned char md5[16];
-    unsigned char body[16];
-};
-
 struct complete_state {
     struct s3__put put;         /* first (E1): the op is the put's */
     unsigned char id[16];
-    struct listed_part *parts;  /* arena, S3__PARTS_MAX entries */
+    struct s3__listed_part *parts;  /* arena (s3__complete_xml_or_reply) */
     size_t n;
-    unsigned cur_number;        /* the <Part> being parsed */
-    struct sl_str cur_etag;
-    bool cur_has_number;
-    bool bad_xml;
+    struct s3__checksum upload_ck;  /* the upload's algorithm and type */
     int work_rc;                /* the concatenation's result */
     struct s3__ids bodies;      /* every part body of the upload, set by pre_apply */
 };
 
+struct complete_parse {
+    struct http_req *r;
+    struct s3__listed_part *parts;  /* arena, S3__PARTS_MAX entries */
+    size_t n;
+    unsigned cur_number;        /* the <Part> being parsed */
+    struct sl_str cur_etag;
+    struct sl_str cur_ck;
+    unsigned cur_ck_algo;
+    bool cur_has_number;
+};
+
 static int complete_xml_cb(void *ctx, const char *path, struct sl_str text)
 {
-    struct complete_state *c = ctx;
-    struct arena *a = &c->put.r->arena;
+    struct complete_parse *c = ctx;
+    struct arena *a = &c->r->arena;
 
     if (strcmp(path, "CompleteMultipartUpload/Part/PartNumber") == 0) {
         char buf[16];
@@ -424,16 +482,44 @@ static int complete_xml_cb(void *ctx, const char *path, struct sl_str text)
     else if (strcmp(path, "CompleteMultipartUpload/Part/ETag") == 0) {
         c->cur_etag = (struct sl_str){ arena_strndup(a, text.p, text.len), text.len };
     }
+    else if (strncmp(path, "CompleteMultipartUpload/Part/Checksum", 37) == 0) {
+        c->cur_ck_algo = s3__ck_algo_parse(path + 37);
+        c->cur_ck = (struct sl_str){ arena_strndup(a, text.p, text.len), text.len };
+    }
     else if (strcmp(path, "CompleteMultipartUpload/Part") == 0) {
+        struct s3__listed_part *lp;
         if (!c->cur_has_number || c->n == S3__PARTS_MAX) {
             return -1;
         }
-        c->parts[c->n].number = c->cur_number;
-        c->parts[c->n].etag = c->cur_etag;
-        c->n++;
+        lp = &c->parts[c->n++];
+        memset(lp, 0, sizeof *lp);
+        lp->number = c->cur_number;
+        lp->etag = c->cur_etag;
+        lp->ck = c->cur_ck;
+        lp->ck_algo = c->cur_ck_algo;
         c->cur_has_number = false;
         c->cur_etag = SL_STR_NULL;
+        c->cur_ck = SL_STR_NULL;
+        c->cur_ck_algo = 0;
     }
+    return 0;
+}
+
+int s3__complete_xml_or_reply(struct http_req *r, struct s3__listed_part **parts, size_t *n)
+{
+    struct complete_parse c;
+
+    memset(&c, 0, sizeof c);
+    c.r = r;
+    c.parts = arena_alloc(&r->arena, S3__PARTS_MAX * sizeof *c.parts);
+    if (s3__xml_parse_or_reply(r, "CompleteMultipartUpload", complete_xml_cb, &c) < 0) {
+        return -1;
+    }
+    if (c.n == 0) {
+        return http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
+    }
+    *parts = c.parts;
+    *n = c.n;
     return 0;
 }
 
@@ -449,6 +535,53 @@ static bool etag_is(struct sl_str listed, const unsigned char md5[16])
     return listed.len == 32 && strncasecmp(listed.p, hex, 32) == 0;
 }
 
+/* A listed part's checksum, when the upload has an algorithm: the part has one of it, and a
+ * listed value (of any algorithm) is the stored one. */
+static bool part_checksum_ok(const struct complete_state *c, const struct s3__listed_part *lp,
+                             const struct s3__obj *po)
+{
+    unsigned char d[sizeof po->ck.value + 3];
+    long n;
+
+    if (c->upload_ck.algo && po->ck.algo != c->upload_ck.algo) {
+        return false;
+    }
+    if (!lp->ck.len) {
+        return true;
+    }
+    n = s3__base64_decode(lp->ck, d, sizeof d);
+    return lp->ck_algo == po->ck.algo && n == (long)po->ck.len &&
+           memcmp(d, po->ck.value, po->ck.len) == 0;
+}
+
+/* The checksum of the whole upload from its parts' (COMPOSITE: the checksum of their
+ * concatenated values; FULL_OBJECT: the CRCs combined), and the parts' values for the
+ * record. Returns 0 or -ENOMEM. */
+static int complete_checksum(struct http_req *r, struct complete_state *c)
+{
+    struct s3__obj *o = &c->put.obj;
+    size_t len = s3__ck_len(c->upload_ck.algo);
+    unsigned char *cks = arena_alloc(&r->arena, c->n * len + 1);
+    int rc = 0;
+
+    for (size_t i = 0; i < c->n; i++) {
+        memcpy(cks + i * len, c->parts[i].stored.value, len);
+    }
+    if (c->upload_ck.type == S3__CK_COMPOSITE) {
+        rc = s3__ck_of(c->upload_ck.algo, cks, c->n * len, &o->ck);
+    }
+    else {
+        o->ck = c->parts[0].stored;
+        for (size_t i = 1; rc == 0 && i < c->n; i++) {
+            rc = s3__ck_combine(&o->ck, &c->parts[i].stored, c->parts[i].size);
+        }
+    }
+    o->ck.type = c->upload_ck.type;
+    o->part_cks = cks;
+    o->part_ck_len = (uint8_t)len;
+    return rc;
+}
+
 /* Checks the listed parts against the stored ones in txn and fills sizes, MD5s and bodies.
  * Returns 0 or -1 with InvalidPartOrder / InvalidPart / EntityTooSmall set. */
 static int complete_check_or_reply(struct http_req *r, struct complete_state *c, MDB_txn *txn)
@@ -461,7 +594,7 @@ static int complete_check_or_reply(struct http_req *r, struct complete_state *c,
         }
     }
     for (size_t i = 0; i < c->n; i++) {
-        struct listed_part *lp = &c->parts[i];
+        struct s3__listed_part *lp = &c->parts[i];
         unsigned char pk[18];
         MDB_val k = { s3__partkey(c->id, lp->number, pk), pk }, v;
         struct s3__obj po;
@@ -470,7 +603,7 @@ static int complete_check_or_reply(struct http_req *r, struct complete_state *c,
             return s3__internal_or_reply(r, "CompleteMultipartUpload", rc);
         }
         if (rc != 0 || s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, 0, &po) != 0 ||
-            !etag_is(lp->etag, po.md5)) {
+            !etag_is(lp->etag, po.md5) || !part_checksum_ok(c, lp, &po)) {
             http_req_fail(r, AWSERR_S3_INVALID_PART, NULL);
             http_req_fail_field(r, "UploadId", s3__upload_id_str(&r->arena, c->id));
             http_req_fail_field(r, "PartNumber", arena_printf(&r->arena, "%u", lp->number));
@@ -480,6 +613,7 @@ static int complete_check_or_reply(struct http_req *r, struct complete_state *c,
         lp->size = po.size;
         memcpy(lp->md5, po.md5, 16);
         memcpy(lp->body, po.body, 16);
+        lp->stored = po.ck;
     }
     for (size_t i = 0; i + 1 < c->n; i++) {
         if (c->parts[i].size < S3__PART_MIN) {
@@ -618,6 +752,12 @@ static int complete_committed(struct http_req *r)
     s3__xml_elem(&b, "Bucket", sl_str_c(p->bucket));
     s3__xml_elem(&b, "Key", p->key);
     s3__xml_elem(&b, "ETag", sl_str_c(etag));
+    if (p->obj.ck.algo) {
+        buf_printf(&b, "<Checksum%s>%s</Checksum%s><ChecksumType>%s</ChecksumType>",
+                   s3__ck_name(p->obj.ck.algo), s3__ck_b64(&r->arena, &p->obj.ck, p->obj.n_parts),
+                   s3__ck_name(p->obj.ck.algo),
+                   p->obj.ck.type == S3__CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT");
+    }
     buf_puts(&b, "</CompleteMultipartUploadResult>");
     return s3__reply_xml(r, 200, &b);
 }
@@ -656,12 +796,8 @@ int s3_complete_multipart_upload(struct http_req *r)
     if (upload_target_or_reply(r, c->id) < 0) {
         return -1;
     }
-    c->parts = arena_alloc(&r->arena, S3__PARTS_MAX * sizeof *c->parts);
-    if (s3__xml_parse_or_reply(r, "CompleteMultipartUpload", complete_xml_cb, c) < 0) {
+    if (s3__complete_xml_or_reply(r, &c->parts, &c->n) < 0) {
         return -1;
-    }
-    if (c->n == 0) {
-        return http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
     }
     p->cond.if_match = http_req_header(r, "if-match");
     p->cond.if_none_match = http_req_header(r, "if-none-match");
@@ -676,18 +812,38 @@ int s3_complete_multipart_upload(struct http_req *r)
     if (rc != 0) {
         store_read_end(s3->st, txn);
         if (rc == S3__ENOUPLOAD) {
-            return upload_check_or_reply(r, t->bucket, t->key, c->id);
+            return upload_check_or_reply(r, t->bucket, t->key, c->id, NULL);
         }
         return s3__internal_or_reply(r, "CompleteMultipartUpload", rc);
     }
-    /* The object gets the headers given to CreateMultipartUpload. */
+    /* The object gets the headers and tags given to CreateMultipartUpload. */
     s3__obj_own(&r->arena, &up);
     p->obj.n_fields = up.n_fields;
     memcpy(p->obj.fields, up.fields, up.n_fields * sizeof up.fields[0]);
+    p->obj.tags = up.tags;
+    c->upload_ck = up.ck;
     rc = complete_check_or_reply(r, c, txn);
     store_read_end(s3->st, txn);
     if (rc < 0) {
         return -1;
+    }
+    if (c->upload_ck.algo) {
+        rc = complete_checksum(r, c);
+        if (rc < 0) {
+            return s3__internal_or_reply(r, "CompleteMultipartUpload", rc);
+        }
+        /* A FULL_OBJECT checksum the client computed over the whole object must agree. */
+        if (s3__checksum_headers_or_reply(r, p) < 0) {
+            return -1;
+        }
+        if (p->ck_expect && (p->ck_want.algo != p->obj.ck.algo ||
+                             memcmp(p->ck_want.value, p->obj.ck.value, p->obj.ck.len) != 0)) {
+            return http_req_fail(r, AWSERR_S3_BAD_DIGEST,
+                                 "The %s you specified did not match the calculated checksum.",
+                                 s3__ck_name(p->obj.ck.algo));
+        }
+        p->ck_algo = 0;
+        p->ck_expect = false;
     }
     /* The ETag S3 gives a multipart object: the MD5 of the parts' binary MD5s, "-N". */
     md = EVP_MD_CTX_new();
@@ -759,7 +915,7 @@ static int abort_cont(struct http_req *r)
 {
     struct abort_op *a = r->op_ctx;
     if (a->base.rc == S3__ENOUPLOAD) {
-        return upload_check_or_reply(r, a->bucket, a->key, a->id);
+        return upload_check_or_reply(r, a->bucket, a->key, a->id, NULL);
     }
     if (a->base.rc != 0) {
         return s3__internal_or_reply(r, "AbortMultipartUpload", a->base.rc);
@@ -840,7 +996,7 @@ int s3_list_parts(struct http_req *r)
     }
     if (!s3__upload_exists(s3, txn, t->bucket, t->key, id)) {
         store_read_end(s3->st, txn);
-        return upload_check_or_reply(r, t->bucket, t->key, id);
+        return upload_check_or_reply(r, t->bucket, t->key, id, NULL);
     }
     rc = mdb_cursor_open(txn, s3->parts, &cur);
     if (rc != 0) {
@@ -883,7 +1039,12 @@ int s3_list_parts(struct http_req *r)
             buf_printf(&parts, "<Part><PartNumber>%u</PartNumber><LastModified>%s"
                                "</LastModified>", n, iso);
             s3__xml_elem(&parts, "ETag", sl_str_c(etag));
-            buf_printf(&parts, "<Size>%llu</Size></Part>", (unsigned long long)po.size);
+            buf_printf(&parts, "<Size>%llu</Size>", (unsigned long long)po.size);
+            if (po.ck.algo) {
+                buf_printf(&parts, "<Checksum%s>%s</Checksum%s>", s3__ck_name(po.ck.algo),
+                           s3__ck_b64(&r->arena, &po.ck, 0), s3__ck_name(po.ck.algo));
+            }
+            buf_puts(&parts, "</Part>");
             last = n;
             count++;
         }

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,6 +87,9 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
             return -ENOMEM;
         }
     }
+    if (p->ck_algo && s3__ck_init(&p->ckc, p->ck_algo) != 0) {
+        return -ENOMEM;
+    }
     p->fd = openat(s3->objdir_fd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (p->fd < 0) {
         return -errno;
@@ -99,6 +103,9 @@ int s3__put_feed(struct s3__put *p, const char *data, size_t n)
     int rc = write_all(p->fd, data, n);
     if (rc == 0 && p->md && EVP_DigestUpdate(p->md, data, n) != 1) {
         rc = -EIO;
+    }
+    if (rc == 0 && p->ck_algo) {
+        s3__ck_update(&p->ckc, data, n);
     }
     if (rc == 0) {
         p->obj.size += n;
@@ -142,6 +149,13 @@ int s3__put_seal(struct s3__put *p)
     }
     if (p->has_md5 && memcmp(p->content_md5, p->obj.md5, 16) != 0) {
         return -EBADMSG;
+    }
+    if (p->ck_algo) {
+        s3__ck_final(&p->ckc, &p->obj.ck);
+        if (p->ck_expect && (p->ck_want.algo != p->obj.ck.algo ||
+                             memcmp(p->ck_want.value, p->obj.ck.value, p->obj.ck.len) != 0)) {
+            return -EILSEQ;
+        }
     }
     if (fsync(p->fd) != 0) {
         rc = -errno;
@@ -278,6 +292,7 @@ void s3__put_cleanup(void *arg)
     p->had_old = false;
     EVP_MD_CTX_free(p->md);
     p->md = NULL;
+    s3__ck_release(&p->ckc);
     free(p->rec);
     p->rec = NULL;
 }
@@ -327,6 +342,7 @@ static int put_cont(struct http_req *r)
     }
     s3__obj_etag(&p->obj, etag);
     http_reply_header(r, "ETag", etag);
+    s3__checksum_reply_headers(r, &p->obj.ck, 0, !p->part_number);
     return http_reply(r, 200, NULL, NULL, 0);
 }
 
@@ -345,13 +361,54 @@ static int put_on_body(struct http_req *r, const char *data, size_t n)
     return 0;
 }
 
+/* The checksum value an aws-chunked trailer carried, into p->ck_want. Returns 0 or -1. */
+static int trailer_checksum_or_reply(struct http_req *r, struct s3__put *p)
+{
+    struct sl_str v;
+    unsigned char d[sizeof p->ck_want.value + 3];
+    long n;
+
+    if (!p->ck_trailer || !r->chunked) {
+        return 0;
+    }
+    v = sigv4_chunked_trailer(r->chunked, p->ck_trailer);
+    if (!v.p) {
+        return 0; /* announced, not sent: the checksum is computed and kept all the same */
+    }
+    n = s3__base64_decode(v, d, sizeof d);
+    if (n < 0 || (size_t)n != s3__ck_len(p->ck_algo)) {
+        return http_req_fail(r, AWSERR_S3_INVALID_REQUEST, "Value for %s trailing header is "
+                                                           "invalid.", p->ck_trailer);
+    }
+    p->ck_want.algo = (uint8_t)p->ck_algo;
+    p->ck_want.len = (uint8_t)n;
+    memcpy(p->ck_want.value, d, (size_t)n);
+    p->ck_expect = true;
+    return 0;
+}
+
 static int put_on_body_end(struct http_req *r)
 {
     struct s3__put *p = r->op_ctx;
-    int rc = s3__put_seal(p);
+    const char *decoded = http_req_header(r, "x-amz-decoded-content-length");
+    int rc;
 
+    /* The decoded length an aws-chunked upload announced is the length it must have. */
+    if (r->chunked && decoded &&
+        strtoull(decoded, NULL, 10) != sigv4_chunked_decoded_len(r->chunked)) {
+        return http_req_fail(r, AWSERR_S3_INCOMPLETE_BODY, NULL);
+    }
+    if (trailer_checksum_or_reply(r, p) < 0) {
+        return -1;
+    }
+    rc = s3__put_seal(p);
     if (rc == -EBADMSG) {
         return http_req_fail(r, AWSERR_S3_BAD_DIGEST, NULL);
+    }
+    if (rc == -EILSEQ) {
+        return http_req_fail(r, AWSERR_S3_BAD_DIGEST,
+                             "The %s you specified did not match the calculated checksum.",
+                             s3__ck_name(p->ck_algo));
     }
     if (rc < 0) {
         return s3__internal_or_reply(r, "PutObject seal", rc);
@@ -446,7 +503,73 @@ static int put_headers_or_reply(struct http_req *r, struct s3__put *p)
         memcpy(p->content_md5, d, 16);
         p->has_md5 = true;
     }
+    return s3__checksum_headers_or_reply(r, p);
+}
+
+int s3__checksum_headers_or_reply(struct http_req *r, struct s3__put *p)
+{
+    const char *trailer = http_req_header(r, "x-amz-trailer");
+    const char *sdk = http_req_header(r, "x-amz-sdk-checksum-algorithm");
+    unsigned count = 0;
+
+    for (size_t i = 0; i < r->n_headers; i++) {
+        unsigned algo = s3__ck_algo_of_header(r->headers[i].name);
+        unsigned char d[sizeof p->ck_want.value + 3];
+        long n;
+        if (!algo) {
+            continue;
+        }
+        if (++count > 1) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "Expecting a single x-amz-checksum- header. Multiple checksum "
+                                 "Types are not allowed.");
+        }
+        n = s3__base64_decode(r->headers[i].value, d, sizeof d);
+        if (n < 0 || (size_t)n != s3__ck_len(algo)) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST, "Value for %s header is invalid.",
+                                 s3__ck_header(algo));
+        }
+        p->ck_algo = algo;
+        p->ck_want.algo = (uint8_t)algo;
+        p->ck_want.len = (uint8_t)n;
+        memcpy(p->ck_want.value, d, (size_t)n);
+        p->ck_expect = true;
+    }
+    if (trailer) {
+        unsigned algo = s3__ck_algo_of_header(sl_str_c(trailer));
+        if (algo && count) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "Expecting a single x-amz-checksum- header. Multiple checksum "
+                                 "Types are not allowed.");
+        }
+        if (algo) {
+            p->ck_algo = algo;
+            p->ck_trailer = s3__ck_header(algo);
+        }
+    }
+    if (sdk && !p->ck_algo) {
+        p->ck_algo = s3__ck_algo_parse(sdk);
+        if (!p->ck_algo) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "Checksum algorithm provided is unsupported. Please try again "
+                                 "with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, "
+                                 "SHA256]");
+        }
+    }
     return 0;
+}
+
+void s3__checksum_reply_headers(struct http_req *r, const struct s3__checksum *ck,
+                                uint32_t parts, bool with_type)
+{
+    if (!ck->algo) {
+        return;
+    }
+    http_reply_header(r, s3__ck_header(ck->algo), s3__ck_b64(&r->arena, ck, parts));
+    if (with_type) {
+        http_reply_header(r, "x-amz-checksum-type",
+                          ck->type == S3__CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT");
+    }
 }
 
 /* Starts a streamed body into p (PutObject, UploadPart). Returns 0 or -1. */
@@ -491,7 +614,8 @@ int s3_put_object(struct http_req *r)
     if (p->cond.if_none_match && strcmp(p->cond.if_none_match, "*") != 0) {
         return http_req_fail(r, AWSERR_S3_NOT_IMPLEMENTED, NULL);
     }
-    if (s3__fields_from_request_or_reply(r, &p->obj) < 0) {
+    if (s3__fields_from_request_or_reply(r, &p->obj) < 0 ||
+        s3__tags_from_header_or_reply(r, &p->obj.tags) < 0) {
         return -1;
     }
     return put_stream_or_reply(r, p, t->bucket, t->key);
@@ -501,11 +625,23 @@ int s3_upload_part(struct http_req *r)
 {
     struct s3__target *t = s3__target_of(r);
     struct s3__put *p = arena_new(&r->arena, struct s3__put);
+    unsigned algo = 0;
 
     p->r = r;
     if (put_headers_or_reply(r, p) < 0 ||
-        s3__part_target_or_reply(r, p->upload, &p->part_number) < 0) {
+        s3__part_target_or_reply(r, p->upload, &p->part_number, &algo) < 0) {
         return -1;
+    }
+    /* A part of an upload created with a checksum algorithm gets that checksum, sent or not
+     * (CompleteMultipartUpload needs every part's). */
+    if (algo && p->ck_algo && p->ck_algo != algo) {
+        return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                             "Checksum Type mismatch occurred, expected checksum Type: %s, "
+                             "actual checksum Type: %s", s3__ck_name(algo),
+                             s3__ck_name(p->ck_algo));
+    }
+    if (algo) {
+        p->ck_algo = algo;
     }
     return put_stream_or_reply(r, p, t->bucket, t->key);
 }
@@ -730,9 +866,7 @@ enum s3__range_result s3__range_parse(const char *h, uint64_t size, uint64_t *of
 
 /* ---- GetObject, HeadObject ---- */
 
-/* Finds (bucket, key) in txn. Returns 0 with *o decoded (borrowing from the map), or
- * S3_ENOKEY / S3_ENOBUCKET, or a store code. */
-static int object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+int s3__object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
                          struct s3__obj *o)
 {
     unsigned char lk[S3__LMDB_KEY_MAX];
@@ -770,7 +904,7 @@ int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_tx
         if (rc != 0) {
             return rc;
         }
-        rc = object_lookup(s3, *txn, bucket, key, o);
+        rc = s3__object_lookup(s3, *txn, bucket, key, o);
         if (rc == 0) {
             s3__body_name(o->body, name);
             *fd = openat(s3->objdir_fd, name, O_RDONLY | O_CLOEXEC);
@@ -863,6 +997,31 @@ static int part_range_or_reply(struct http_req *r, const struct s3__obj *o, cons
     return 0;
 }
 
+/* x-amz-checksum-mode: ENABLED: the whole object's checksum, or a part's when partNumber
+ * names one of a multipart object that kept its parts' checksums. */
+static void get_checksum_headers(struct http_req *r, const struct s3__obj *o, const char *part_s,
+                                 enum s3__range_result range)
+{
+    const char *mode = http_req_header(r, "x-amz-checksum-mode");
+
+    if (!mode || strcasecmp(mode, "ENABLED") != 0 || !o->ck.algo) {
+        return;
+    }
+    if (part_s && o->multipart) {
+        long n = strtol(part_s, NULL, 10);
+        struct s3__checksum pc = { o->ck.algo, S3__CK_FULL_OBJECT, o->part_ck_len, { 0 } };
+        if (o->part_cks && o->ck.type == S3__CK_COMPOSITE && n >= 1 &&
+            (uint32_t)n <= o->n_parts) {
+            memcpy(pc.value, o->part_cks + (size_t)(n - 1) * o->part_ck_len, o->part_ck_len);
+            s3__checksum_reply_headers(r, &pc, 0, false);
+        }
+        return;
+    }
+    if (range == S3__RANGE_NONE || (part_s && !o->multipart)) {
+        s3__checksum_reply_headers(r, &o->ck, o->n_parts, true);
+    }
+}
+
 static int get_or_head(struct http_req *r, const char *opname)
 {
     struct s3 *s3 = s3__of(r);
@@ -936,6 +1095,11 @@ static int get_or_head(struct http_req *r, const char *opname)
         http_reply_header(r, "x-amz-mp-parts-count",
                           arena_printf(&r->arena, "%u", (unsigned)o.n_parts));
     }
+    get_checksum_headers(r, &o, part_s, range);
+    if (o.tags.len) {
+        http_reply_header(r, "x-amz-tagging-count",
+                          arena_printf(&r->arena, "%zu", s3__tags_count(o.tags)));
+    }
     http_reply_header(r, "ETag", etag);
     http_reply_header(r, "Last-Modified", lm);
     http_reply_header(r, "Accept-Ranges", "bytes");
@@ -988,102 +1152,6 @@ int s3_head_object(struct http_req *r)
     return get_or_head(r, "HeadObject");
 }
 
-/* ---- DeleteObject ---- */
-
-struct delete_state {
-    struct store_op base;
-    struct s3 *s3;
-    struct http_req *r;
-    const char *bucket;
-    struct sl_str key;
-    unsigned char lkey[S3__LMDB_KEY_MAX];
-    size_t lkey_len;
-    bool had_old;                   /* set by delete_apply on each run */
-    bool committed;
-    unsigned char old_body[16];
-};
-
-static int delete_apply(struct store_op *op, MDB_txn *txn)
-{
-    struct delete_state *d = (struct delete_state *)op;
-    MDB_val k = { d->lkey_len, d->lkey }, v;
-    struct s3__obj old;
-    int rc;
-
-    d->had_old = false;
-    if (!s3__bucket_exists(d->s3, txn, d->bucket, NULL)) {
-        return S3_ENOBUCKET;
-    }
-    rc = mdb_get(txn, d->s3->objects, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        return 0; /* S3's DeleteObject succeeds on a missing key. */
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    if (s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(d->bucket), &old) ==
-            0 &&
-        !sl_str_eq(old.key, d->key)) {
-        return 0; /* a long key's hash matched another key: ours is not there */
-    }
-    d->had_old = true;
-    memcpy(d->old_body, old.body, 16);
-    k = (MDB_val){ d->lkey_len, d->lkey };
-    return mdb_del(txn, d->s3->objects, &k, NULL);
-}
-
-static void delete_done(struct store_op *op, int rc)
-{
-    struct delete_state *d = (struct delete_state *)op;
-    d->committed = rc == 0;
-    http_req_resume(d->r);
-}
-
-static void delete_cleanup(void *arg)
-{
-    struct delete_state *d = arg;
-    if (d->committed && d->had_old) {
-        s3__body_unlink(d->s3, d->old_body);
-    }
-}
-
-static int delete_cont(struct http_req *r)
-{
-    struct delete_state *d = r->op_ctx;
-    switch (d->base.rc) {
-    case 0:
-        return http_reply(r, 204, NULL, NULL, 0);
-    case S3_ENOBUCKET:
-        return s3__no_such_bucket_or_reply(r, d->bucket);
-    default:
-        return s3__internal_or_reply(r, "DeleteObject", d->base.rc);
-    }
-}
-
-int s3_delete_object(struct http_req *r)
-{
-    struct s3__target *t = s3__target_of(r);
-    struct delete_state *d;
-
-    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        return s3__no_such_bucket_or_reply(r, t->bucket);
-    }
-    if (t->key.len > S3_KEY_MAX) {
-        return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
-    }
-    d = arena_new(&r->arena, struct delete_state);
-    d->base.apply = delete_apply;
-    d->base.done = delete_done;
-    d->s3 = s3__of(r);
-    d->r = r;
-    d->bucket = t->bucket;
-    d->key = t->key;
-    d->lkey_len = s3__objkey(t->bucket, t->key, d->lkey);
-    arena_on_clear(&r->arena, delete_cleanup, d);
-    r->op_ctx = d;
-    return s3__submit_or_reply(r, &d->base, delete_cont);
-}
-
 void s3__obj_own(struct arena *a, struct s3__obj *o)
 {
     o->key = (struct sl_str){ arena_strndup(a, o->key.p, o->key.len), o->key.len };
@@ -1099,6 +1167,11 @@ void s3__obj_own(struct arena *a, struct s3__obj *o)
         unsigned char *ps = arena_alloc(a, (size_t)o->n_parts * 8);
         memcpy(ps, o->part_sizes, (size_t)o->n_parts * 8);
         o->part_sizes = ps;
+    }
+    if (o->part_cks) {
+        unsigned char *pc = arena_alloc(a, (size_t)o->n_parts * o->part_ck_len);
+        memcpy(pc, o->part_cks, (size_t)o->n_parts * o->part_ck_len);
+        o->part_cks = pc;
     }
 }
 
@@ -1131,188 +1204,4 @@ int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd
     }
     store_read_end(s3->st, txn);
     return 0;
-}
-
-/* ---- DeleteObjects ---- */
-
-#define DELETE_MAX 1000     /* S3's limit of keys per DeleteObjects request */
-
-struct multi_key {
-    struct sl_str key;          /* arena copy */
-    unsigned char lkey[S3__LMDB_KEY_MAX];
-    size_t lkey_len;
-    bool had_old;               /* set by multi_apply on each run */
-    unsigned char old_body[16];
-};
-
-struct multi_state {
-    struct store_op base;
-    struct s3 *s3;
-    struct http_req *r;
-    const char *bucket;
-    struct multi_key *keys;     /* arena, DELETE_MAX entries */
-    size_t n;
-    bool quiet;
-    bool committed;
-};
-
-static int multi_xml_cb(void *ctx, const char *path, struct sl_str text)
-{
-    struct multi_state *m = ctx;
-    if (strcmp(path, "Delete/Quiet") == 0) {
-        m->quiet = sl_str_eq_c(text, "true");
-    }
-    else if (strcmp(path, "Delete/Object/Key") == 0) {
-        struct multi_key *k;
-        if (m->n == DELETE_MAX) {
-            return -1; /* S3 answers more than 1000 keys with MalformedXML too */
-        }
-        k = &m->keys[m->n++];
-        k->key = (struct sl_str){ arena_strndup(&m->r->arena, text.p, text.len), text.len };
-        if (text.len >= 1 && text.len <= S3_KEY_MAX) {
-            k->lkey_len = s3__objkey(m->bucket, k->key, k->lkey);
-        }
-    }
-    return 0;
-}
-
-static int multi_apply(struct store_op *op, MDB_txn *txn)
-{
-    struct multi_state *m = (struct multi_state *)op;
-    size_t bl = strlen(m->bucket);
-
-    if (!s3__bucket_exists(m->s3, txn, m->bucket, NULL)) {
-        return S3_ENOBUCKET;
-    }
-    for (size_t i = 0; i < m->n; i++) {
-        struct multi_key *k = &m->keys[i];
-        MDB_val key = { k->lkey_len, k->lkey }, v;
-        struct s3__obj old;
-        int rc;
-        k->had_old = false;
-        if (!k->lkey_len) {
-            continue;
-        }
-        rc = mdb_get(txn, m->s3->objects, &key, &v);
-        if (rc == MDB_NOTFOUND) {
-            continue;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        if (s3__obj_decode(v.mv_data, v.mv_size, key.mv_data, key.mv_size, bl, &old) != 0 ||
-            !sl_str_eq(old.key, k->key)) {
-            continue;
-        }
-        k->had_old = true;
-        memcpy(k->old_body, old.body, 16);
-        key = (MDB_val){ k->lkey_len, k->lkey };
-        rc = mdb_del(txn, m->s3->objects, &key, NULL);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-static void multi_done(struct store_op *op, int rc)
-{
-    struct multi_state *m = (struct multi_state *)op;
-    m->committed = rc == 0;
-    http_req_resume(m->r);
-}
-
-static void multi_cleanup(void *arg)
-{
-    struct multi_state *m = arg;
-    for (size_t i = 0; m->committed && i < m->n; i++) {
-        /* The same key twice in one request deletes (and names) one body once. */
-        if (m->keys[i].had_old) {
-            bool dup = false;
-            for (size_t j = 0; j < i && !dup; j++) {
-                dup = m->keys[j].had_old &&
-                      memcmp(m->keys[j].old_body, m->keys[i].old_body, 16) == 0;
-            }
-            if (!dup) {
-                s3__body_unlink(m->s3, m->keys[i].old_body);
-            }
-        }
-    }
-}
-
-static int multi_cont(struct http_req *r)
-{
-    struct multi_state *m = r->op_ctx;
-    struct buf b;
-
-    if (m->base.rc == S3_ENOBUCKET) {
-        return s3__no_such_bucket_or_reply(r, m->bucket);
-    }
-    if (m->base.rc != 0) {
-        return s3__internal_or_reply(r, "DeleteObjects", m->base.rc);
-    }
-    buf_init(&b, 16u * 1024 * 1024);
-    buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<DeleteResult xmlns=\"" S3__XMLNS "\">");
-    for (size_t i = 0; i < m->n; i++) {
-        const struct multi_key *k = &m->keys[i];
-        if (!k->lkey_len) {
-            buf_puts(&b, "<Error>");
-            s3__xml_elem(&b, "Key", k->key);
-            buf_puts(&b, k->key.len ? "<Code>KeyTooLongError</Code><Message>Your key is too "
-                                      "long</Message></Error>"
-                                    : "<Code>InvalidArgument</Code><Message>Invalid key"
-                                      "</Message></Error>");
-            continue;
-        }
-        if (!m->quiet) {
-            buf_puts(&b, "<Deleted>");
-            s3__xml_elem(&b, "Key", k->key);
-            buf_puts(&b, "</Deleted>");
-        }
-    }
-    if (buf_puts(&b, "</DeleteResult>") < 0) {
-        buf_release(&b);
-        return s3__internal_or_reply(r, "DeleteObjects", -E2BIG);
-    }
-    return s3__reply_xml(r, 200, &b);
-}
-
-int s3_delete_objects(struct http_req *r)
-{
-    struct s3__target *t = s3__target_of(r);
-    const char *md5 = http_req_header(r, "content-md5");
-    struct multi_state *m;
-
-    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        return s3__no_such_bucket_or_reply(r, t->bucket);
-    }
-    if (md5) {
-        unsigned char want[17], got[16];
-        unsigned int n = 0;
-        if (s3__base64_decode(sl_str_c(md5), want, sizeof want) != 16) {
-            return http_req_fail(r, AWSERR_S3_INVALID_DIGEST, NULL);
-        }
-        if (EVP_Digest(r->body.p ? r->body.p : "", r->body.len, got, &n, s3__of(r)->md5,
-                       NULL) != 1 ||
-            memcmp(want, got, 16) != 0) {
-            return http_req_fail(r, AWSERR_S3_BAD_DIGEST, NULL);
-        }
-    }
-    m = arena_new(&r->arena, struct multi_state);
-    m->s3 = s3__of(r);
-    m->r = r;
-    m->bucket = t->bucket;
-    m->keys = arena_alloc(&r->arena, DELETE_MAX * sizeof *m->keys);
-    if (s3__xml_parse_or_reply(r, "Delete", multi_xml_cb, m) < 0) {
-        return -1;
-    }
-    if (m->n == 0) {
-        return http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
-    }
-    m->base.apply = multi_apply;
-    m->base.done = multi_done;
-    arena_on_clear(&r->arena, multi_cleanup, m);
-    r->op_ctx = m;
-    return s3__submit_or_reply(r, &m->base, multi_cont);
 }

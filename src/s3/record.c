@@ -24,7 +24,7 @@
 #define BUCKET_VERSION 1
 
 /* Extension tags of a version 2 record (docs/formats.md, "S3 buckets and objects"). */
-enum { EXT_PARTS = 1, EXT_CHECKSUM = 2, EXT_TAGS = 3 };
+enum { EXT_PARTS = 1, EXT_CHECKSUM = 2, EXT_TAGS = 3, EXT_PART_CKS = 4 };
 
 static void put_u16(unsigned char *p, uint16_t v)
 {
@@ -145,6 +145,9 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
     if (o->tags.len) {
         n += 5 + o->tags.len;
     }
+    if (o->part_cks) {
+        n += 5 + 1 + (size_t)o->n_parts * o->part_ck_len;
+    }
     rec = xmalloc(n);
     p = rec;
     *p++ = OBJ_VERSION;
@@ -190,13 +193,43 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
     if (o->tags.len) {
         p = put_ext(p, EXT_TAGS, o->tags.p, o->tags.len, NULL, 0);
     }
+    if (o->part_cks) {
+        p = put_ext(p, EXT_PART_CKS, &o->part_ck_len, 1, o->part_cks,
+                    (size_t)o->n_parts * o->part_ck_len);
+    }
     *len = (size_t)(p - rec);
     return rec;
+}
+
+/* Is b a well-formed tag set (u16 count, then count key/value pairs of u16 length + bytes)? */
+static bool tags_valid(const unsigned char *b, size_t l)
+{
+    const unsigned char *p = b + 2, *end = b + l;
+    size_t n;
+
+    if (l < 2) {
+        return false;
+    }
+    n = get_u16(b);
+    for (size_t i = 0; i < 2 * n; i++) {
+        size_t fl;
+        if (end - p < 2) {
+            return false;
+        }
+        fl = get_u16(p);
+        if ((size_t)(end - p - 2) < fl) {
+            return false;
+        }
+        p += 2 + fl;
+    }
+    return p == end;
 }
 
 /* Reads the extensions of a version 2 record from p to end. */
 static int decode_ext(const unsigned char *p, const unsigned char *end, struct s3__obj *o)
 {
+    size_t ck_bytes = 0;
+
     while (p < end) {
         unsigned tag;
         size_t l;
@@ -227,12 +260,26 @@ static int decode_ext(const unsigned char *p, const unsigned char *end, struct s
             memcpy(o->ck.value, p + 3, o->ck.len);
             break;
         case EXT_TAGS:
+            if (!tags_valid(p, l)) {
+                return -EINVAL;
+            }
             o->tags = (struct sl_str){ (const char *)p, l };
+            break;
+        case EXT_PART_CKS:
+            if (l < 1 || p[0] == 0 || p[0] > sizeof o->ck.value) {
+                return -EINVAL;
+            }
+            o->part_ck_len = p[0];
+            o->part_cks = p + 1;
+            ck_bytes = l - 1;
             break;
         default:
             break; /* an extension this reader does not use */
         }
         p += l;
+    }
+    if (o->part_cks && ck_bytes != (size_t)o->n_parts * o->part_ck_len) {
+        return -EINVAL;
     }
     return 0;
 }
@@ -268,6 +315,8 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
     o->n_parts = 0;
     o->part_sizes = NULL;
     o->tags = SL_STR_NULL;
+    o->part_cks = NULL;
+    o->part_ck_len = 0;
     memset(&o->ck, 0, sizeof o->ck);
     for (size_t i = 0; i < nf; i++) {
         size_t l;

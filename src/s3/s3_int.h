@@ -93,6 +93,10 @@ int s3_complete_multipart_upload(struct http_req *r);
 int s3_abort_multipart_upload(struct http_req *r);
 int s3_list_parts(struct http_req *r);
 int s3_list_multipart_uploads(struct http_req *r);
+int s3_get_object_attributes(struct http_req *r);
+int s3_get_object_tagging(struct http_req *r);
+int s3_put_object_tagging(struct http_req *r);
+int s3_delete_object_tagging(struct http_req *r);
 
 /* Queues op for the writer with r waiting on cont (service.c). Returns 0, or -1 with
  * ServiceUnavailable set when the store is shutting down (cont then never runs). */
@@ -172,8 +176,11 @@ struct s3__obj {
     bool multipart;                 /* md5 is the MD5 of the parts' MD5s: ETag "<hex>-<n>" */
     uint32_t n_parts;               /* multipart: the number of parts */
     const unsigned char *part_sizes;    /* multipart: n_parts little-endian u64 (borrowed) */
-    struct sl_str tags;             /* the encoded tag set (tags.c), or empty */
+    struct sl_str tags;             /* the encoded tag set (objattr.c), or empty */
     struct s3__checksum ck;
+    const unsigned char *part_cks;  /* multipart with a checksum: n_parts values of
+                                       part_ck_len bytes (borrowed), else NULL */
+    uint8_t part_ck_len;
     size_t n_fields;
     struct s3__field fields[S3__FIELDS_MAX];
 };
@@ -218,6 +225,35 @@ char *s3__token_encode(struct arena *a, enum s3__token_kind kind, struct sl_str 
 int s3__token_decode(struct arena *a, const char *tok, enum s3__token_kind *kind,
                      struct sl_str *out);
 
+/* ---- checksum.c ---- */
+
+/* A checksum being computed. algo 0 computes nothing. */
+struct s3__ck_ctx {
+    uint8_t algo;
+    uint64_t crc;
+    EVP_MD_CTX *md;
+};
+int s3__ck_init(struct s3__ck_ctx *c, unsigned algo);
+void s3__ck_update(struct s3__ck_ctx *c, const void *p, size_t n);
+/* The value, FULL_OBJECT. Call once; then only s3__ck_release(). */
+void s3__ck_final(struct s3__ck_ctx *c, struct s3__checksum *out);
+void s3__ck_release(struct s3__ck_ctx *c);
+/* One-shot. Returns 0 or -ENOMEM. */
+int s3__ck_of(unsigned algo, const void *p, size_t n, struct s3__checksum *out);
+/* acc := the CRC of (what acc covers) followed by part (part_len bytes). CRCs only:
+ * returns 0 or -EINVAL. */
+int s3__ck_combine(struct s3__checksum *acc, const struct s3__checksum *part, uint64_t part_len);
+/* "CRC32", "x-amz-checksum-crc32", 4 bytes, ... ("" / 0 for S3__CK_NONE). */
+const char *s3__ck_name(unsigned algo);
+const char *s3__ck_header(unsigned algo);
+size_t s3__ck_len(unsigned algo);
+bool s3__ck_is_crc(unsigned algo);
+/* The algorithm of a name ("crc32", any case) or of a header name; S3__CK_NONE if none. */
+unsigned s3__ck_algo_parse(const char *name);
+unsigned s3__ck_algo_of_header(struct sl_str name);
+/* base64 of the value, "-<parts>" after it for a COMPOSITE checksum of parts > 0 (arena). */
+char *s3__ck_b64(struct arena *a, const struct s3__checksum *ck, uint32_t parts);
+
 /* ---- object.c: a body being written ---- */
 
 /* Codes of writer ops inside src/s3/ (below the public S3_E* range). */
@@ -254,6 +290,11 @@ struct s3__put {
     bool has_md5;                   /* Content-MD5 was sent */
     unsigned char content_md5[16];
     bool md5_set;                   /* obj.md5 is already known (completion): no digest */
+    unsigned ck_algo;               /* the checksum to compute into obj.ck (0: none) */
+    struct s3__ck_ctx ckc;
+    bool ck_expect;                 /* ck_want is the client's value, checked at seal */
+    struct s3__checksum ck_want;
+    const char *ck_trailer;         /* the aws-chunked trailer that carries the value */
     struct s3__obj obj;
     struct s3__wcond cond;
     /* A part: the upload's id and the part's number (1..10000); 0 for an object. */
@@ -280,8 +321,8 @@ struct s3__put {
 int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key);
 /* Appends n bytes. Returns 0 or -errno. */
 int s3__put_feed(struct s3__put *p, const char *data, size_t n);
-/* Finishes the digest, checks Content-MD5 (-EBADMSG), fsyncs, renames and encodes the
- * record. Returns 0 or -errno. */
+/* Finishes the digest, checks Content-MD5 (-EBADMSG) and the checksum (-EILSEQ), fsyncs,
+ * renames and encodes the record. Returns 0 or -errno. */
 int s3__put_seal(struct s3__put *p);
 /* The writer op's apply (store_op): conditions, bucket or upload, the record. */
 int s3__put_apply(struct store_op *op, MDB_txn *txn);
@@ -292,6 +333,13 @@ void s3__put_done(struct store_op *op, int rc);
 /* Collects the headers S3 keeps with an object (content headers, x-amz-meta-*) into o.
  * Returns 0 or -1 with MetadataTooLarge / InvalidArgument set. */
 int s3__fields_from_request_or_reply(struct http_req *r, struct s3__obj *o);
+/* Reads the x-amz-checksum-* headers, x-amz-trailer and x-amz-sdk-checksum-algorithm of r
+ * into p (ck_algo, ck_want). Returns 0 or -1 with InvalidRequest set. */
+int s3__checksum_headers_or_reply(struct http_req *r, struct s3__put *p);
+/* Adds the checksum response headers of ck (x-amz-checksum-<algo>, and x-amz-checksum-type
+ * when type is set). */
+void s3__checksum_reply_headers(struct http_req *r, const struct s3__checksum *ck,
+                                uint32_t parts, bool with_type);
 /* Copies n bytes of fd from off into p (bounded buffer, pread). Returns 0 or -errno. */
 int s3__put_copy_from(struct s3__put *p, int fd, uint64_t off, uint64_t n);
 /* Sets the error for a failed put op (rc its code; what: the operation). Returns -1. */
@@ -311,6 +359,10 @@ int s3__http_date_parse(const char *s, int64_t *out);
  * store code. */
 int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_txn **txn,
                     struct s3__obj *o, int *fd);
+/* Finds (bucket, key) in txn. Returns 0 with *o decoded (borrowing from the map), or
+ * S3_ENOKEY / S3_ENOBUCKET, or a store code. */
+int s3__object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+                      struct s3__obj *o);
 /* Copies what o borrows from the map (key, fields, tags, part sizes) into the arena. */
 void s3__obj_own(struct arena *a, struct s3__obj *o);
 
@@ -335,9 +387,26 @@ bool s3__upload_exists(struct s3 *s3, MDB_txn *txn, const char *bucket, struct s
                        const unsigned char upload[16]);
 /* The upload id as clients see it (32 hex), in the arena. */
 char *s3__upload_id_str(struct arena *a, const unsigned char upload[16]);
-/* Reads ?uploadId and ?partNumber of an UploadPart(Copy). Returns 0, or -1 with
- * NoSuchUpload / InvalidArgument set. */
-int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsigned *part);
+/* Reads ?uploadId and ?partNumber of an UploadPart(Copy) and checks the upload exists;
+ * *algo gets the upload's checksum algorithm (0: none). Returns 0, or -1 with NoSuchUpload /
+ * InvalidArgument set. */
+int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsigned *part,
+                             unsigned *algo);
+
+/* A part as CompleteMultipartUpload lists it, and what the store says of it. */
+struct s3__listed_part {
+    unsigned number;
+    struct sl_str etag;         /* as listed (arena) */
+    struct sl_str ck;           /* the listed Checksum<ALGO>, base64 (arena), or empty */
+    unsigned ck_algo;
+    uint64_t size;              /* the rest: filled from the part's record */
+    unsigned char md5[16];
+    unsigned char body[16];
+    struct s3__checksum stored;
+};
+/* Parses r's CompleteMultipartUpload body into *parts (arena) and *n. Returns 0, or -1 with
+ * MalformedXML set (no part, a part without a number or out of 1..10000, over 10000). */
+int s3__complete_xml_or_reply(struct http_req *r, struct s3__listed_part **parts, size_t *n);
 
 /* Body ids collected by a writer op, for removal after its commit (xmalloc'd). */
 struct s3__ids {
@@ -354,6 +423,30 @@ int s3__upload_drop(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_s
 /* In a writer op: drops every upload of bucket (DeleteBucket). */
 int s3__uploads_drop_bucket(struct s3 *s3, MDB_txn *txn, const char *bucket,
                             struct s3__ids *bodies);
+
+/* ---- objattr.c: tags and GetObjectAttributes ---- */
+
+#define S3__TAGS_MAX 10
+/* The tag set of an x-amz-tagging header (URL-encoded "k=v&k2=v2"), encoded into *out
+ * (arena; empty without the header). Returns 0 or -1 with InvalidTag / InvalidArgument. */
+int s3__tags_from_header_or_reply(struct http_req *r, struct sl_str *out);
+/* The tag set of a Tagging body (PutObjectTagging), encoded into *out (arena). Returns 0 or
+ * -1 with MalformedXML / InvalidTag set. */
+int s3__tags_xml_or_reply(struct http_req *r, struct sl_str *out);
+/* The number of tags of an encoded tag set. */
+size_t s3__tags_count(struct sl_str tags);
+
+/* ---- delete.c ---- */
+
+#define S3__DELETE_MAX 1000         /* S3's limit of keys per DeleteObjects request */
+/* A parsed Delete body: keys as sent (arena), Quiet. */
+struct s3__delete_list {
+    struct sl_str *keys;
+    size_t n;
+    bool quiet;
+};
+/* Parses r's Delete body. Returns 0, or -1 with MalformedXML set (no key, more than 1000). */
+int s3__delete_xml_or_reply(struct http_req *r, struct s3__delete_list *l);
 
 /* ---- copy.c ---- */
 

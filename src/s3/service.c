@@ -38,9 +38,12 @@ static const struct http_op s3_ops[] = {
     { "CreateMultipartUpload", s3_create_multipart_upload, HTTP_OP_WRITE },
     { "DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE },
     { "DeleteObject", s3_delete_object, HTTP_OP_WRITE },
+    { "DeleteObjectTagging", s3_delete_object_tagging, HTTP_OP_WRITE },
     { "DeleteObjects", s3_delete_objects, HTTP_OP_WRITE },
     { "GetBucketLocation", s3_get_bucket_location, 0 },
     { "GetObject", s3_get_object, 0 },
+    { "GetObjectAttributes", s3_get_object_attributes, 0 },
+    { "GetObjectTagging", s3_get_object_tagging, 0 },
     { "HeadBucket", s3_head_bucket, 0 },
     { "HeadObject", s3_head_object, 0 },
     { "ListBuckets", s3_list_buckets, 0 },
@@ -49,17 +52,18 @@ static const struct http_op s3_ops[] = {
     { "ListObjectsV2", s3_list_objects_v2, 0 },
     { "ListParts", s3_list_parts, 0 },
     { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
+    { "PutObjectTagging", s3_put_object_tagging, HTTP_OP_WRITE },
     { "UploadPart", s3_upload_part, HTTP_OP_WRITE | HTTP_OP_STREAM },
     { "UploadPartCopy", s3_upload_part_copy, HTTP_OP_WRITE },
 };
 
 /* Subresources of S3's API that select operations sluice does not serve. */
 static const char *const unserved[] = {
-    "accelerate", "acl", "analytics", "attributes", "cors", "encryption",
+    "accelerate", "acl", "analytics", "cors", "encryption",
     "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
     "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
     "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "select",
-    "tagging", "torrent", "versioning", "versions", "website",
+    "torrent", "versioning", "versions", "website",
 };
 
 static const struct http_op *op_named(const char *name)
@@ -161,6 +165,9 @@ static const struct http_op *route(struct http_req *r)
         }
         goto not_allowed;
     }
+    if (t->key.len == 0 && has_query(r, "tagging")) {
+        return route_fail(r, "The bucket ?tagging subresource");
+    }
     if (t->key.len == 0) {
         if (put) {
             return op_named("CreateBucket");
@@ -201,6 +208,21 @@ static const struct http_op *route(struct http_req *r)
     }
     if (post && has_query(r, "uploads")) {
         return op_named("CreateMultipartUpload");
+    }
+    if (has_query(r, "tagging")) {
+        if (get) {
+            return op_named("GetObjectTagging");
+        }
+        if (put) {
+            return op_named("PutObjectTagging");
+        }
+        if (del) {
+            return op_named("DeleteObjectTagging");
+        }
+        goto not_allowed;
+    }
+    if (get && has_query(r, "attributes")) {
+        return op_named("GetObjectAttributes");
     }
     if (put) {
         return op_named(http_req_header(r, "x-amz-copy-source") ? "CopyObject" : "PutObject");
