@@ -3,9 +3,11 @@
  * invocations waiting for them, and the supervisor thread that watches them.
  *
  * What it is: an environment is one process (and its process group) started for a function's
- * code version with posix_spawn: its own process group (a kill takes the whole tree), signals
- * unblocked and at their defaults, stdin /dev/null, stdout and stderr into one pipe (the
- * function's log), every other descriptor closed, the environment variables of the developer
+ * code version by the supervisor thread (fork, then exec): its own process group (a kill takes
+ * the whole tree), killed by the kernel when sluice ends, even by SIGKILL (PR_SET_PDEATHSIG,
+ * which is why only the long-lived supervisor starts them), signals unblocked and at their
+ * defaults, stdin /dev/null, stdout and stderr into one pipe (the function's log), every other
+ * descriptor closed, the environment variables of the developer
  * guide ("Defined runtime environment variables") plus the function's Environment. It speaks
  * the Runtime API (runtime_api.c) on a loopback listening socket of its own, 127.0.0.1:<port>
  * in AWS_LAMBDA_RUNTIME_API: the supervisor accepts its connections and hands them to the
@@ -34,18 +36,18 @@
  * polls; an invocation's done() is called exactly once, after l->mu is released; a suspended
  * invocation/next is resumed before its environment is freed.
  */
-#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np, addchdir_np, pidfd_open */
+#define _GNU_SOURCE /* pidfd_open, close_range, pipe2, accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -479,8 +481,103 @@ static int listen_loopback(unsigned *port)
 }
 
 /*
+ * The child's side of start_child(), between fork() and execve(): only async-signal-safe
+ * calls, since the parent has other threads. Reports a failure as its errno on report_fd.
+ */
+static void child_exec(const char *const *argv, char **envp, const char *dir, int log_fd,
+                       int report_fd, pid_t parent)
+{
+    struct sigaction dfl;
+    sigset_t none;
+    int e, null_fd;
+
+    /* Dies with sluice, even by SIGKILL: the supervisor thread that forks lives as long as
+     * the service, and a parent gone before prctl() took effect is caught by getppid(). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+        goto fail;
+    }
+    if (setpgid(0, 0) != 0) {
+        goto fail;
+    }
+    null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
+        goto fail;
+    }
+    if (chdir(dir) != 0) {
+        goto fail;
+    }
+    /* Every other descriptor closed, but the report pipe (close-on-exec). */
+    for (int fd = 3; fd < report_fd; fd++) {
+        close(fd);
+    }
+    if (syscall(SYS_close_range, (unsigned)report_fd + 1, ~0u, 0) != 0) {
+        for (int fd = report_fd + 1; fd < 65536; fd++) {
+            close(fd);
+        }
+    }
+    /* Signals at their defaults and unblocked: sluice ignores SIGPIPE and blocks SIGINT and
+     * SIGTERM, and exec would pass both on. */
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        sigaction(sig, &dfl, NULL);
+    }
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(argv[0], (char *const *)argv, envp);
+fail:
+    e = errno;
+    if (write(report_fd, &e, sizeof e) < 0) {
+        /* Nothing left to tell it with. */
+    }
+    _exit(127);
+}
+
+/*
+ * Starts argv[0] with envp in dir, stdout and stderr into log_fd, in a process group of its
+ * own, killed when sluice ends however it ends. Returns 0 with *pid set, or the errno that
+ * kept it from running (exec's included: the child reports it through a close-on-exec pipe,
+ * as posix_spawn() would). Thread: the supervisor only (PR_SET_PDEATHSIG fires when the
+ * thread that forked ends).
+ */
+static int start_child(const char *const *argv, char **envp, const char *dir, int log_fd,
+                       pid_t *pid)
+{
+    int report[2], err = 0;
+    pid_t parent = getpid(), child;
+    ssize_t n;
+
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        return errno;
+    }
+    child = fork();
+    if (child < 0) {
+        err = errno;
+        close(report[0]);
+        close(report[1]);
+        return err;
+    }
+    if (child == 0) {
+        close(report[0]);
+        child_exec(argv, envp, dir, log_fd, report[1], parent);
+    }
+    close(report[1]);
+    do {
+        n = read(report[0], &err, sizeof err);
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof err) {
+        waitpid(child, NULL, 0);
+        return err ? err : EIO;
+    }
+    *pid = child;
+    return 0;
+}
+
+/*
  * Starts an environment of c for f. On a failure that is the function's (no bootstrap, no
  * interpreter), *type and msg say so and -1 is returned; a system failure returns -errno.
+ * Thread: the supervisor (start_child()).
  */
 static int spawn(struct lam *l, struct lam__fnrt *f, const struct lam__fnconf *c,
                  const char **type, char *msg, size_t msglen)
@@ -489,12 +586,9 @@ static int spawn(struct lam *l, struct lam__fnrt *f, const struct lam__fnconf *c
     char task_root[2048], runtime_dir[1200], scratch[1200];
     const char *argv[5];
     char **envp;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t sa;
-    sigset_t none, all;
     int pipefd[2] = { -1, -1 }, lfd, rc;
     unsigned port = 0;
-    pid_t pid;
+    pid_t pid = -1;
     struct lam__env *e;
 
     if (!rt) {
@@ -526,23 +620,7 @@ static int spawn(struct lam *l, struct lam__fnrt *f, const struct lam__fnconf *c
     }
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     envp = build_envp(l, c, task_root, runtime_dir, port);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-    posix_spawn_file_actions_addchdir_np(&fa, task_root);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_init(&sa);
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&sa, &none);
-    posix_spawnattr_setsigdefault(&sa, &all);
-    posix_spawnattr_setpgroup(&sa, 0);
-    posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
-    rc = posix_spawn(&pid, argv[0], &fa, &sa, (char *const *)argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&sa);
+    rc = start_child(argv, envp, task_root, pipefd[1], &pid);
     free_envp(envp);
     close(pipefd[1]);
     if (rc != 0) {
@@ -629,8 +707,9 @@ static void fail_init(struct lam__fnrt *f, const char *rev, struct done_list *d,
     done_add(d, inv);
 }
 
-/* Matches f's queue with its idle environments and starts environments for what is left. */
-static void balance(struct lam *l, struct lam__fnrt *f, struct done_list *d)
+/* Matches f's queue with its idle environments, and has the supervisor start environments
+ * for what is left. */
+static void balance(struct lam *l, struct lam__fnrt *f)
 {
     for (struct lam__env *e = l->envs; e && f->head; e = e->next) {
         struct lam__inv *inv;
@@ -643,6 +722,17 @@ static void balance(struct lam *l, struct lam__fnrt *f, struct done_list *d)
             deliver(l, e, inv);
         }
     }
+    if (f->head && f->queued > f->n_starting && !l->stopping) {
+        wake(l); /* the supervisor starts what is missing (start_missing()) */
+    }
+}
+
+/*
+ * Starts environments for f's invocations that no environment will take, up to max_envs.
+ * Thread: the supervisor, under l->mu (spawn()).
+ */
+static void start_missing(struct lam *l, struct lam__fnrt *f, struct done_list *d)
+{
     while (f->head && f->queued > f->n_starting && !l->stopping) {
         const char *type = NULL;
         char msg[512];
@@ -694,7 +784,7 @@ int lam__dispatch(struct lam *l, struct lam__inv *inv)
     inv->t_queued_ns = now_ns();
     inv->req->priv = inv;
     queue_push(f, inv);
-    balance(l, f, &d);
+    balance(l, f);
     pthread_mutex_unlock(&l->mu);
     done_run(&d);
     return 0;
@@ -768,7 +858,7 @@ int lam__env_next(struct lam *l, struct http_req *r, unsigned port)
         e->state = LAM__ENV_IDLE;
         e->next_req = r;
         http_req_pending(r, lam__next_cont);
-        balance(l, e->fn, &d);
+        balance(l, e->fn);
     }
     pthread_mutex_unlock(&l->mu);
     done_run(&d);
@@ -964,7 +1054,7 @@ static void env_died(struct lam *l, struct lam__env *e, int st, struct done_list
     if (remove) {
         lam__code_remove(l, code);
     }
-    balance(l, f, d);
+    balance(l, f);
 }
 
 /* Kills what is past its time; returns the poll timeout until the next deadline (ms). */
@@ -1037,6 +1127,9 @@ void *lam__supervisor_main(void *arg)
             pthread_mutex_unlock(&l->mu);
             break;
         }
+        for (struct lam__fnrt *f = l->fns; f; f = f->next) {
+            start_missing(l, f, &d);
+        }
         for (struct lam__env *e = l->envs; e; e = e->next) {
             envs++;
         }
@@ -1068,6 +1161,7 @@ void *lam__supervisor_main(void *arg)
         }
         timeout = check_times(l);
         pthread_mutex_unlock(&l->mu);
+        done_run(&d);
 
         if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
             log_error("lambda", "supervisor poll: %s", strerror(errno));

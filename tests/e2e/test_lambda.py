@@ -519,6 +519,53 @@ def test_provided_bootstrap(server):
     assert body["errorType"] == "Runtime.InvalidEntrypoint"
 
 
+# A bootstrap that never gives up on the Runtime API: a retry loop, as many hand-written ones
+# have. It notes its pid in PID_FILE.
+STUBBORN_BOOTSTRAP = """#!/bin/sh
+echo $$ > "$PID_FILE"
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  H="$(mktemp)"
+  if EVENT="$(curl -sf -D "$H" "$API/invocation/next")"; then
+    ID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$H" | tr -d '[:space:]' | cut -d: -f2)"
+    curl -sf -X POST "$API/invocation/$ID/response" -d '{"ok": true}' >/dev/null
+  else
+    sleep 0.05
+  fi
+  rm -f "$H"
+done
+"""
+
+
+def alive(pid):
+    """True while pid is a process that has not exited (a zombie has)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.crash
+def test_environments_die_with_a_killed_server(make_server, tmp_path):
+    """SIGKILL gives sluice no chance to clean up: the kernel must end its environments."""
+    s = make_server().start()
+    lam = s.client("lambda")
+    pid_file = tmp_path / "bootstrap.pid"
+    create(lam, "stubborn", {"bootstrap": STUBBORN_BOOTSTRAP}, runtime="provided.al2023",
+           handler="h", modes={"bootstrap": 0o755},
+           Environment={"Variables": {"PID_FILE": str(pid_file)}})
+    out, body = invoke(lam, "stubborn")
+    assert body == {"ok": True}
+    pid = int(pid_file.read_text())
+    assert alive(pid)
+    s.kill()
+    deadline = time.time() + 5
+    while alive(pid) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "environment %d outlived the killed server" % pid
+
+
 def test_runtime_api_refused_on_service_endpoint(server):
     import urllib.request
     try:
