@@ -139,7 +139,23 @@ enum awserr_ns {
     X(S3_INVALID_PART_NUMBER, 416, "InvalidPartNumber", AWSERR_NS_SERVICE,                     \
       "The requested partnumber is not satisfiable")                                           \
     X(S3_SLOW_DOWN, 503, "SlowDown", AWSERR_NS_SERVICE, "Please reduce your request rate.")    \
-    X(S3_INVALID_TAG, 400, "InvalidTag", AWSERR_NS_SERVICE, "%s")
+    X(S3_INVALID_TAG, 400, "InvalidTag", AWSERR_NS_SERVICE, "%s")                              \
+    X(S3_BAD_REQUEST, 400, "BadRequest", AWSERR_NS_SERVICE,                                    \
+      "%s")                                                                                    \
+    X(S3_CORS_FORBIDDEN, 403, "AccessForbidden", AWSERR_NS_SERVICE,                            \
+      "%s")                                                                                    \
+    X(S3_NO_SUCH_CORS, 404, "NoSuchCORSConfiguration", AWSERR_NS_SERVICE,                      \
+      "The CORS configuration does not exist")                                                 \
+    X(S3_POLICY_DENIED, 403, "AccessDenied", AWSERR_NS_SERVICE,                                \
+      "%s")                                                                                    \
+    X(S3_ENTITY_TOO_SMALL_POST, 400, "EntityTooSmall", AWSERR_NS_SERVICE,                      \
+      "Your proposed upload is smaller than the minimum allowed size")                         \
+    X(S3_ENTITY_TOO_LARGE_POST, 400, "EntityTooLarge", AWSERR_NS_SERVICE,                      \
+      "Your proposed upload exceeds the maximum allowed size")                                 \
+    X(S3_MALFORMED_POST, 400, "MalformedPOSTRequest", AWSERR_NS_SERVICE,                       \
+      "The body of your POST request is not well-formed multipart/form-data.")                 \
+    X(S3_INVALID_POLICY, 400, "InvalidPolicyDocument", AWSERR_NS_SERVICE,                      \
+      "%s")
 /* clang-format on */
 
 enum awserr {

@@ -767,6 +767,14 @@ static int authenticate(struct http_req *r, const char *payload_hash)
     return 0;
 }
 
+int http_req_verify_policy(struct http_req *r, const char *policy, size_t len,
+                           const char *credential, const char *amz_date,
+                           const char *signature)
+{
+    return sigv4_verify_policy(policy, len, credential, amz_date, signature, time(NULL),
+                               r->srv->opt.secret_lookup, r->srv->opt.secret_ctx, &r->auth);
+}
+
 /* ---- bodies ---- */
 
 static int body_sink(void *ctx, const char *p, size_t n)
@@ -830,7 +838,9 @@ static int start_stream(struct http_req *r)
     if (authenticate(r, NULL) < 0) {
         return -1;
     }
-    switch (r->auth.payload) {
+    /* An unsigned op (a browser POST, which signs a policy inside its body) gets its body
+     * as sent. */
+    switch (r->op->flags & HTTP_OP_NOAUTH ? SIGV4_PAYLOAD_UNSIGNED : r->auth.payload) {
     case SIGV4_PAYLOAD_HASH:
         r->body_sha = sigv4_sha256_new();
         arena_on_clear(&r->arena, free_sha, r->body_sha);

@@ -244,6 +244,13 @@ int http_req_pending(struct http_req *r, int (*cont)(struct http_req *r));
 /* Wakes a waiting request. Any thread; exactly once per http_req_pending(). */
 void http_req_resume(struct http_req *r);
 
+/* sigv4_verify_policy() with the server's credentials; on success r->auth says who signed.
+ * For operations that authenticate themselves (HTTP_OP_NOAUTH: S3's browser POST uploads).
+ * Returns 0 or a SIGV4_E* code. */
+int http_req_verify_policy(struct http_req *r, const char *policy, size_t len,
+                           const char *credential, const char *amz_date,
+                           const char *signature);
+
 /* The server's region and account id (borrowed, server's life). */
 const char *http_server_region(const struct http_server *srv);
 const char *http_server_account(const struct http_server *srv);

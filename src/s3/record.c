@@ -21,10 +21,13 @@
 #define OBJ_VERSION 2
 #define OBJ_LONG_KEY 1u             /* the full key follows the fields */
 #define OBJ_MULTIPART 2u            /* md5 is the MD5 of the parts' MD5s */
+#define OBJ_DELETE_MARKER 4u        /* a delete marker: no body */
+#define OBJ_NULL_VERSION 8u         /* the version id is "null" */
 #define BUCKET_VERSION 1
 
 /* Extension tags of a version 2 record (docs/formats.md, "S3 buckets and objects"). */
-enum { EXT_PARTS = 1, EXT_CHECKSUM = 2, EXT_TAGS = 3, EXT_PART_CKS = 4 };
+enum { EXT_PARTS = 1, EXT_CHECKSUM = 2, EXT_TAGS = 3, EXT_PART_CKS = 4, EXT_VERSION = 5,
+       EXT_LOCK = 6 };
 
 static void put_u16(unsigned char *p, uint16_t v)
 {
@@ -148,10 +151,18 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
     if (o->part_cks) {
         n += 5 + 1 + (size_t)o->n_parts * o->part_ck_len;
     }
+    if (o->has_vsk) {
+        n += 5 + 16;
+    }
+    if (o->lock_mode || o->legal_hold) {
+        n += 5 + 10;
+    }
     rec = xmalloc(n);
     p = rec;
     *p++ = OBJ_VERSION;
-    *p++ = (unsigned char)((lng ? OBJ_LONG_KEY : 0) | (o->multipart ? OBJ_MULTIPART : 0));
+    *p++ = (unsigned char)((lng ? OBJ_LONG_KEY : 0) | (o->multipart ? OBJ_MULTIPART : 0) |
+                           (o->delete_marker ? OBJ_DELETE_MARKER : 0) |
+                           (o->null_version ? OBJ_NULL_VERSION : 0));
     put_u64(p, o->size);
     p += 8;
     put_u64(p, o->mtime_ms);
@@ -196,6 +207,16 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
     if (o->part_cks) {
         p = put_ext(p, EXT_PART_CKS, &o->part_ck_len, 1, o->part_cks,
                     (size_t)o->n_parts * o->part_ck_len);
+    }
+    if (o->has_vsk) {
+        p = put_ext(p, EXT_VERSION, o->vsk, 16, NULL, 0);
+    }
+    if (o->lock_mode || o->legal_hold) {
+        unsigned char l[10];
+        l[0] = o->lock_mode;
+        l[1] = o->legal_hold ? 1 : 0;
+        put_u64(l + 2, o->retain_until_ms);
+        p = put_ext(p, EXT_LOCK, l, 10, NULL, 0);
     }
     *len = (size_t)(p - rec);
     return rec;
@@ -265,6 +286,21 @@ static int decode_ext(const unsigned char *p, const unsigned char *end, struct s
             }
             o->tags = (struct sl_str){ (const char *)p, l };
             break;
+        case EXT_VERSION:
+            if (l != 16) {
+                return -EINVAL;
+            }
+            o->has_vsk = true;
+            memcpy(o->vsk, p, 16);
+            break;
+        case EXT_LOCK:
+            if (l != 10 || p[0] > 2) {
+                return -EINVAL;
+            }
+            o->lock_mode = p[0];
+            o->legal_hold = p[1] != 0;
+            o->retain_until_ms = get_u64(p + 2);
+            break;
         case EXT_PART_CKS:
             if (l < 1 || p[0] == 0 || p[0] > sizeof o->ck.value) {
                 return -EINVAL;
@@ -317,6 +353,12 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
     o->tags = SL_STR_NULL;
     o->part_cks = NULL;
     o->part_ck_len = 0;
+    o->delete_marker = (flags & OBJ_DELETE_MARKER) != 0;
+    o->null_version = (flags & OBJ_NULL_VERSION) != 0;
+    o->has_vsk = false;
+    o->lock_mode = 0;
+    o->legal_hold = false;
+    o->retain_until_ms = 0;
     memset(&o->ck, 0, sizeof o->ck);
     for (size_t i = 0; i < nf; i++) {
         size_t l;

@@ -45,6 +45,7 @@ struct s3 {
     MDB_dbi objects;            /* object key (s3__objkey) -> object record */
     MDB_dbi uploads;            /* bucket 0 upload id -> upload record (multipart.c) */
     MDB_dbi parts;              /* upload id, part number (s3__partkey) -> part record */
+    MDB_dbi config;             /* bucket 0 kind (enum s3__cfg) -> a bucket configuration */
     char *objdir;               /* <data-dir>/objects (owned) */
     int objdir_fd;              /* open on objdir, for fsync after renames */
     char region[33];
@@ -85,6 +86,7 @@ int s3_delete_object(struct http_req *r);
 int s3_delete_objects(struct http_req *r);
 int s3_list_objects(struct http_req *r);
 int s3_list_objects_v2(struct http_req *r);
+int s3_list_object_versions(struct http_req *r);
 int s3_copy_object(struct http_req *r);
 int s3_create_multipart_upload(struct http_req *r);
 int s3_upload_part(struct http_req *r);
@@ -94,6 +96,11 @@ int s3_abort_multipart_upload(struct http_req *r);
 int s3_list_parts(struct http_req *r);
 int s3_list_multipart_uploads(struct http_req *r);
 int s3_get_object_attributes(struct http_req *r);
+int s3_put_bucket_cors(struct http_req *r);
+int s3_get_bucket_cors(struct http_req *r);
+int s3_delete_bucket_cors(struct http_req *r);
+int s3_options_object(struct http_req *r);
+int s3_post_object(struct http_req *r);
 int s3_get_object_tagging(struct http_req *r);
 int s3_put_object_tagging(struct http_req *r);
 int s3_delete_object_tagging(struct http_req *r);
@@ -131,6 +138,29 @@ bool s3__bucket_exists(struct s3 *s3, MDB_txn *txn, const char *bucket, uint64_t
 /* Checks the request's bucket: name valid and bucket present. Returns 0, or -1 with
  * InvalidBucketName / NoSuchBucket set (and the BucketName field). */
 int s3__bucket_check_or_reply(struct http_req *r, MDB_txn *txn, const char *bucket);
+
+/* Bucket configurations, one per kind, in s3.config (docs/formats.md, "S3 bucket
+ * configurations"). */
+enum s3__cfg {
+    S3__CFG_CORS = 1,           /* the CORSConfiguration XML as accepted */
+};
+/* The configuration kind of bucket in txn: *out borrows from the map. Returns 0,
+ * MDB_NOTFOUND or an LMDB code. */
+int s3__cfg_get(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned kind,
+                struct sl_str *out);
+/* Sets (value not empty) or removes (empty) a configuration of the request's bucket through
+ * the writer, then answers status with no body. value is borrowed until the request ends.
+ * Returns 0 (queued) or -1 with an error set. */
+int s3__cfg_put_or_reply(struct http_req *r, unsigned kind, struct sl_str value,
+                         unsigned status);
+/* In a writer op: removes every configuration of bucket. */
+int s3__cfg_drop_bucket(struct s3 *s3, MDB_txn *txn, const char *bucket);
+
+/* ---- cors.c ---- */
+
+/* Adds the CORS response headers for a request with an Origin header to a bucket with a
+ * matching rule (nothing otherwise). Thread: an HTTP thread (one read transaction). */
+void s3__cors_headers(struct http_req *r, const char *bucket);
 
 /* ---- record.c: encodings (docs/formats.md "S3 buckets and objects") ---- */
 
@@ -181,6 +211,16 @@ struct s3__obj {
     const unsigned char *part_cks;  /* multipart with a checksum: n_parts values of
                                        part_ck_len bytes (borrowed), else NULL */
     uint8_t part_ck_len;
+    /* Versions (version.c): a record written in a bucket with versioning has a version sort
+     * key; its version id is "null" when null_version, else the key's 32 hex digits. */
+    bool delete_marker;
+    bool null_version;
+    bool has_vsk;
+    unsigned char vsk[16];
+    /* Object Lock: mode (enum s3__lock_mode), retain-until date, legal hold. */
+    uint8_t lock_mode;
+    bool legal_hold;
+    uint64_t retain_until_ms;
     size_t n_fields;
     struct s3__field fields[S3__FIELDS_MAX];
 };
@@ -512,6 +552,10 @@ uint64_t s3__now_ms(void);
  * or -1. */
 long s3__base64_decode(struct sl_str s, unsigned char *out, size_t cap);
 
+/* The same on any bytes (a stored configuration): returns 0, -1 for XML that fails (or a
+ * callback that refused), -ENOMEM. */
+int s3__xml_parse(const char *p, size_t n, const char *root,
+                  int (*fn)(void *ctx, const char *path, struct sl_str text), void *ctx);
 /*
  * Parses an XML request body with expat and calls fn for each element's text with the
  * element's path ("CreateBucketConfiguration/LocationConstraint"). Returns 0, or -1 with

@@ -37,9 +37,11 @@ static const struct http_op s3_ops[] = {
     { "CreateBucket", s3_create_bucket, HTTP_OP_WRITE },
     { "CreateMultipartUpload", s3_create_multipart_upload, HTTP_OP_WRITE },
     { "DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE },
+    { "DeleteBucketCors", s3_delete_bucket_cors, HTTP_OP_WRITE },
     { "DeleteObject", s3_delete_object, HTTP_OP_WRITE },
     { "DeleteObjectTagging", s3_delete_object_tagging, HTTP_OP_WRITE },
     { "DeleteObjects", s3_delete_objects, HTTP_OP_WRITE },
+    { "GetBucketCors", s3_get_bucket_cors, 0 },
     { "GetBucketLocation", s3_get_bucket_location, 0 },
     { "GetObject", s3_get_object, 0 },
     { "GetObjectAttributes", s3_get_object_attributes, 0 },
@@ -49,8 +51,12 @@ static const struct http_op s3_ops[] = {
     { "ListBuckets", s3_list_buckets, 0 },
     { "ListMultipartUploads", s3_list_multipart_uploads, 0 },
     { "ListObjects", s3_list_objects, 0 },
+    { "ListObjectVersions", s3_list_object_versions, 0 },
     { "ListObjectsV2", s3_list_objects_v2, 0 },
     { "ListParts", s3_list_parts, 0 },
+    { "OptionsObject", s3_options_object, HTTP_OP_NOAUTH },
+    { "PostObject", s3_post_object, HTTP_OP_WRITE | HTTP_OP_STREAM | HTTP_OP_NOAUTH },
+    { "PutBucketCors", s3_put_bucket_cors, HTTP_OP_WRITE },
     { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
     { "PutObjectTagging", s3_put_object_tagging, HTTP_OP_WRITE },
     { "UploadPart", s3_upload_part, HTTP_OP_WRITE | HTTP_OP_STREAM },
@@ -59,11 +65,11 @@ static const struct http_op s3_ops[] = {
 
 /* Subresources of S3's API that select operations sluice does not serve. */
 static const char *const unserved[] = {
-    "accelerate", "acl", "analytics", "cors", "encryption",
+    "accelerate", "acl", "analytics", "encryption",
     "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
     "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
     "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "select",
-    "torrent", "versioning", "versions", "website",
+    "torrent", "versioning", "website",
 };
 
 static const struct http_op *op_named(const char *name)
@@ -154,6 +160,12 @@ static const struct http_op *route(struct http_req *r)
     if (post && t->key.len == 0 && t->bucket[0] && has_query(r, "delete")) {
         return op_named("DeleteObjects");
     }
+    if (sl_str_eq_c(r->method, "OPTIONS") && t->bucket[0]) {
+        return op_named("OptionsObject");
+    }
+    if (t->bucket[0]) {
+        s3__cors_headers(r, t->bucket);
+    }
     for (size_t i = 0; i < sizeof unserved / sizeof unserved[0]; i++) {
         if (has_query(r, unserved[i])) {
             return route_fail(r, arena_printf(&r->arena, "The ?%s subresource", unserved[i]));
@@ -169,6 +181,14 @@ static const struct http_op *route(struct http_req *r)
         return route_fail(r, "The bucket ?tagging subresource");
     }
     if (t->key.len == 0) {
+        /* A bucket's subresources first: PUT ?cors is no CreateBucket. */
+        if (has_query(r, "cors")) {
+            if (get || put || del) {
+                return op_named(get ? "GetBucketCors" : put ? "PutBucketCors"
+                                                           : "DeleteBucketCors");
+            }
+            goto not_allowed;
+        }
         if (put) {
             return op_named("CreateBucket");
         }
@@ -183,6 +203,12 @@ static const struct http_op *route(struct http_req *r)
         }
         if (get && has_query(r, "uploads")) {
             return op_named("ListMultipartUploads");
+        }
+        if (get && has_query(r, "versions")) {
+            return op_named("ListObjectVersions");
+        }
+        if (post && r->n_query == 0) {
+            return op_named("PostObject");
         }
         if (get) {
             const char *lt = http_req_query(r, "list-type");
@@ -526,6 +552,9 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     }
     if (rc == 0) {
         rc = store_dbi_open(st, "s3.parts", 0, &s3->parts);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.config", 0, &s3->config);
     }
     if (rc != 0) {
         goto fail;

@@ -13,6 +13,7 @@
  * body) and a path of at most 255 bytes; DTDs and entities other than XML's five are refused
  * (no entity expansion attacks).
  */
+#include <errno.h>
 #include <expat.h>
 #include <stdio.h>
 #include <string.h>
@@ -256,14 +257,16 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
     XML_StopParser(x->p, XML_FALSE);
 }
 
-int s3__xml_parse_or_reply(struct http_req *r, const char *root,
-                           int (*fn)(void *ctx, const char *path, struct sl_str text),
-                           void *ctx)
+int s3__xml_parse(const char *p, size_t n, const char *root,
+                  int (*fn)(void *ctx, const char *path, struct sl_str text), void *ctx)
 {
     struct xml_ctx x;
     enum XML_Status st;
     int rc = 0;
 
+    if (n > S3__MAX_BODY) {
+        return -1;
+    }
     memset(&x, 0, sizeof x);
     x.root = root;
     x.fn = fn;
@@ -272,22 +275,34 @@ int s3__xml_parse_or_reply(struct http_req *r, const char *root,
     x.p = XML_ParserCreateNS(NULL, ' ');
     if (!x.p) {
         buf_release(&x.text);
-        return http_req_fail(r, AWSERR_S3_INTERNAL, NULL);
+        return -ENOMEM;
     }
     XML_SetUserData(x.p, &x);
     XML_SetElementHandler(x.p, on_start, on_end);
     XML_SetCharacterDataHandler(x.p, on_text);
     XML_SetStartDoctypeDeclHandler(x.p, on_doctype);
-    st = XML_Parse(x.p, r->body.p ? r->body.p : "", (int)r->body.len, XML_TRUE);
+    st = XML_Parse(x.p, p ? p : "", (int)n, XML_TRUE);
     if (st != XML_STATUS_OK || x.failed) {
         rc = -1;
     }
     XML_ParserFree(x.p);
     buf_release(&x.text);
+    return rc;
+}
+
+int s3__xml_parse_or_reply(struct http_req *r, const char *root,
+                           int (*fn)(void *ctx, const char *path, struct sl_str text),
+                           void *ctx)
+{
+    int rc = s3__xml_parse(r->body.p, r->body.len, root, fn, ctx);
+
+    if (rc == -ENOMEM) {
+        return http_req_fail(r, AWSERR_S3_INTERNAL, NULL);
+    }
     if (rc < 0 && r->err == AWSERR_NONE) {
         http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
     }
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- conditional request headers ---- */
