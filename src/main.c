@@ -188,6 +188,11 @@ static int serve(int argc, char **argv)
         log_error("sluice", "cannot open S3: %s", s3_strerror(rc));
         goto out;
     }
+    rc = s3_lifecycle_start(s3, c.s3_lifecycle_interval, c.s3_lifecycle_day);
+    if (rc < 0) {
+        log_error("sluice", "cannot start the S3 lifecycle sweeper: %s", strerror(-rc));
+        goto out;
+    }
     /* Queries before Lambda, which claims any path signed for "lambda": /_sluice/query is
      * the query service's whatever the credential scope names. */
     memset(&qo, 0, sizeof qo);

@@ -155,7 +155,17 @@ enum awserr_ns {
     X(S3_MALFORMED_POST, 400, "MalformedPOSTRequest", AWSERR_NS_SERVICE,                       \
       "The body of your POST request is not well-formed multipart/form-data.")                 \
     X(S3_INVALID_POLICY, 400, "InvalidPolicyDocument", AWSERR_NS_SERVICE,                      \
-      "%s")
+      "%s")                                                                                    \
+    X(S3_NO_SUCH_VERSION, 404, "NoSuchVersion", AWSERR_NS_SERVICE,                             \
+      "The specified version does not exist.")                                                 \
+    X(S3_NO_LOCK_CONFIG, 404, "ObjectLockConfigurationNotFoundError", AWSERR_NS_SERVICE,       \
+      "Object Lock configuration does not exist for this bucket")                              \
+    X(S3_NO_OBJECT_LOCK, 404, "NoSuchObjectLockConfiguration", AWSERR_NS_SERVICE,              \
+      "The specified object does not have a ObjectLock configuration")                         \
+    X(S3_INVALID_BUCKET_STATE, 409, "InvalidBucketState", AWSERR_NS_SERVICE,                   \
+      "%s")                                                                                    \
+    X(S3_NO_LIFECYCLE, 404, "NoSuchLifecycleConfiguration", AWSERR_NS_SERVICE,                 \
+      "The lifecycle configuration does not exist")
 /* clang-format on */
 
 enum awserr {

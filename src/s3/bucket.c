@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "s3/s3_int.h"
@@ -137,6 +138,8 @@ struct cfg_op {
     unsigned kind;
     struct sl_str value;
     unsigned status;
+    int (*check)(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str value);
+    const char *state_msg;
 };
 
 static int cfg_apply(struct store_op *op, MDB_txn *txn)
@@ -149,6 +152,12 @@ static int cfg_apply(struct store_op *op, MDB_txn *txn)
 
     if (!s3__bucket_exists(c->s3, txn, c->bucket, NULL)) {
         return S3_ENOBUCKET;
+    }
+    if (c->check) {
+        rc = c->check(c->s3, txn, c->bucket, c->value);
+        if (rc != 0) {
+            return rc;
+        }
     }
     if (c->value.len) {
         return mdb_put(txn, c->s3->config, &key, &v, 0);
@@ -169,6 +178,11 @@ static int cfg_cont(struct http_req *r)
     if (c->base.rc == S3_ENOBUCKET) {
         return s3__no_such_bucket_or_reply(r, c->bucket);
     }
+    if (c->base.rc == S3__ESTATE) {
+        http_req_fail(r, AWSERR_S3_INVALID_BUCKET_STATE, "%s", c->state_msg);
+        http_req_fail_field(r, "BucketName", c->bucket);
+        return -1;
+    }
     if (c->base.rc != 0) {
         return s3__internal_or_reply(r, "bucket configuration", c->base.rc);
     }
@@ -177,6 +191,15 @@ static int cfg_cont(struct http_req *r)
 
 int s3__cfg_put_or_reply(struct http_req *r, unsigned kind, struct sl_str value,
                          unsigned status)
+{
+    return s3__cfg_put_checked_or_reply(r, kind, value, status, NULL, NULL);
+}
+
+int s3__cfg_put_checked_or_reply(struct http_req *r, unsigned kind, struct sl_str value,
+                                 unsigned status,
+                                 int (*check)(struct s3 *s3, MDB_txn *txn, const char *bucket,
+                                              struct sl_str value),
+                                 const char *state_msg)
 {
     struct s3__target *t = s3__target_of(r);
     struct cfg_op *c;
@@ -193,6 +216,8 @@ int s3__cfg_put_or_reply(struct http_req *r, unsigned kind, struct sl_str value,
     c->kind = kind;
     c->value = value;
     c->status = status;
+    c->check = check;
+    c->state_msg = state_msg;
     r->op_ctx = c;
     return s3__submit_or_reply(r, &c->base, cfg_cont);
 }
@@ -232,6 +257,7 @@ struct create_op {
     struct s3 *s3;
     struct http_req *r;         /* NULL for s3_bucket_create() */
     const char *bucket;
+    bool lock;                  /* x-amz-bucket-object-lock-enabled: versioning and lock on */
     unsigned char rec[300];
     size_t rec_len;
 };
@@ -252,7 +278,24 @@ static int create_apply(struct store_op *op, MDB_txn *txn)
         return -EDQUOT;
     }
     rc = mdb_put(txn, c->s3->buckets, &k, &v, MDB_NOOVERWRITE);
-    return rc == MDB_KEYEXIST ? -EEXIST : rc;
+    if (rc == MDB_KEYEXIST) {
+        return -EEXIST;
+    }
+    if (rc == 0 && c->lock) {
+        static const unsigned char ver[1] = { S3__VER_ENABLED };
+        static const unsigned char lock[6] = { 1, 0, 0, 0, 0, 0 };
+        unsigned char ck[S3_BUCKET_NAME_MAX + 2];
+        size_t n = cfg_key(c->bucket, S3__CFG_VERSIONING, ck);
+        MDB_val kk = { n, ck }, vv = { 1, (void *)ver };
+        rc = mdb_put(txn, c->s3->config, &kk, &vv, 0);
+        if (rc == 0) {
+            n = cfg_key(c->bucket, S3__CFG_LOCK, ck);
+            kk = (MDB_val){ n, ck };
+            vv = (MDB_val){ 6, (void *)lock };
+            rc = mdb_put(txn, c->s3->config, &kk, &vv, 0);
+        }
+    }
+    return rc;
 }
 
 static void resume_done(struct store_op *op, int rc)
@@ -311,6 +354,8 @@ int s3_create_bucket(struct http_req *r)
     c->s3 = s3;
     c->r = r;
     c->bucket = t->bucket;
+    c->lock = http_req_header(r, "x-amz-bucket-object-lock-enabled") &&
+              strcasecmp(http_req_header(r, "x-amz-bucket-object-lock-enabled"), "true") == 0;
     c->rec_len = s3__bucket_encode(s3__now_ms(), s3->region, c->rec, sizeof c->rec);
     r->op_ctx = c;
     return s3__submit_or_reply(r, &c->base, create_cont);

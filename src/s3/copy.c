@@ -93,12 +93,7 @@ int s3__copy_src_open_or_reply(struct http_req *r, struct s3__copy_src *src)
         dl = 0;
     }
     dec[dl] = '\0';
-    if (q && strcmp(q + 11, "null") != 0) {
-        http_req_fail(r, AWSERR_S3_INVALID_ARGUMENT, "Invalid version id specified");
-        http_req_fail_field(r, "ArgumentName", "x-amz-copy-source");
-        http_req_fail_field(r, "ArgumentValue", h);
-        return -1;
-    }
+    src->vid = q ? q + 11 : NULL;
     if (dec[0] == '/') {
         dec++;
         dl--;
@@ -121,17 +116,19 @@ int s3__copy_src_open_or_reply(struct http_req *r, struct s3__copy_src *src)
     if (src->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
-    rc = s3__object_open(s3, src->bucket, src->key, &txn, &src->obj, &src->fd);
-    if (rc == S3_ENOBUCKET) {
-        return s3__no_such_bucket_or_reply(r, src->bucket);
-    }
-    if (rc == S3_ENOKEY) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_KEY, NULL);
-        http_req_fail_field(r, "Key", arena_strndup(&r->arena, src->key.p, src->key.len));
-        return -1;
+    rc = s3__object_open(s3, src->bucket, src->key, src->vid, &txn, &src->obj, &src->fd);
+    if (rc == S3__EMARKER) {
+        store_read_end(s3->st, txn);
+        if (src->vid) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "The source of a copy request may not specifically refer to "
+                                 "a delete marker by version id.");
+        }
+        rc = S3_ENOKEY;
     }
     if (rc != 0) {
-        return s3__internal_or_reply(r, "copy source", rc);
+        return s3__version_fail_or_reply(r, src->bucket, src->key, src->vid, rc,
+                                         "copy source");
     }
     s3__obj_own(&r->arena, &src->obj);
     store_read_end(s3->st, txn);
@@ -169,6 +166,14 @@ static int copy_committed(struct http_req *r)
     }
     s3__obj_etag(&p->obj, etag);
     s3__time_iso(p->obj.mtime_ms, iso);
+    if (c->src.obj.has_vsk) {
+        char vid[33];
+        s3__vid_str(&c->src.obj, vid);
+        http_reply_header(r, "x-amz-copy-source-version-id", vid);
+    }
+    if (p->versioned) {
+        s3__version_reply_headers(r, &p->obj, true);
+    }
     buf_init(&b, 4096);
     buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%s xmlns=\"" S3__XMLNS "\">",
                root);
@@ -262,7 +267,9 @@ int s3_copy_object(struct http_req *r)
     if (!c) {
         return -1;
     }
-    if (!replace && strcmp(c->src.bucket, t->bucket) == 0 && sl_str_eq(c->src.key, t->key)) {
+    /* Onto itself without a change (copying an older version to the top is one). */
+    if (!replace && !c->src.vid && strcmp(c->src.bucket, t->bucket) == 0 &&
+        sl_str_eq(c->src.key, t->key)) {
         return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
                              "This copy request is illegal because it is trying to copy an "
                              "object to itself without changing the object's metadata, storage "
@@ -283,7 +290,7 @@ int s3_copy_object(struct http_req *r)
         memcpy(c->put.obj.fields, c->src.obj.fields,
                c->src.obj.n_fields * sizeof c->src.obj.fields[0]);
     }
-    if (tagging_or_reply(r, c) < 0) {
+    if (tagging_or_reply(r, c) < 0 || s3__lock_headers_or_reply(r, &c->put.obj) < 0) {
         return -1;
     }
     /* The copy keeps the source's checksum algorithm unless the request names another. */

@@ -4,14 +4,80 @@
  *
  * What it is not: the put machinery (object.c).
  *
- * A deleted object's body file is removed after the commit that dropped its record (never
- * before: a GET that opened it meanwhile keeps reading it); a crash in between leaves it
+ * Without a version id, a delete in a bucket with versioning adds a delete marker (Object Lock
+ * allows that: it protects versions); with one, that version goes for good unless Object
+ * Lock keeps it (AccessDenied; a per-key Error in DeleteObjects, whose other keys go on). A
+ * deleted body file is removed after the commit that dropped its last record (never before:
+ * a GET that opened it meanwhile keeps reading it); a crash in between leaves it
  * unreferenced for the start-up sweep.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "s3/s3_int.h"
+
+/* ---- one key ---- */
+
+int s3__delete_one(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned vstate,
+                      struct sl_str key, const char *vid, bool bypass, struct s3__ids *unlink,
+                      struct s3__del_result *res)
+{
+    unsigned char lk[S3__LMDB_KEY_MAX];
+    MDB_val k, v;
+    struct s3__obj o;
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    if (vid) {
+        rc = s3__version_delete(s3, txn, bucket, key, vid, bypass, unlink, &o);
+        if (rc == S3__ENOVERSION) {
+            return 0; /* S3 answers a version that is not there with success */
+        }
+        if (rc == S3__ELOCKED) {
+            res->rc = rc;
+            return 0;
+        }
+        if (rc == 0) {
+            res->marker = o.delete_marker;
+            snprintf(res->vid, sizeof res->vid, "%s", vid);
+        }
+        return rc;
+    }
+    if (vstate != S3__VER_NONE) {
+        memset(&o, 0, sizeof o);
+        o.delete_marker = true;
+        o.mtime_ms = s3__now_ms();
+        rc = s3__version_make_current(s3, txn, bucket, key, &o, vstate, unlink);
+        if (rc == 0) {
+            res->marker = true;
+            s3__vid_str(&o, res->vid);
+        }
+        return rc;
+    }
+    k = (MDB_val){ s3__objkey(bucket, key, lk), lk };
+    rc = mdb_get(txn, s3->objects, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        return 0; /* S3's DeleteObject succeeds on a missing key. */
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(bucket), &o) != 0 ||
+        !sl_str_eq(o.key, key)) {
+        return 0; /* a long key's hash matched another key: ours is not there */
+    }
+    s3__ids_add(unlink, o.body);
+    k = (MDB_val){ s3__objkey(bucket, key, lk), lk };
+    return mdb_del(txn, s3->objects, &k, NULL);
+}
+
+static bool bypass_of(struct http_req *r)
+{
+    const char *b = http_req_header(r, "x-amz-bypass-governance-retention");
+    return b && strcasecmp(b, "true") == 0;
+}
 
 /* ---- DeleteObject ---- */
 
@@ -21,40 +87,23 @@ struct delete_state {
     struct http_req *r;
     const char *bucket;
     struct sl_str key;
-    unsigned char lkey[S3__LMDB_KEY_MAX];
-    size_t lkey_len;
-    bool had_old;                   /* set by delete_apply on each run */
+    const char *vid;
+    bool bypass;
+    struct s3__del_result res;      /* set by delete_apply on each run */
+    struct s3__ids unlink;
     bool committed;
-    unsigned char old_body[16];
 };
 
 static int delete_apply(struct store_op *op, MDB_txn *txn)
 {
     struct delete_state *d = (struct delete_state *)op;
-    MDB_val k = { d->lkey_len, d->lkey }, v;
-    struct s3__obj old;
-    int rc;
 
-    d->had_old = false;
+    d->unlink.n = 0;
     if (!s3__bucket_exists(d->s3, txn, d->bucket, NULL)) {
         return S3_ENOBUCKET;
     }
-    rc = mdb_get(txn, d->s3->objects, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        return 0; /* S3's DeleteObject succeeds on a missing key. */
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    if (s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(d->bucket), &old) ==
-            0 &&
-        !sl_str_eq(old.key, d->key)) {
-        return 0; /* a long key's hash matched another key: ours is not there */
-    }
-    d->had_old = true;
-    memcpy(d->old_body, old.body, 16);
-    k = (MDB_val){ d->lkey_len, d->lkey };
-    return mdb_del(txn, d->s3->objects, &k, NULL);
+    return s3__delete_one(d->s3, txn, d->bucket, s3__versioning(d->s3, txn, d->bucket), d->key,
+                      d->vid, d->bypass, &d->unlink, &d->res);
 }
 
 static void delete_done(struct store_op *op, int rc)
@@ -67,22 +116,46 @@ static void delete_done(struct store_op *op, int rc)
 static void delete_cleanup(void *arg)
 {
     struct delete_state *d = arg;
-    if (d->committed && d->had_old) {
-        s3__body_unlink(d->s3, d->old_body);
+    if (d->committed) {
+        s3__ids_unlink(d->s3, &d->unlink);
     }
+    free(d->unlink.ids);
+    d->unlink.ids = NULL;
 }
 
 static int delete_cont(struct http_req *r)
 {
     struct delete_state *d = r->op_ctx;
-    switch (d->base.rc) {
-    case 0:
-        return http_reply(r, 204, NULL, NULL, 0);
-    case S3_ENOBUCKET:
-        return s3__no_such_bucket_or_reply(r, d->bucket);
-    default:
-        return s3__internal_or_reply(r, "DeleteObject", d->base.rc);
+
+    if (d->base.rc != 0) {
+        return s3__version_fail_or_reply(r, d->bucket, d->key, d->vid, d->base.rc,
+                                         "DeleteObject");
     }
+    if (d->res.rc != 0) {
+        return s3__version_fail_or_reply(r, d->bucket, d->key, d->vid, d->res.rc,
+                                         "DeleteObject");
+    }
+    if (d->res.vid[0]) {
+        http_reply_header(r, "x-amz-version-id", d->res.vid);
+    }
+    if (d->res.marker) {
+        http_reply_header(r, "x-amz-delete-marker", "true");
+    }
+    return http_reply(r, 204, NULL, NULL, 0);
+}
+
+/* A version id sent with a delete must be one sluice gives. Returns 0 or -1. */
+static int vid_check_or_reply(struct http_req *r, const char *vid)
+{
+    bool is_null;
+    unsigned char vsk[16];
+    if (vid && s3__vid_parse(vid, &is_null, vsk) != 0) {
+        http_req_fail(r, AWSERR_S3_INVALID_ARGUMENT, "Invalid version id specified");
+        http_req_fail_field(r, "ArgumentName", "versionId");
+        http_req_fail_field(r, "ArgumentValue", vid);
+        return -1;
+    }
+    return 0;
 }
 
 int s3_delete_object(struct http_req *r)
@@ -97,13 +170,17 @@ int s3_delete_object(struct http_req *r)
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
     d = arena_new(&r->arena, struct delete_state);
+    d->vid = http_req_query(r, "versionId");
+    if (vid_check_or_reply(r, d->vid) < 0) {
+        return -1;
+    }
     d->base.apply = delete_apply;
     d->base.done = delete_done;
     d->s3 = s3__of(r);
     d->r = r;
     d->bucket = t->bucket;
     d->key = t->key;
-    d->lkey_len = s3__objkey(t->bucket, t->key, d->lkey);
+    d->bypass = bypass_of(r);
     arena_on_clear(&r->arena, delete_cleanup, d);
     r->op_ctx = d;
     return s3__submit_or_reply(r, &d->base, delete_cont);
@@ -111,28 +188,24 @@ int s3_delete_object(struct http_req *r)
 
 /* ---- DeleteObjects ---- */
 
-struct multi_key {
-    struct sl_str key;          /* arena copy */
-    unsigned char lkey[S3__LMDB_KEY_MAX];
-    size_t lkey_len;
-    bool had_old;               /* set by multi_apply on each run */
-    unsigned char old_body[16];
-};
-
 struct multi_state {
     struct store_op base;
     struct s3 *s3;
     struct http_req *r;
     const char *bucket;
-    struct multi_key *keys;     /* arena, n entries */
-    size_t n;
-    bool quiet;
+    struct s3__delete_list list;
+    struct s3__del_result *res;     /* list.n entries, set by multi_apply */
+    bool bypass;
+    struct s3__ids unlink;
     bool committed;
 };
 
 struct delete_parse {
     struct http_req *r;
     struct s3__delete_list *l;
+    struct sl_str key;
+    const char *vid;
+    bool has_key;
 };
 
 static int delete_xml_cb(void *ctx, const char *path, struct sl_str text)
@@ -142,20 +215,31 @@ static int delete_xml_cb(void *ctx, const char *path, struct sl_str text)
         d->l->quiet = sl_str_eq_c(text, "true");
     }
     else if (strcmp(path, "Delete/Object/Key") == 0) {
-        if (d->l->n == S3__DELETE_MAX) {
+        d->key = (struct sl_str){ arena_strndup(&d->r->arena, text.p, text.len), text.len };
+        d->has_key = true;
+    }
+    else if (strcmp(path, "Delete/Object/VersionId") == 0) {
+        d->vid = arena_strndup(&d->r->arena, text.p, text.len);
+    }
+    else if (strcmp(path, "Delete/Object") == 0) {
+        if (!d->has_key || d->l->n == S3__DELETE_MAX) {
             return -1; /* S3 answers more than 1000 keys with MalformedXML too */
         }
-        d->l->keys[d->l->n++] =
-            (struct sl_str){ arena_strndup(&d->r->arena, text.p, text.len), text.len };
+        d->l->keys[d->l->n] = d->key;
+        d->l->vids[d->l->n] = d->vid;
+        d->l->n++;
+        d->has_key = false;
+        d->vid = NULL;
     }
     return 0;
 }
 
 int s3__delete_xml_or_reply(struct http_req *r, struct s3__delete_list *l)
 {
-    struct delete_parse d = { r, l };
+    struct delete_parse d = { r, l, SL_STR_NULL, NULL, false };
 
     l->keys = arena_alloc(&r->arena, S3__DELETE_MAX * sizeof *l->keys);
+    l->vids = arena_alloc(&r->arena, S3__DELETE_MAX * sizeof *l->vids);
     l->n = 0;
     l->quiet = false;
     if (s3__xml_parse_or_reply(r, "Delete", delete_xml_cb, &d) < 0) {
@@ -167,38 +251,42 @@ int s3__delete_xml_or_reply(struct http_req *r, struct s3__delete_list *l)
     return 0;
 }
 
+/* A key the request names that cannot be deleted before looking (too long, empty, a bad
+ * version id): its Error code, or NULL. */
+static const char *key_error(const struct s3__delete_list *l, size_t i)
+{
+    bool is_null;
+    unsigned char vsk[16];
+    if (l->keys[i].len == 0) {
+        return "InvalidArgument";
+    }
+    if (l->keys[i].len > S3_KEY_MAX) {
+        return "KeyTooLongError";
+    }
+    if (l->vids[i] && s3__vid_parse(l->vids[i], &is_null, vsk) != 0) {
+        return "NoSuchVersion";
+    }
+    return NULL;
+}
+
 static int multi_apply(struct store_op *op, MDB_txn *txn)
 {
     struct multi_state *m = (struct multi_state *)op;
-    size_t bl = strlen(m->bucket);
+    unsigned vstate;
 
+    m->unlink.n = 0;
     if (!s3__bucket_exists(m->s3, txn, m->bucket, NULL)) {
         return S3_ENOBUCKET;
     }
-    for (size_t i = 0; i < m->n; i++) {
-        struct multi_key *k = &m->keys[i];
-        MDB_val key = { k->lkey_len, k->lkey }, v;
-        struct s3__obj old;
+    vstate = s3__versioning(m->s3, txn, m->bucket);
+    for (size_t i = 0; i < m->list.n; i++) {
         int rc;
-        k->had_old = false;
-        if (!k->lkey_len) {
+        memset(&m->res[i], 0, sizeof m->res[i]);
+        if (key_error(&m->list, i)) {
             continue;
         }
-        rc = mdb_get(txn, m->s3->objects, &key, &v);
-        if (rc == MDB_NOTFOUND) {
-            continue;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        if (s3__obj_decode(v.mv_data, v.mv_size, key.mv_data, key.mv_size, bl, &old) != 0 ||
-            !sl_str_eq(old.key, k->key)) {
-            continue;
-        }
-        k->had_old = true;
-        memcpy(k->old_body, old.body, 16);
-        key = (MDB_val){ k->lkey_len, k->lkey };
-        rc = mdb_del(txn, m->s3->objects, &key, NULL);
+        rc = s3__delete_one(m->s3, txn, m->bucket, vstate, m->list.keys[i], m->list.vids[i],
+                        m->bypass, &m->unlink, &m->res[i]);
         if (rc != 0) {
             return rc;
         }
@@ -216,20 +304,20 @@ static void multi_done(struct store_op *op, int rc)
 static void multi_cleanup(void *arg)
 {
     struct multi_state *m = arg;
-    for (size_t i = 0; m->committed && i < m->n; i++) {
-        /* The same key twice in one request deletes (and names) one body once. */
-        if (m->keys[i].had_old) {
-            bool dup = false;
-            for (size_t j = 0; j < i && !dup; j++) {
-                dup = m->keys[j].had_old &&
-                      memcmp(m->keys[j].old_body, m->keys[i].old_body, 16) == 0;
-            }
-            if (!dup) {
-                s3__body_unlink(m->s3, m->keys[i].old_body);
-            }
-        }
+    if (m->committed) {
+        /* The same key twice in one request names one body once: removing it again finds
+         * it gone, which is no error. */
+        s3__ids_unlink(m->s3, &m->unlink);
     }
+    free(m->unlink.ids);
+    m->unlink.ids = NULL;
 }
+
+static const char *const key_messages[][2] = {
+    { "InvalidArgument", "Invalid key" },
+    { "KeyTooLongError", "Your key is too long" },
+    { "NoSuchVersion", "The specified version does not exist." },
+};
 
 static int multi_cont(struct http_req *r)
 {
@@ -245,22 +333,43 @@ static int multi_cont(struct http_req *r)
     buf_init(&b, 16u * 1024 * 1024);
     buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                  "<DeleteResult xmlns=\"" S3__XMLNS "\">");
-    for (size_t i = 0; i < m->n; i++) {
-        const struct multi_key *k = &m->keys[i];
-        if (!k->lkey_len) {
+    for (size_t i = 0; i < m->list.n; i++) {
+        const struct s3__del_result *res = &m->res[i];
+        const char *code = key_error(&m->list, i), *msg = NULL;
+        const char *vid = m->list.vids[i];
+        if (code) {
+            for (size_t j = 0; j < sizeof key_messages / sizeof key_messages[0]; j++) {
+                msg = strcmp(key_messages[j][0], code) == 0 ? key_messages[j][1] : msg;
+            }
+        }
+        else if (res->rc == S3__ELOCKED) {
+            code = "AccessDenied";
+            msg = "Access Denied because object protected by object lock.";
+        }
+        if (code) {
             buf_puts(&b, "<Error>");
-            s3__xml_elem(&b, "Key", k->key);
-            buf_puts(&b, k->key.len ? "<Code>KeyTooLongError</Code><Message>Your key is too "
-                                      "long</Message></Error>"
-                                    : "<Code>InvalidArgument</Code><Message>Invalid key"
-                                      "</Message></Error>");
+            s3__xml_elem(&b, "Key", m->list.keys[i]);
+            if (vid) {
+                s3__xml_elem(&b, "VersionId", sl_str_c(vid));
+            }
+            buf_printf(&b, "<Code>%s</Code><Message>%s</Message></Error>", code, msg);
             continue;
         }
-        if (!m->quiet) {
-            buf_puts(&b, "<Deleted>");
-            s3__xml_elem(&b, "Key", k->key);
-            buf_puts(&b, "</Deleted>");
+        if (m->list.quiet) {
+            continue;
         }
+        buf_puts(&b, "<Deleted>");
+        s3__xml_elem(&b, "Key", m->list.keys[i]);
+        if (vid) {
+            s3__xml_elem(&b, "VersionId", sl_str_c(vid));
+        }
+        if (res->marker) {
+            buf_puts(&b, "<DeleteMarker>true</DeleteMarker>");
+            if (!vid) {
+                buf_printf(&b, "<DeleteMarkerVersionId>%s</DeleteMarkerVersionId>", res->vid);
+            }
+        }
+        buf_puts(&b, "</Deleted>");
     }
     if (buf_puts(&b, "</DeleteResult>") < 0) {
         buf_release(&b);
@@ -273,7 +382,6 @@ int s3_delete_objects(struct http_req *r)
 {
     struct s3__target *t = s3__target_of(r);
     const char *md5 = http_req_header(r, "content-md5");
-    struct s3__delete_list list;
     struct multi_state *m;
 
     if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
@@ -295,19 +403,11 @@ int s3_delete_objects(struct http_req *r)
     m->s3 = s3__of(r);
     m->r = r;
     m->bucket = t->bucket;
-    if (s3__delete_xml_or_reply(r, &list) < 0) {
+    if (s3__delete_xml_or_reply(r, &m->list) < 0) {
         return -1;
     }
-    m->keys = arena_alloc(&r->arena, list.n * sizeof *m->keys);
-    m->n = list.n;
-    for (size_t i = 0; i < list.n; i++) {
-        struct multi_key *k = &m->keys[i];
-        k->key = list.keys[i];
-        if (k->key.len >= 1 && k->key.len <= S3_KEY_MAX) {
-            k->lkey_len = s3__objkey(m->bucket, k->key, k->lkey);
-        }
-    }
-    m->quiet = list.quiet;
+    m->res = arena_zalloc(&r->arena, m->list.n * sizeof *m->res);
+    m->bypass = bypass_of(r);
     m->base.apply = multi_apply;
     m->base.done = multi_done;
     arena_on_clear(&r->arena, multi_cleanup, m);

@@ -246,7 +246,6 @@ struct page {
     struct buf *xml;
     bool url;
     bool owner;
-    bool versions;                  /* ListObjectVersions: <Version> entries */
     struct s3 *s3;
     size_t count;
     bool truncated;
@@ -272,13 +271,9 @@ static int emit_object(struct http_req *r, struct page *pg, const struct s3__obj
 
     s3__time_iso(o->mtime_ms, iso);
     s3__obj_etag(o, etag);
-    rc = buf_puts(b, pg->versions ? "<Version>" : "<Contents>");
+    rc = buf_puts(b, "<Contents>");
     if (rc == 0) {
         rc = s3__xml_key(b, "Key", o->key, pg->url, &r->arena);
-    }
-    if (rc == 0 && pg->versions) {
-        /* Every object of a bucket without versioning is its only version, "null". */
-        rc = buf_puts(b, "<VersionId>null</VersionId><IsLatest>true</IsLatest>");
     }
     if (rc == 0) {
         rc = buf_printf(b,
@@ -291,8 +286,7 @@ static int emit_object(struct http_req *r, struct page *pg, const struct s3__obj
                         pg->s3->owner_id, pg->s3->account);
     }
     if (rc == 0) {
-        rc = buf_puts(b, pg->versions ? "<StorageClass>STANDARD</StorageClass></Version>"
-                                      : "<StorageClass>STANDARD</StorageClass></Contents>");
+        rc = buf_puts(b, "<StorageClass>STANDARD</StorageClass></Contents>");
     }
     return rc;
 }
@@ -335,6 +329,9 @@ static int fill_page(struct http_req *r, struct s3__iter *it, struct page *pg, s
         if (!has_prefix(o.key, pg->prefix)) {
             /* Keys are in order and we started at the prefix: past it, nothing more. */
             break;
+        }
+        if (o.delete_marker) {
+            continue; /* a key whose current version is a delete marker is not listed */
         }
         d = s3__delimited(o.key, pg->prefix, pg->delim);
         if (pg->count == pg->max) {
@@ -408,20 +405,15 @@ static int max_keys_or_reply(struct http_req *r, size_t *out)
     return 0;
 }
 
-enum list_kind { LIST_V1, LIST_V2, LIST_VERSIONS };
-
-static int list_common(struct http_req *r, enum list_kind kind_of_list)
+static int list_common(struct http_req *r, bool v2)
 {
     struct s3 *s3 = s3__of(r);
     struct s3__target *t = s3__target_of(r);
-    bool v2 = kind_of_list == LIST_V2, versions = kind_of_list == LIST_VERSIONS;
     const char *prefix = http_req_query(r, "prefix");
     const char *delim = http_req_query(r, "delimiter");
     const char *enc = http_req_query(r, "encoding-type");
     const char *token = v2 ? http_req_query(r, "continuation-token") : NULL;
-    const char *start = http_req_query(r, v2 ? "start-after" : versions ? "key-marker"
-                                                                        : "marker");
-    const char *vmarker = versions ? http_req_query(r, "version-id-marker") : NULL;
+    const char *start = http_req_query(r, v2 ? "start-after" : "marker");
     const char *fetch_owner = http_req_query(r, "fetch-owner");
     const char *max_s = http_req_query(r, "max-keys");
     enum s3__token_kind kind = S3__AFTER_KEY;
@@ -464,13 +456,7 @@ static int list_common(struct http_req *r, enum list_kind kind_of_list)
     pg.max = max;
     pg.url = enc != NULL;
     pg.owner = v2 ? (fetch_owner && strcmp(fetch_owner, "true") == 0) : true;
-    pg.versions = versions;
-    if (vmarker && vmarker[0] && strcmp(vmarker, "null") != 0) {
-        http_req_fail(r, AWSERR_S3_INVALID_ARGUMENT, "Invalid version id specified");
-        http_req_fail_field(r, "ArgumentName", "version-id-marker");
-        http_req_fail_field(r, "ArgumentValue", vmarker);
-        return -1;
-    }
+
     pg.s3 = s3;
     pg.xml = &b;
 
@@ -501,10 +487,8 @@ static int list_common(struct http_req *r, enum list_kind kind_of_list)
     {
         struct buf out;
         buf_init(&out, 2 * S3__LIST_XML_MAX + 64 * 1024);
-        buf_puts(&out, versions ? "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                                  "<ListVersionsResult xmlns=\"" S3__XMLNS "\">"
-                                : "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                                  "<ListBucketResult xmlns=\"" S3__XMLNS "\">");
+        buf_puts(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                       "<ListBucketResult xmlns=\"" S3__XMLNS "\">");
         s3__xml_elem(&out, "Name", sl_str_c(t->bucket));
         s3__xml_key(&out, "Prefix", pg.prefix, pg.url, &r->arena);
         if (v2) {
@@ -515,10 +499,6 @@ static int list_common(struct http_req *r, enum list_kind kind_of_list)
                 s3__xml_key(&out, "StartAfter", sl_str_c(start), pg.url, &r->arena);
             }
             buf_printf(&out, "<KeyCount>%zu</KeyCount>", pg.count);
-        }
-        else if (versions) {
-            s3__xml_key(&out, "KeyMarker", sl_str_c(start ? start : ""), pg.url, &r->arena);
-            s3__xml_elem(&out, "VersionIdMarker", sl_str_c(vmarker ? vmarker : ""));
         }
         else {
             s3__xml_key(&out, "Marker", sl_str_c(start ? start : ""), pg.url, &r->arena);
@@ -532,13 +512,7 @@ static int list_common(struct http_req *r, enum list_kind kind_of_list)
             s3__xml_elem(&out, "NextContinuationToken",
                          sl_str_c(s3__token_encode(&r->arena, pg.last_kind, pg.last)));
         }
-        if (pg.truncated && versions) {
-            s3__xml_key(&out, "NextKeyMarker", pg.last, pg.url, &r->arena);
-            if (pg.last_kind == S3__AFTER_KEY) {
-                buf_puts(&out, "<NextVersionIdMarker>null</NextVersionIdMarker>");
-            }
-        }
-        if (pg.truncated && kind_of_list == LIST_V1 && delim) {
+        if (pg.truncated && !v2 && delim) {
             /* ListObjects v1 gives NextMarker only with a delimiter; without one the client
              * resumes from the last Key. */
             s3__xml_key(&out, "NextMarker", pg.last, pg.url, &r->arena);
@@ -548,7 +522,7 @@ static int list_common(struct http_req *r, enum list_kind kind_of_list)
         }
         buf_append(&out, b.p ? b.p : "", b.len);
         buf_append(&out, cps.p ? cps.p : "", cps.len);
-        rc = buf_puts(&out, versions ? "</ListVersionsResult>" : "</ListBucketResult>");
+        rc = buf_puts(&out, "</ListBucketResult>");
         buf_release(&b);
         buf_release(&cps);
         if (rc < 0) {
@@ -561,17 +535,12 @@ static int list_common(struct http_req *r, enum list_kind kind_of_list)
 
 int s3_list_objects_v2(struct http_req *r)
 {
-    return list_common(r, LIST_V2);
+    return list_common(r, true);
 }
 
 int s3_list_objects(struct http_req *r)
 {
-    return list_common(r, LIST_V1);
-}
-
-int s3_list_object_versions(struct http_req *r)
-{
-    return list_common(r, LIST_VERSIONS);
+    return list_common(r, false);
 }
 
 /* ---- s3_list() ---- */
@@ -616,6 +585,9 @@ int s3_list(struct s3 *s3, const char *bucket, struct sl_str prefix, struct sl_s
         if (!has_prefix(o.key, prefix)) {
             rc = MDB_NOTFOUND;
             break;
+        }
+        if (o.delete_marker) {
+            continue;
         }
         info.size = o.size;
         info.mtime_ms = o.mtime_ms;

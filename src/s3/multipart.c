@@ -409,7 +409,8 @@ int s3_create_multipart_upload(struct http_req *r)
     store_read_end(s3->st, txn);
     if (rc < 0 || s3__fields_from_request_or_reply(r, o) < 0 ||
         upload_checksum_or_reply(r, &c->ck) < 0 ||
-        s3__tags_from_header_or_reply(r, &o->tags) < 0) {
+        s3__tags_from_header_or_reply(r, &o->tags) < 0 ||
+        s3__lock_headers_or_reply(r, o) < 0) {
         return -1;
     }
     o->ck = c->ck;
@@ -743,6 +744,9 @@ static int complete_committed(struct http_req *r)
     s3__obj_etag(&p->obj, etag);
     enc = arena_alloc(&r->arena, 3 * p->key.len + 1);
     sl_uri_encode(p->key, true, enc);
+    if (p->versioned) {
+        s3__version_reply_headers(r, &p->obj, true);
+    }
     buf_init(&b, 64 * 1024);
     buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                  "<CompleteMultipartUploadResult xmlns=\"" S3__XMLNS "\">");
@@ -821,6 +825,9 @@ int s3_complete_multipart_upload(struct http_req *r)
     p->obj.n_fields = up.n_fields;
     memcpy(p->obj.fields, up.fields, up.n_fields * sizeof up.fields[0]);
     p->obj.tags = up.tags;
+    p->obj.lock_mode = up.lock_mode;
+    p->obj.retain_until_ms = up.retain_until_ms;
+    p->obj.legal_hold = up.legal_hold;
     c->upload_ck = up.ck;
     rc = complete_check_or_reply(r, c, txn);
     store_read_end(s3->st, txn);

@@ -206,30 +206,20 @@ struct retag_op {
     const char *bucket;
     struct sl_str key;
     struct sl_str tags;
+    const char *vid;            /* ?versionId, or NULL for the current version */
     unsigned status;            /* the answer on success: 200 or 204 */
 };
+
+static int retag_fn(struct s3__obj *o, void *ctx)
+{
+    o->tags = ((struct retag_op *)ctx)->tags;
+    return 0;
+}
 
 static int retag_apply(struct store_op *op, MDB_txn *txn)
 {
     struct retag_op *t = (struct retag_op *)op;
-    unsigned char lk[S3__LMDB_KEY_MAX];
-    struct s3__obj o;
-    unsigned char *rec;
-    size_t len;
-    MDB_val k, v;
-    int rc = s3__object_lookup(t->s3, txn, t->bucket, t->key, &o);
-
-    if (rc != 0) {
-        return rc;
-    }
-    o.tags = t->tags;
-    o.key = t->key;
-    rec = s3__obj_encode(&o, &len);
-    k = (MDB_val){ s3__objkey(t->bucket, t->key, lk), lk };
-    v = (MDB_val){ len, rec };
-    rc = mdb_put(txn, t->s3->objects, &k, &v, 0);
-    free(rec);
-    return rc;
+    return s3__version_rewrite(t->s3, txn, t->bucket, t->key, t->vid, retag_fn, t);
 }
 
 static void retag_done(struct store_op *op, int rc)
@@ -238,26 +228,15 @@ static void retag_done(struct store_op *op, int rc)
     http_req_resume(((struct retag_op *)op)->r);
 }
 
-/* The NoSuchBucket / NoSuchKey / InternalError of a lookup's rc. Returns -1. */
-static int lookup_fail_or_reply(struct http_req *r, const char *bucket, struct sl_str key,
-                                int rc, const char *what)
-{
-    if (rc == S3_ENOBUCKET) {
-        return s3__no_such_bucket_or_reply(r, bucket);
-    }
-    if (rc == S3_ENOKEY) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_KEY, NULL);
-        http_req_fail_field(r, "Key", arena_strndup(&r->arena, key.p, key.len));
-        return -1;
-    }
-    return s3__internal_or_reply(r, what, rc);
-}
-
 static int retag_cont(struct http_req *r)
 {
     struct retag_op *t = r->op_ctx;
     if (t->base.rc != 0) {
-        return lookup_fail_or_reply(r, t->bucket, t->key, t->base.rc, "object tagging");
+        return s3__version_fail_or_reply(r, t->bucket, t->key, t->vid, t->base.rc,
+                                         "object tagging");
+    }
+    if (t->vid) {
+        http_reply_header(r, "x-amz-version-id", t->vid);
     }
     return http_reply(r, t->status, NULL, NULL, 0);
 }
@@ -281,6 +260,7 @@ static int retag(struct http_req *r, struct sl_str tags, unsigned status)
     op->bucket = t->bucket;
     op->key = t->key;
     op->tags = tags;
+    op->vid = http_req_query(r, "versionId");
     op->status = status;
     r->op_ctx = op;
     return s3__submit_or_reply(r, &op->base, retag_cont);
@@ -318,6 +298,7 @@ static int object_read_or_reply(struct http_req *r, struct s3__obj *o, const cha
 {
     struct s3 *s3 = s3__of(r);
     struct s3__target *t = s3__target_of(r);
+    const char *vid = http_req_query(r, "versionId");
     MDB_txn *txn;
     int rc;
 
@@ -331,12 +312,15 @@ static int object_read_or_reply(struct http_req *r, struct s3__obj *o, const cha
     if (rc != 0) {
         return s3__internal_or_reply(r, what, rc);
     }
-    rc = s3__object_lookup(s3, txn, t->bucket, t->key, o);
+    rc = s3__object_lookup_version(s3, txn, t->bucket, t->key, vid, o);
     if (rc == 0) {
         s3__obj_own(&r->arena, o);
+        if (o->delete_marker) {
+            rc = vid ? S3__EMARKER : S3_ENOKEY;
+        }
     }
     store_read_end(s3->st, txn);
-    return rc ? lookup_fail_or_reply(r, t->bucket, t->key, rc, what) : 0;
+    return rc ? s3__version_fail_or_reply(r, t->bucket, t->key, vid, rc, what) : 0;
 }
 
 int s3_get_object_tagging(struct http_req *r)

@@ -248,12 +248,29 @@ int s3__put_apply(struct store_op *op, MDB_txn *txn)
         return rc;
     }
     if (!p->part_number) {
-        rc = check_wcond(p, have ? &old : NULL);
-        if (rc != 0) {
-            return rc;
+        unsigned vstate = s3__versioning(p->s3, txn, p->bucket);
+        rc = check_wcond(p, have && !old.delete_marker ? &old : NULL);
+        if (rc == 0) {
+            rc = s3__lock_apply_defaults(p->s3, txn, p->bucket, &p->obj);
+        }
+        if (rc == 0 && p->pre_apply) {
+            rc = p->pre_apply(p, txn);
+        }
+        if (rc != 0 || vstate == S3__VER_NONE) {
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        else {
+            /* A versioned bucket keeps the replaced version (or drops a replaced "null"). */
+            p->had_old = false;
+            p->versioned = true;
+            p->vbodies.n = 0;
+            return s3__version_make_current(p->s3, txn, p->bucket, p->key, &p->obj, vstate,
+                                            &p->vbodies);
         }
     }
-    if (p->pre_apply) {
+    else if (p->pre_apply) {
         rc = p->pre_apply(p, txn);
         if (rc != 0) {
             return rc;
@@ -284,6 +301,11 @@ void s3__put_cleanup(void *arg)
     if (p->committed && p->had_old && memcmp(p->old_body, p->obj.body, 16) != 0) {
         s3__body_unlink(p->s3, p->old_body);
     }
+    if (p->committed) {
+        s3__ids_unlink(p->s3, &p->vbodies);
+    }
+    free(p->vbodies.ids);
+    memset(&p->vbodies, 0, sizeof p->vbodies);
     if (p->on_cleanup) {
         p->on_cleanup(p);
         p->on_cleanup = NULL;
@@ -322,7 +344,7 @@ int s3__put_fail_or_reply(struct http_req *r, struct s3__put *p, const char *wha
         http_req_fail_field(r, "Condition", p->cond.if_match ? "If-Match" : "If-None-Match");
         return -1;
     default:
-        return s3__internal_or_reply(r, what, p->base.rc);
+        return s3__version_fail_or_reply(r, p->bucket, p->key, NULL, p->base.rc, what);
     }
 }
 
@@ -343,6 +365,9 @@ static int put_cont(struct http_req *r)
     s3__obj_etag(&p->obj, etag);
     http_reply_header(r, "ETag", etag);
     s3__checksum_reply_headers(r, &p->obj.ck, 0, !p->part_number);
+    if (p->versioned) {
+        s3__version_reply_headers(r, &p->obj, true);
+    }
     return http_reply(r, 200, NULL, NULL, 0);
 }
 
@@ -615,7 +640,8 @@ int s3_put_object(struct http_req *r)
         return http_req_fail(r, AWSERR_S3_NOT_IMPLEMENTED, NULL);
     }
     if (s3__fields_from_request_or_reply(r, &p->obj) < 0 ||
-        s3__tags_from_header_or_reply(r, &p->obj.tags) < 0) {
+        s3__tags_from_header_or_reply(r, &p->obj.tags) < 0 ||
+        s3__lock_headers_or_reply(r, &p->obj) < 0) {
         return -1;
     }
     return put_stream_or_reply(r, p, t->bucket, t->key);
@@ -893,18 +919,22 @@ int s3__object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl
     return 0;
 }
 
-int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_txn **txn,
-                       struct s3__obj *o, int *fd)
+int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, const char *vid,
+                    MDB_txn **txn, struct s3__obj *o, int *fd)
 {
     int rc = 0;
 
+    *fd = -1;
     for (int attempt = 0; attempt < OPEN_RETRIES; attempt++) {
         char name[33];
         rc = store_read_begin(s3->st, txn);
         if (rc != 0) {
             return rc;
         }
-        rc = s3__object_lookup(s3, *txn, bucket, key, o);
+        rc = s3__object_lookup_version(s3, *txn, bucket, key, vid, o);
+        if (rc == 0 && o->delete_marker) {
+            return S3__EMARKER; /* *txn stays open: o is the marker */
+        }
         if (rc == 0) {
             s3__body_name(o->body, name);
             *fd = openat(s3->objdir_fd, name, O_RDONLY | O_CLOEXEC);
@@ -1032,6 +1062,7 @@ static int get_or_head(struct http_req *r, const char *opname)
     enum s3__range_result range;
     char etag[S3__ETAG_MAX], lm[30];
     const char *part_s = http_req_query(r, "partNumber");
+    const char *vid = http_req_query(r, "versionId");
     int fd = -1;
     int rc;
 
@@ -1041,17 +1072,25 @@ static int get_or_head(struct http_req *r, const char *opname)
     if (t->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
-    rc = s3__object_open(s3, t->bucket, t->key, &txn, &o, &fd);
-    if (rc == S3_ENOBUCKET) {
-        return s3__no_such_bucket_or_reply(r, t->bucket);
-    }
-    if (rc == S3_ENOKEY) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_KEY, NULL);
-        http_req_fail_field(r, "Key", arena_strndup(&r->arena, t->key.p, t->key.len));
-        return -1;
+    rc = s3__object_open(s3, t->bucket, t->key, vid, &txn, &o, &fd);
+    if (rc == S3__EMARKER) {
+        /* A delete marker: 404 as the current version, 405 when named by its id. */
+        char mv[33];
+        s3__vid_str(&o, mv);
+        store_read_end(s3->st, txn);
+        http_reply_header(r, "x-amz-delete-marker", "true");
+        http_reply_header(r, "x-amz-version-id", mv);
+        if (vid) {
+            http_req_fail(r, AWSERR_S3_METHOD_NOT_ALLOWED, NULL);
+            http_req_fail_field(r, "Method", arena_strndup(&r->arena, r->method.p,
+                                                           r->method.len));
+            http_req_fail_field(r, "ResourceType", "DeleteMarker");
+            return -1;
+        }
+        rc = S3_ENOKEY;
     }
     if (rc != 0) {
-        return s3__internal_or_reply(r, opname, rc);
+        return s3__version_fail_or_reply(r, t->bucket, t->key, vid, rc, opname);
     }
     /* Headers are copied into the arena while the snapshot still holds the record. */
     s3__obj_etag(&o, etag);
@@ -1096,6 +1135,7 @@ static int get_or_head(struct http_req *r, const char *opname)
                           arena_printf(&r->arena, "%u", (unsigned)o.n_parts));
     }
     get_checksum_headers(r, &o, part_s, range);
+    s3__version_reply_headers(r, &o, false);
     if (o.tags.len) {
         http_reply_header(r, "x-amz-tagging-count",
                           arena_printf(&r->arena, "%zu", s3__tags_count(o.tags)));
@@ -1190,7 +1230,11 @@ int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd
     if (!s3__bucket_name_valid(bucket, strlen(bucket))) {
         return S3_ENOBUCKET;
     }
-    rc = s3__object_open(s3, bucket, key, &txn, &o, fd);
+    rc = s3__object_open(s3, bucket, key, NULL, &txn, &o, fd);
+    if (rc == S3__EMARKER) {
+        store_read_end(s3->st, txn);
+        return S3_ENOKEY;
+    }
     if (rc != 0) {
         return rc;
     }

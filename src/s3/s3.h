@@ -53,8 +53,14 @@ struct s3;
  */
 int s3_new(struct store *st, const char *data_dir, const char *region, const char *account,
            struct s3 **out, struct http_service **svc);
-/* Stops taking offloaded work (copies, multipart completions) and waits until every running
- * one has handed its request back to the front door. Call before the front door stops.
+/*
+ * Starts the lifecycle sweeper: every interval_s seconds it applies the buckets' lifecycle
+ * rules, counting a rule's days as day_s seconds (86400 for S3's days; less to try rules
+ * out). 0 picks the defaults (60, 86400). Returns 0 or -errno. Thread: main, after s3_new().
+ */
+int s3_lifecycle_start(struct s3 *s3, unsigned interval_s, unsigned day_s);
+/* Stops the lifecycle sweeper, stops taking offloaded work (copies, multipart completions)
+ * and waits until every running one has handed its request back to the front door. Call before the front door stops.
  * s3_shutdown(NULL) does nothing. Thread: main. */
 void s3_shutdown(struct s3 *s3);
 /* Frees s3 (after the front door and every user of the C API stopped). s3_free(NULL) does

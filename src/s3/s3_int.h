@@ -46,6 +46,8 @@ struct s3 {
     MDB_dbi uploads;            /* bucket 0 upload id -> upload record (multipart.c) */
     MDB_dbi parts;              /* upload id, part number (s3__partkey) -> part record */
     MDB_dbi config;             /* bucket 0 kind (enum s3__cfg) -> a bucket configuration */
+    MDB_dbi versions;           /* object key + version sort key -> noncurrent version */
+    uint64_t vclock;            /* the last version clock value; writer thread only */
     char *objdir;               /* <data-dir>/objects (owned) */
     int objdir_fd;              /* open on objdir, for fsync after renames */
     char region[33];
@@ -57,6 +59,12 @@ struct s3 {
     pthread_cond_t jobs_cond;
     unsigned jobs;
     bool stopping;
+    /* The lifecycle sweeper (lifecycle.c), waiting on lc_cond under jobs_lock. */
+    pthread_t lc_thread;
+    pthread_cond_t lc_cond;
+    bool lc_running;
+    unsigned lc_interval;       /* seconds between sweeps */
+    unsigned lc_day;            /* seconds a rule's day lasts */
     struct http_service svc;
 };
 
@@ -87,6 +95,17 @@ int s3_delete_objects(struct http_req *r);
 int s3_list_objects(struct http_req *r);
 int s3_list_objects_v2(struct http_req *r);
 int s3_list_object_versions(struct http_req *r);
+int s3_put_bucket_lifecycle(struct http_req *r);
+int s3_get_bucket_lifecycle(struct http_req *r);
+int s3_delete_bucket_lifecycle(struct http_req *r);
+int s3_put_bucket_versioning(struct http_req *r);
+int s3_get_bucket_versioning(struct http_req *r);
+int s3_put_object_lock_configuration(struct http_req *r);
+int s3_get_object_lock_configuration(struct http_req *r);
+int s3_put_object_retention(struct http_req *r);
+int s3_get_object_retention(struct http_req *r);
+int s3_put_object_legal_hold(struct http_req *r);
+int s3_get_object_legal_hold(struct http_req *r);
 int s3_copy_object(struct http_req *r);
 int s3_create_multipart_upload(struct http_req *r);
 int s3_upload_part(struct http_req *r);
@@ -143,6 +162,9 @@ int s3__bucket_check_or_reply(struct http_req *r, MDB_txn *txn, const char *buck
  * configurations"). */
 enum s3__cfg {
     S3__CFG_CORS = 1,           /* the CORSConfiguration XML as accepted */
+    S3__CFG_VERSIONING = 2,     /* one byte: enum s3__vstate */
+    S3__CFG_LOCK = 3,           /* u8 enabled, u8 default mode, u32 default days */
+    S3__CFG_LIFECYCLE = 4,      /* the LifecycleConfiguration XML as accepted */
 };
 /* The configuration kind of bucket in txn: *out borrows from the map. Returns 0,
  * MDB_NOTFOUND or an LMDB code. */
@@ -153,6 +175,13 @@ int s3__cfg_get(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned kind,
  * Returns 0 (queued) or -1 with an error set. */
 int s3__cfg_put_or_reply(struct http_req *r, unsigned kind, struct sl_str value,
                          unsigned status);
+/* As s3__cfg_put_or_reply(), with check(s3, txn, bucket, value) run in the writer op first;
+ * S3__ESTATE from it answers InvalidBucketState with state_msg. */
+int s3__cfg_put_checked_or_reply(struct http_req *r, unsigned kind, struct sl_str value,
+                                 unsigned status,
+                                 int (*check)(struct s3 *s3, MDB_txn *txn, const char *bucket,
+                                              struct sl_str value),
+                                 const char *state_msg);
 /* In a writer op: removes every configuration of bucket. */
 int s3__cfg_drop_bucket(struct s3 *s3, MDB_txn *txn, const char *bucket);
 
@@ -300,6 +329,18 @@ char *s3__ck_b64(struct arena *a, const struct s3__checksum *ck, uint32_t parts)
 #define S3__EPRECOND (-31150)       /* a condition (If-Match, If-None-Match) failed */
 #define S3__ENOUPLOAD (-31151)      /* the multipart upload does not exist */
 #define S3__ECHANGED (-31152)       /* a part changed between the check and the commit */
+#define S3__ENOVERSION (-31153)     /* no such version of the key */
+#define S3__EBADVERSION (-31154)    /* a version id that is none of sluice's */
+#define S3__EMARKER (-31155)        /* the version is a delete marker */
+#define S3__ELOCKED (-31156)        /* Object Lock protects the version */
+#define S3__ENOLOCK (-31157)        /* lock settings for a bucket without Object Lock */
+#define S3__ESTATE (-31158)         /* the bucket's state forbids the configuration */
+
+/* Body ids collected by a writer op, for removal after its commit (xmalloc'd). */
+struct s3__ids {
+    unsigned char *ids;
+    size_t n, cap;
+};
 
 /* Conditions of a write (If-None-Match: *, If-Match), checked in the writer op against the
  * object it replaces. Borrowed strings (the request's headers). */
@@ -354,6 +395,8 @@ struct s3__put {
     size_t rec_len;
     bool had_old;                   /* set by apply on each run */
     unsigned char old_body[16];
+    bool versioned;                 /* the bucket keeps versions (set by apply) */
+    struct s3__ids vbodies;         /* bodies no version keeps after the commit (apply) */
 };
 
 /* Opens objects/<id>.tmp for a new body of (bucket, key) (both borrowed until seal).
@@ -393,12 +436,13 @@ int s3__http_date_parse(const char *s, int64_t *out);
 
 /* ---- object.c ---- */
 
-/* Opens the body of (bucket, key), reading again if a concurrent overwrite removed the file
- * the first snapshot named. On success *fd is open (owned by the caller) and *o decoded in
- * *txn, still open (the caller ends it). Returns 0, S3_ENOBUCKET, S3_ENOKEY, -errno or a
- * store code. */
-int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_txn **txn,
-                    struct s3__obj *o, int *fd);
+/* Opens the body of version vid (NULL: the current one) of (bucket, key), reading again if a
+ * concurrent overwrite removed the file the first snapshot named. On success *fd is open
+ * (owned by the caller) and *o decoded in *txn, still open (the caller ends it). A delete
+ * marker answers S3__EMARKER, *txn open and *o the marker, no fd. Returns 0, S3__EMARKER,
+ * S3_ENOBUCKET, S3_ENOKEY, S3__ENOVERSION, S3__EBADVERSION, -errno or a store code. */
+int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, const char *vid,
+                    MDB_txn **txn, struct s3__obj *o, int *fd);
 /* Finds (bucket, key) in txn. Returns 0 with *o decoded (borrowing from the map), or
  * S3_ENOKEY / S3_ENOBUCKET, or a store code. */
 int s3__object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
@@ -448,11 +492,6 @@ struct s3__listed_part {
  * MalformedXML set (no part, a part without a number or out of 1..10000, over 10000). */
 int s3__complete_xml_or_reply(struct http_req *r, struct s3__listed_part **parts, size_t *n);
 
-/* Body ids collected by a writer op, for removal after its commit (xmalloc'd). */
-struct s3__ids {
-    unsigned char *ids;
-    size_t n, cap;
-};
 void s3__ids_add(struct s3__ids *l, const unsigned char id[16]);
 /* Unlinks every collected body and frees the list. Thread: any but the writer. */
 void s3__ids_unlink(struct s3 *s3, struct s3__ids *l);
@@ -476,15 +515,95 @@ int s3__tags_xml_or_reply(struct http_req *r, struct sl_str *out);
 /* The number of tags of an encoded tag set. */
 size_t s3__tags_count(struct sl_str tags);
 
+/* ---- version.c ---- */
+
+enum s3__vstate { S3__VER_NONE = 0, S3__VER_ENABLED = 1, S3__VER_SUSPENDED = 2 };
+enum s3__lock_mode { S3__LOCK_NONE = 0, S3__LOCK_GOVERNANCE = 1, S3__LOCK_COMPLIANCE = 2 };
+struct s3__lock_cfg {
+    bool enabled;
+    uint8_t mode;               /* default retention mode, 0: none */
+    uint32_t days;
+};
+#define S3__VERKEY_MAX (S3__LMDB_KEY_MAX + 16)
+
+/* The LMDB key of a noncurrent version in s3.versions. Returns its length. */
+size_t s3__verkey(const char *bucket, struct sl_str key, const unsigned char vsk[16],
+                  unsigned char *out);
+/* The version id of o: "null" or 32 hex digits. */
+void s3__vid_str(const struct s3__obj *o, char out[33]);
+/* Parses a version id. Returns 0 or -1. */
+int s3__vid_parse(const char *s, bool *is_null, unsigned char vsk[16]);
+/* A new version sort key, later than any before it. Thread: the writer. */
+void s3__vsk_next(struct s3 *s3, unsigned char vsk[16]);
+/* The bucket's versioning state in txn (enum s3__vstate). */
+unsigned s3__versioning(struct s3 *s3, MDB_txn *txn, const char *bucket);
+/* The bucket's Object Lock settings in txn (all zero when off). Returns 0. */
+int s3__lock_config(struct s3 *s3, MDB_txn *txn, const char *bucket, struct s3__lock_cfg *out);
+/* Does Object Lock let o be deleted now? Returns 0 or S3__ELOCKED. */
+int s3__lock_check(const struct s3__obj *o, bool bypass, uint64_t now_ms);
+/* In a writer op: o (key, fields, body; its version set here) becomes the current version
+ * of (bucket, key) in a bucket whose versioning is vstate (ENABLED or SUSPENDED): the old
+ * current version becomes noncurrent, or is replaced when both are "null"; bodies that no
+ * version keeps any more are added to unlink. Returns 0 or an LMDB code. */
+int s3__version_make_current(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+                             struct s3__obj *o, unsigned vstate, struct s3__ids *unlink);
+/* In a writer op: deletes version vid of (bucket, key) for good (the newest other version
+ * becomes current if it was). *gone gets the deleted version's flags and id (its slices are
+ * not valid). Returns 0, S3__ENOVERSION, S3__ELOCKED, or an LMDB code. */
+int s3__version_delete(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+                       const char *vid, bool bypass, struct s3__ids *unlink,
+                       struct s3__obj *gone);
+/* In a writer op: rewrites the record of version vid (NULL: the current one) after fn
+ * changed it (tags, retention, legal hold); the body stays. Returns 0, S3_ENOBUCKET,
+ * S3_ENOKEY, S3__ENOVERSION, S3__EMARKER, fn's code or an LMDB code. */
+int s3__version_rewrite(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+                        const char *vid, int (*fn)(struct s3__obj *o, void *ctx), void *ctx);
+/* s3__object_lookup() of version vid (NULL: the current one, which may be a delete marker).
+ * Returns 0, S3_ENOBUCKET, S3_ENOKEY, S3__ENOVERSION, S3__EBADVERSION or a store code. */
+int s3__object_lookup_version(struct s3 *s3, MDB_txn *txn, const char *bucket,
+                              struct sl_str key, const char *vid, struct s3__obj *o);
+/* x-amz-object-lock-mode / -retain-until-date / -legal-hold of a write into o. Returns 0 or
+ * -1 with InvalidArgument set. */
+int s3__lock_headers_or_reply(struct http_req *r, struct s3__obj *o);
+/* In a writer op: the bucket's default retention for o when it names none; S3__ENOLOCK when
+ * o has lock settings and the bucket has no Object Lock. */
+int s3__lock_apply_defaults(struct s3 *s3, MDB_txn *txn, const char *bucket, struct s3__obj *o);
+/* "2030-01-01T00:00:00Z" (fraction and zone ignored) in milliseconds. Returns 0 or -1. */
+int s3__iso_parse_ms(const char *s, uint64_t *out);
+/* Sets the error of a version operation's code. Returns -1. */
+int s3__version_fail_or_reply(struct http_req *r, const char *bucket, struct sl_str key,
+                              const char *vid, int rc, const char *what);
+/* x-amz-version-id (when versioned or the record has a version) and the Object Lock headers
+ * of o. */
+void s3__version_reply_headers(struct http_req *r, const struct s3__obj *o, bool versioned);
+
+/* ---- lifecycle.c ---- */
+
+/* Stops the sweeper and waits for it (nothing when it never started). Thread: main. */
+void s3__lifecycle_stop(struct s3 *s3);
+
 /* ---- delete.c ---- */
 
 #define S3__DELETE_MAX 1000         /* S3's limit of keys per DeleteObjects request */
 /* A parsed Delete body: keys as sent (arena), Quiet. */
 struct s3__delete_list {
     struct sl_str *keys;
+    const char **vids;          /* VersionId of each key, or NULL */
     size_t n;
     bool quiet;
 };
+/* What deleting one key did. */
+struct s3__del_result {
+    int rc;                     /* 0, or S3__ELOCKED: this key's error */
+    bool marker;                /* a delete marker was added, or deleted */
+    char vid[33];               /* the version deleted or the marker added; "" if none */
+};
+/* In a writer op: deletes (bucket, key), or its version vid, as the bucket's versioning
+ * state vstate says; the bodies no record keeps any more go to unlink. Returns 0 with *res,
+ * or a code that fails the whole op. */
+int s3__delete_one(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned vstate,
+                   struct sl_str key, const char *vid, bool bypass, struct s3__ids *unlink,
+                   struct s3__del_result *res);
 /* Parses r's Delete body. Returns 0, or -1 with MalformedXML set (no key, more than 1000). */
 int s3__delete_xml_or_reply(struct http_req *r, struct s3__delete_list *l);
 
@@ -494,6 +613,7 @@ int s3__delete_xml_or_reply(struct http_req *r, struct s3__delete_list *l);
 struct s3__copy_src {
     const char *bucket;
     struct sl_str key;
+    const char *vid;                /* ?versionId= of the source, or NULL */
     int fd;                         /* the source body (owned, closed at request end) */
     struct s3__obj obj;             /* the source record; slices copied into the arena */
     char etag[S3__ETAG_MAX];
@@ -552,6 +672,8 @@ uint64_t s3__now_ms(void);
  * or -1. */
 long s3__base64_decode(struct sl_str s, unsigned char *out, size_t cap);
 
+/* An element's text as a decimal integer, or -1 when it is none (or negative). */
+long s3__xml_long(struct sl_str t);
 /* The same on any bytes (a stored configuration): returns 0, -1 for XML that fails (or a
  * callback that refused), -ENOMEM. */
 int s3__xml_parse(const char *p, size_t n, const char *root,

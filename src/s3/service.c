@@ -38,13 +38,19 @@ static const struct http_op s3_ops[] = {
     { "CreateMultipartUpload", s3_create_multipart_upload, HTTP_OP_WRITE },
     { "DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE },
     { "DeleteBucketCors", s3_delete_bucket_cors, HTTP_OP_WRITE },
+    { "DeleteBucketLifecycle", s3_delete_bucket_lifecycle, HTTP_OP_WRITE },
     { "DeleteObject", s3_delete_object, HTTP_OP_WRITE },
     { "DeleteObjectTagging", s3_delete_object_tagging, HTTP_OP_WRITE },
     { "DeleteObjects", s3_delete_objects, HTTP_OP_WRITE },
     { "GetBucketCors", s3_get_bucket_cors, 0 },
+    { "GetBucketLifecycleConfiguration", s3_get_bucket_lifecycle, 0 },
     { "GetBucketLocation", s3_get_bucket_location, 0 },
+    { "GetBucketVersioning", s3_get_bucket_versioning, 0 },
     { "GetObject", s3_get_object, 0 },
     { "GetObjectAttributes", s3_get_object_attributes, 0 },
+    { "GetObjectLegalHold", s3_get_object_legal_hold, 0 },
+    { "GetObjectLockConfiguration", s3_get_object_lock_configuration, 0 },
+    { "GetObjectRetention", s3_get_object_retention, 0 },
     { "GetObjectTagging", s3_get_object_tagging, 0 },
     { "HeadBucket", s3_head_bucket, 0 },
     { "HeadObject", s3_head_object, 0 },
@@ -57,7 +63,12 @@ static const struct http_op s3_ops[] = {
     { "OptionsObject", s3_options_object, HTTP_OP_NOAUTH },
     { "PostObject", s3_post_object, HTTP_OP_WRITE | HTTP_OP_STREAM | HTTP_OP_NOAUTH },
     { "PutBucketCors", s3_put_bucket_cors, HTTP_OP_WRITE },
+    { "PutBucketLifecycleConfiguration", s3_put_bucket_lifecycle, HTTP_OP_WRITE },
+    { "PutBucketVersioning", s3_put_bucket_versioning, HTTP_OP_WRITE },
     { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
+    { "PutObjectLegalHold", s3_put_object_legal_hold, HTTP_OP_WRITE },
+    { "PutObjectLockConfiguration", s3_put_object_lock_configuration, HTTP_OP_WRITE },
+    { "PutObjectRetention", s3_put_object_retention, HTTP_OP_WRITE },
     { "PutObjectTagging", s3_put_object_tagging, HTTP_OP_WRITE },
     { "UploadPart", s3_upload_part, HTTP_OP_WRITE | HTTP_OP_STREAM },
     { "UploadPartCopy", s3_upload_part_copy, HTTP_OP_WRITE },
@@ -66,10 +77,9 @@ static const struct http_op s3_ops[] = {
 /* Subresources of S3's API that select operations sluice does not serve. */
 static const char *const unserved[] = {
     "accelerate", "acl", "analytics", "encryption",
-    "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
-    "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
-    "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "select",
-    "torrent", "versioning", "website",
+    "intelligent-tiering", "inventory", "logging", "metrics",
+    "notification", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
+    "replication", "requestPayment", "restore", "select", "torrent", "website",
 };
 
 static const struct http_op *op_named(const char *name)
@@ -182,6 +192,21 @@ static const struct http_op *route(struct http_req *r)
     }
     if (t->key.len == 0) {
         /* A bucket's subresources first: PUT ?cors is no CreateBucket. */
+        if (has_query(r, "versioning") && (get || put)) {
+            return op_named(get ? "GetBucketVersioning" : "PutBucketVersioning");
+        }
+        if (has_query(r, "object-lock") && (get || put)) {
+            return op_named(get ? "GetObjectLockConfiguration" : "PutObjectLockConfiguration");
+        }
+        if (has_query(r, "lifecycle") && (get || put || del)) {
+            return op_named(get   ? "GetBucketLifecycleConfiguration"
+                            : put ? "PutBucketLifecycleConfiguration"
+                                  : "DeleteBucketLifecycle");
+        }
+        if (has_query(r, "versioning") || has_query(r, "object-lock") ||
+            has_query(r, "lifecycle")) {
+            goto not_allowed;
+        }
         if (has_query(r, "cors")) {
             if (get || put || del) {
                 return op_named(get ? "GetBucketCors" : put ? "PutBucketCors"
@@ -249,6 +274,12 @@ static const struct http_op *route(struct http_req *r)
     }
     if (get && has_query(r, "attributes")) {
         return op_named("GetObjectAttributes");
+    }
+    if (has_query(r, "retention") && (get || put)) {
+        return op_named(get ? "GetObjectRetention" : "PutObjectRetention");
+    }
+    if (has_query(r, "legal-hold") && (get || put)) {
+        return op_named(get ? "GetObjectLegalHold" : "PutObjectLegalHold");
     }
     if (put) {
         return op_named(http_req_header(r, "x-amz-copy-source") ? "CopyObject" : "PutObject");
@@ -349,6 +380,7 @@ void s3_shutdown(struct s3 *s3)
     if (!s3) {
         return;
     }
+    s3__lifecycle_stop(s3);
     pthread_mutex_lock(&s3->jobs_lock);
     s3->stopping = true;
     while (s3->jobs > 0) {
@@ -450,13 +482,14 @@ static int sweep(struct s3 *s3)
     int rc, dfd;
 
     rc = store_read_begin(s3->st, &txn);
-    for (int db = 0; db < 2 && rc == 0; db++) {
-        rc = mdb_cursor_open(txn, db == 0 ? s3->objects : s3->parts, &cur);
+    for (int db = 0; db < 3 && rc == 0; db++) {
+        rc = mdb_cursor_open(txn, db == 0 ? s3->objects : db == 1 ? s3->parts : s3->versions,
+                             &cur);
         for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            /* The body id sits at a fixed offset of every object and part record
-             * (formats.md). */
-            if (v.mv_size < 52) {
+            /* The body id sits at a fixed offset of every object, version and part record
+             * (formats.md); a delete marker has none. */
+            if (v.mv_size < 52 || (((const unsigned char *)v.mv_data)[1] & 4)) {
                 continue;
             }
             if (n == cap) {
@@ -530,6 +563,7 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     s3->objdir_fd = -1;
     pthread_mutex_init(&s3->jobs_lock, NULL);
     pthread_cond_init(&s3->jobs_cond, NULL);
+    pthread_cond_init(&s3->lc_cond, NULL);
     snprintf(s3->region, sizeof s3->region, "%s", region);
     snprintf(s3->account, sizeof s3->account, "%s", account);
     snprintf(seed, sizeof seed, "sluice-owner:%s", s3->account);
@@ -555,6 +589,9 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     }
     if (rc == 0) {
         rc = store_dbi_open(st, "s3.config", 0, &s3->config);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.versions", 0, &s3->versions);
     }
     if (rc != 0) {
         goto fail;
@@ -600,6 +637,7 @@ void s3_free(struct s3 *s3)
     s3_shutdown(s3);
     pthread_mutex_destroy(&s3->jobs_lock);
     pthread_cond_destroy(&s3->jobs_cond);
+    pthread_cond_destroy(&s3->lc_cond);
     if (s3->objdir_fd >= 0) {
         close(s3->objdir_fd);
     }

@@ -152,6 +152,21 @@ long s3__base64_decode(struct sl_str s, unsigned char *out, size_t cap)
     return (long)o;
 }
 
+long s3__xml_long(struct sl_str t)
+{
+    char b[24];
+    char *end;
+    long v;
+    if (t.len == 0 || t.len >= sizeof b) {
+        return -1;
+    }
+    memcpy(b, t.p, t.len);
+    b[t.len] = '\0';
+    errno = 0;
+    v = strtol(b, &end, 10);
+    return *end || errno || end == b ? -1 : v;
+}
+
 /* ---- reading request bodies ---- */
 
 #define PATH_MAX_LEN 255

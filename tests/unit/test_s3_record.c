@@ -179,6 +179,64 @@ static void test_obj_extensions_and_v1(void **state)
     free(rec);
 }
 
+/* Versions and Object Lock: a delete marker, a null version, a version key, retention. */
+static void test_obj_versions_and_lock(void **state)
+{
+    struct s3__obj o, d;
+    unsigned char *rec, lk[S3__LMDB_KEY_MAX], vsk[16];
+    char vid[33];
+    size_t len, ln;
+    bool is_null;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    o.key = SL_STR_LIT("inv");
+    o.delete_marker = true;
+    o.has_vsk = true;
+    memset(o.vsk, 0xa5, 16);
+    rec = s3__obj_encode(&o, &len);
+    ln = s3__objkey("bkt", o.key, lk);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    assert_true(d.delete_marker);
+    assert_false(d.null_version);
+    assert_true(d.has_vsk);
+    s3__vid_str(&d, vid);
+    assert_string_equal(vid, "a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5");
+    assert_int_equal(s3__vid_parse(vid, &is_null, vsk), 0);
+    assert_false(is_null);
+    assert_memory_equal(vsk, o.vsk, 16);
+    free(rec);
+
+    o.delete_marker = false;
+    o.null_version = true;
+    o.lock_mode = S3__LOCK_COMPLIANCE;
+    o.retain_until_ms = 1900000000000ull;
+    o.legal_hold = true;
+    rec = s3__obj_encode(&o, &len);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    assert_true(d.null_version);
+    s3__vid_str(&d, vid);
+    assert_string_equal(vid, "null");
+    assert_int_equal(d.lock_mode, S3__LOCK_COMPLIANCE);
+    assert_true(d.retain_until_ms == 1900000000000ull);
+    assert_true(d.legal_hold);
+    /* A locked version is kept; a delete marker never is. */
+    assert_int_equal(s3__lock_check(&d, true, 1800000000000ull), S3__ELOCKED);
+    d.legal_hold = false;
+    assert_int_equal(s3__lock_check(&d, true, 1800000000000ull), S3__ELOCKED);
+    assert_int_equal(s3__lock_check(&d, false, 1950000000000ull), 0);
+    d.lock_mode = S3__LOCK_GOVERNANCE;
+    assert_int_equal(s3__lock_check(&d, false, 1800000000000ull), S3__ELOCKED);
+    assert_int_equal(s3__lock_check(&d, true, 1800000000000ull), 0);
+    free(rec);
+
+    assert_int_equal(s3__vid_parse("null", &is_null, vsk), 0);
+    assert_true(is_null);
+    assert_int_not_equal(s3__vid_parse("xyz", &is_null, vsk), 0);
+    assert_int_not_equal(s3__vid_parse("a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5ag", &is_null, vsk), 0);
+    assert_int_not_equal(s3__vid_parse(NULL, &is_null, vsk), 0);
+}
+
 static void test_etag_and_body_name(void **state)
 {
     struct s3__obj o;
@@ -250,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_objkey_order),
         cmocka_unit_test(test_obj_roundtrip),
         cmocka_unit_test(test_obj_extensions_and_v1),
+        cmocka_unit_test(test_obj_versions_and_lock),
         cmocka_unit_test(test_etag_and_body_name),
         cmocka_unit_test(test_bucket_record),
         cmocka_unit_test(test_tokens),
