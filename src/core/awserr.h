@@ -165,7 +165,9 @@ enum awserr_ns {
     X(S3_INVALID_BUCKET_STATE, 409, "InvalidBucketState", AWSERR_NS_SERVICE,                   \
       "%s")                                                                                    \
     X(S3_NO_LIFECYCLE, 404, "NoSuchLifecycleConfiguration", AWSERR_NS_SERVICE,                 \
-      "The lifecycle configuration does not exist")
+      "The lifecycle configuration does not exist")                                            \
+    X(S3_NO_ENCRYPTION, 404, "ServerSideEncryptionConfigurationNotFoundError", AWSERR_NS_SERVICE,\
+      "The server side encryption configuration was not found")
 /* clang-format on */
 
 enum awserr {

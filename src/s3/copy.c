@@ -12,6 +12,7 @@
  * object) and seals it; then the record commits through the writer like a PutObject's.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,17 +135,39 @@ int s3__copy_src_open_or_reply(struct http_req *r, struct s3__copy_src *src)
     store_read_end(s3->st, txn);
     arena_on_clear(&r->arena, close_fd, &src->fd);
     s3__obj_etag(&src->obj, src->etag);
+    if (s3__sse_headers_or_reply(r, &src->sse, true) < 0 ||
+        s3__sse_open_check_or_reply(r, &src->obj, &src->sse) < 0) {
+        return -1;
+    }
     return copy_conditions_or_reply(r, src);
 }
 
-/* On the job thread: the source range into a new body file. */
+static int feed_sink(void *ctx, const char *data, size_t n)
+{
+    return s3__put_feed(ctx, data, n);
+}
+
+/* On the job thread: the source range into a new body file (decrypted first when the
+ * source is encrypted; encrypted again as the destination asks). */
 static void copy_work(struct http_req *r)
 {
     struct copy_state *c = r->op_ctx;
     struct s3__put *p = &c->put;
     int rc = s3__put_begin(p, s3__of(r), p->bucket, p->key);
 
-    if (rc == 0) {
+    if (rc == 0 && c->src.obj.sse_type) {
+        int fd = dup(c->src.fd);
+        struct s3__sse_reader *rd;
+        if (fd < 0) {
+            rc = -errno;
+        }
+        else {
+            rd = s3__sse_reader_new(s3__of(r), fd, &c->src.obj, &c->src.sse);
+            rc = s3__sse_copy(rd, c->off, c->len, feed_sink, p);
+            s3__sse_reader_free(rd);
+        }
+    }
+    else if (rc == 0) {
         rc = s3__put_copy_from(p, c->src.fd, c->off, c->len);
     }
     if (rc == 0) {
@@ -174,6 +197,7 @@ static int copy_committed(struct http_req *r)
     if (p->versioned) {
         s3__version_reply_headers(r, &p->obj, true);
     }
+    s3__sse_reply_headers(r, p->obj.sse_type, p->obj.sse_md5);
     buf_init(&b, 4096);
     buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%s xmlns=\"" S3__XMLNS "\">",
                root);
@@ -243,7 +267,7 @@ int s3_copy_object(struct http_req *r)
     struct s3 *s3 = s3__of(r);
     struct s3__target *t = s3__target_of(r);
     const char *dir = http_req_header(r, "x-amz-metadata-directive");
-    bool replace = dir && strcmp(dir, "REPLACE") == 0;
+    bool replace = dir && strcmp(dir, "REPLACE") == 0, dflt;
     struct copy_state *c;
     MDB_txn *txn;
     int rc;
@@ -259,13 +283,17 @@ int s3_copy_object(struct http_req *r)
         return s3__internal_or_reply(r, "CopyObject", rc);
     }
     rc = s3__bucket_check_or_reply(r, txn, t->bucket);
+    dflt = rc == 0 && s3__sse_bucket_default(s3, txn, t->bucket);
     store_read_end(s3->st, txn);
     if (rc < 0) {
         return -1;
     }
     c = copy_begin_or_reply(r);
-    if (!c) {
+    if (!c || s3__sse_headers_or_reply(r, &c->put.sse, false) < 0) {
         return -1;
+    }
+    if (!c->put.sse.type && dflt) {
+        c->put.sse.type = S3__SSE_S3;
     }
     /* Onto itself without a change (copying an older version to the top is one). */
     if (!replace && !c->src.vid && strcmp(c->src.bucket, t->bucket) == 0 &&
@@ -314,19 +342,21 @@ int s3_upload_part_copy(struct http_req *r)
 {
     const char *range = http_req_header(r, "x-amz-copy-source-range");
     struct copy_state *c;
+    struct s3__upload_info up;
     unsigned char id[16];
-    unsigned part, algo = 0;
+    unsigned part;
 
-    if (s3__part_target_or_reply(r, id, &part, &algo) < 0) {
+    memset(&up, 0, sizeof up);
+    if (s3__part_target_or_reply(r, id, &part, &up) < 0) {
         return -1;
     }
     c = copy_begin_or_reply(r);
-    if (!c) {
+    if (!c || s3__part_sse_or_reply(r, &up, &c->put.sse) < 0) {
         return -1;
     }
     memcpy(c->put.upload, id, 16);
     c->put.part_number = part;
-    c->put.ck_algo = algo;
+    c->put.ck_algo = up.algo;
     c->off = 0;
     c->len = c->src.obj.size;
     if (range) {

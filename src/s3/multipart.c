@@ -228,7 +228,7 @@ static int upload_target_or_reply(struct http_req *r, unsigned char id[16])
 /* Looks the upload up in a fresh snapshot, for a refusal before any work is done: NoSuchBucket
  * when the bucket is gone, else NoSuchUpload. Returns 0 or -1. */
 static int upload_check_or_reply(struct http_req *r, const char *bucket, struct sl_str key,
-                                 const unsigned char id[16], unsigned *algo)
+                                 const unsigned char id[16], struct s3__upload_info *info)
 {
     struct s3 *s3 = s3__of(r);
     struct s3__obj o;
@@ -239,8 +239,11 @@ static int upload_check_or_reply(struct http_req *r, const char *bucket, struct 
         return s3__internal_or_reply(r, "multipart upload", rc);
     }
     if (upload_get(s3, txn, bucket, key, id, &o) == 0) {
-        if (algo) {
-            *algo = o.ck.algo;
+        if (info) {
+            info->algo = o.ck.algo;
+            info->sse_type = o.sse_type;
+            memcpy(info->sse_check, o.sse_check, 32);
+            memcpy(info->sse_md5, o.sse_md5, 16);
         }
         store_read_end(s3->st, txn);
         return 0;
@@ -254,8 +257,24 @@ static int upload_check_or_reply(struct http_req *r, const char *bucket, struct 
     return -1;
 }
 
+int s3__part_sse_or_reply(struct http_req *r, const struct s3__upload_info *info,
+                          struct s3__sse *out)
+{
+    if (s3__sse_headers_or_reply(r, out, false) < 0) {
+        return -1;
+    }
+    if (info->sse_type == S3__SSE_C &&
+        (out->type != S3__SSE_C || memcmp(out->ckey_check, info->sse_check, 32) != 0)) {
+        return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                             "The provided encryption parameters did not match the ones used "
+                             "originally.");
+    }
+    out->type = info->sse_type;
+    return 0;
+}
+
 int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsigned *part,
-                             unsigned *algo)
+                             struct s3__upload_info *info)
 {
     const char *pn = http_req_query(r, "partNumber");
     char *end;
@@ -275,7 +294,7 @@ int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsig
     }
     *part = (unsigned)n;
     return upload_check_or_reply(r, s3__target_of(r)->bucket, s3__target_of(r)->key, upload,
-                                 algo);
+                                 info);
 }
 
 static void emit_owner(struct buf *b, const struct s3 *s3, const char *elem)
@@ -293,6 +312,8 @@ struct create_op {
     const char *bucket;
     struct sl_str key;
     struct s3__checksum ck;     /* the upload's checksum algorithm and type (no value) */
+    uint8_t sse_type;
+    unsigned char sse_md5[16];
     unsigned char id[16];
     unsigned char lkey[UPLOAD_KEY_MAX];
     size_t lkey_len;
@@ -336,6 +357,7 @@ static int create_cont(struct http_req *r)
     s3__xml_elem(&b, "Key", c->key);
     s3__xml_elem(&b, "UploadId", sl_str_c(s3__upload_id_str(&r->arena, c->id)));
     buf_puts(&b, "</InitiateMultipartUploadResult>");
+    s3__sse_reply_headers(r, c->sse_type, c->sse_md5);
     if (c->ck.algo) {
         http_reply_header(r, "x-amz-checksum-algorithm", s3__ck_name(c->ck.algo));
         http_reply_header(r, "x-amz-checksum-type",
@@ -406,6 +428,16 @@ int s3_create_multipart_upload(struct http_req *r)
         return s3__internal_or_reply(r, "CreateMultipartUpload", rc);
     }
     rc = s3__bucket_check_or_reply(r, txn, t->bucket);
+    if (rc == 0) {
+        struct s3__sse sse;
+        rc = s3__sse_headers_or_reply(r, &sse, false);
+        if (rc == 0 && !sse.type && s3__sse_bucket_default(s3, txn, t->bucket)) {
+            sse.type = S3__SSE_S3;
+        }
+        o->sse_type = sse.type;
+        memcpy(o->sse_check, sse.ckey_check, 32);
+        memcpy(o->sse_md5, sse.ckey_md5, 16);
+    }
     store_read_end(s3->st, txn);
     if (rc < 0 || s3__fields_from_request_or_reply(r, o) < 0 ||
         upload_checksum_or_reply(r, &c->ck) < 0 ||
@@ -414,6 +446,8 @@ int s3_create_multipart_upload(struct http_req *r)
         return -1;
     }
     o->ck = c->ck;
+    c->sse_type = o->sse_type;
+    memcpy(c->sse_md5, o->sse_md5, 16);
     for (int i = 0; i < 8; i++) {
         c->id[i] = (unsigned char)(now >> (56 - 8 * i));
     }
@@ -663,6 +697,8 @@ static void complete_work(struct http_req *r)
     struct s3__put *p = &c->put;
     int rc = s3__put_begin(p, s3__of(r), p->bucket, p->key);
 
+    uint64_t plain = 0;
+
     for (size_t i = 0; rc == 0 && i < c->n; i++) {
         char name[33];
         int fd;
@@ -673,8 +709,16 @@ static void complete_work(struct http_req *r)
             rc = errno == ENOENT ? S3__ECHANGED : -errno;
             break;
         }
-        rc = append_file(p, fd, c->parts[i].size);
+        rc = append_file(p, fd, c->parts[i].size + (p->obj.sse_type ? s3__sse_overhead(
+                                                                   c->parts[i].size) : 0));
         close(fd);
+    }
+    if (rc == 0 && p->obj.sse_type) {
+        /* The file holds the parts' tags too: the object's size is the plain bytes. */
+        for (size_t i = 0; i < c->n; i++) {
+            plain += c->parts[i].size;
+        }
+        p->obj.size = plain;
     }
     if (rc == 0) {
         rc = s3__put_seal(p);
@@ -828,6 +872,10 @@ int s3_complete_multipart_upload(struct http_req *r)
     p->obj.lock_mode = up.lock_mode;
     p->obj.retain_until_ms = up.retain_until_ms;
     p->obj.legal_hold = up.legal_hold;
+    /* Encrypted parts are joined as they are: the record names each part's body (sse.c). */
+    p->obj.sse_type = up.sse_type;
+    memcpy(p->obj.sse_check, up.sse_check, 32);
+    memcpy(p->obj.sse_md5, up.sse_md5, 16);
     c->upload_ck = up.ck;
     rc = complete_check_or_reply(r, c, txn);
     store_read_end(s3->st, txn);
@@ -871,6 +919,13 @@ int s3_complete_multipart_upload(struct http_req *r)
     p->obj.multipart = true;
     p->obj.n_parts = (uint32_t)c->n;
     p->obj.part_sizes = sizes;
+    if (p->obj.sse_type) {
+        unsigned char *bodies = arena_alloc(&r->arena, c->n * 16);
+        for (size_t i = 0; i < c->n; i++) {
+            memcpy(bodies + 16 * i, c->parts[i].body, 16);
+        }
+        p->obj.part_bodies = bodies;
+    }
     p->bucket = t->bucket;
     p->key = t->key;
     p->s3 = s3;

@@ -36,6 +36,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "core/log.h"
 #include "s3/s3_int.h"
@@ -90,6 +91,9 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
     if (p->ck_algo && s3__ck_init(&p->ckc, p->ck_algo) != 0) {
         return -ENOMEM;
     }
+    if (p->sse.type && s3__sse_writer_init(&p->ssew, s3, &p->sse, p->obj.body) != 0) {
+        return -ENOMEM;
+    }
     p->fd = openat(s3->objdir_fd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (p->fd < 0) {
         return -errno;
@@ -100,7 +104,7 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
 
 int s3__put_feed(struct s3__put *p, const char *data, size_t n)
 {
-    int rc = write_all(p->fd, data, n);
+    int rc = p->sse.type ? s3__sse_write(&p->ssew, p->fd, data, n) : write_all(p->fd, data, n);
     if (rc == 0 && p->md && EVP_DigestUpdate(p->md, data, n) != 1) {
         rc = -EIO;
     }
@@ -155,6 +159,17 @@ int s3__put_seal(struct s3__put *p)
         if (p->ck_expect && (p->ck_want.algo != p->obj.ck.algo ||
                              memcmp(p->ck_want.value, p->obj.ck.value, p->obj.ck.len) != 0)) {
             return -EILSEQ;
+        }
+    }
+    if (p->sse.type) {
+        rc = s3__sse_finish(&p->ssew, p->fd);
+        if (rc != 0) {
+            return rc;
+        }
+        p->obj.sse_type = p->sse.type;
+        if (p->sse.type == S3__SSE_C) {
+            memcpy(p->obj.sse_check, p->sse.ckey_check, 32);
+            memcpy(p->obj.sse_md5, p->sse.ckey_md5, 16);
         }
     }
     if (fsync(p->fd) != 0) {
@@ -315,6 +330,10 @@ void s3__put_cleanup(void *arg)
     EVP_MD_CTX_free(p->md);
     p->md = NULL;
     s3__ck_release(&p->ckc);
+    if (p->sse.type) {
+        s3__sse_writer_release(&p->ssew);
+        OPENSSL_cleanse(p->sse.ckey, sizeof p->sse.ckey);
+    }
     free(p->rec);
     p->rec = NULL;
 }
@@ -368,6 +387,7 @@ static int put_cont(struct http_req *r)
     if (p->versioned) {
         s3__version_reply_headers(r, &p->obj, true);
     }
+    s3__sse_reply_headers(r, p->obj.sse_type, p->obj.sse_md5);
     return http_reply(r, 200, NULL, NULL, 0);
 }
 
@@ -630,6 +650,12 @@ int s3_put_object(struct http_req *r)
         return s3__internal_or_reply(r, "PutObject", rc);
     }
     rc = s3__bucket_check_or_reply(r, txn, t->bucket);
+    if (rc == 0) {
+        rc = s3__sse_headers_or_reply(r, &p->sse, false);
+    }
+    if (rc == 0 && !p->sse.type && s3__sse_bucket_default(s3, txn, t->bucket)) {
+        p->sse.type = S3__SSE_S3;
+    }
     store_read_end(s3->st, txn);
     if (rc < 0) {
         return -1;
@@ -651,13 +677,17 @@ int s3_upload_part(struct http_req *r)
 {
     struct s3__target *t = s3__target_of(r);
     struct s3__put *p = arena_new(&r->arena, struct s3__put);
-    unsigned algo = 0;
+    struct s3__upload_info up;
+    unsigned algo;
 
+    memset(&up, 0, sizeof up);
     p->r = r;
     if (put_headers_or_reply(r, p) < 0 ||
-        s3__part_target_or_reply(r, p->upload, &p->part_number, &algo) < 0) {
+        s3__part_target_or_reply(r, p->upload, &p->part_number, &up) < 0 ||
+        s3__part_sse_or_reply(r, &up, &p->sse) < 0) {
         return -1;
     }
+    algo = up.algo;
     /* A part of an upload created with a checksum algorithm gets that checksum, sent or not
      * (CompleteMultipartUpload needs every part's). */
     if (algo && p->ck_algo && p->ck_algo != algo) {
@@ -1063,6 +1093,7 @@ static int get_or_head(struct http_req *r, const char *opname)
     char etag[S3__ETAG_MAX], lm[30];
     const char *part_s = http_req_query(r, "partNumber");
     const char *vid = http_req_query(r, "versionId");
+    struct s3__sse given;
     int fd = -1;
     int rc;
 
@@ -1092,6 +1123,13 @@ static int get_or_head(struct http_req *r, const char *opname)
     if (rc != 0) {
         return s3__version_fail_or_reply(r, t->bucket, t->key, vid, rc, opname);
     }
+    if (s3__sse_headers_or_reply(r, &given, false) < 0 ||
+        s3__sse_open_check_or_reply(r, &o, &given) < 0) {
+        store_read_end(s3->st, txn);
+        close(fd);
+        return -1;
+    }
+    s3__sse_reply_headers(r, o.sse_type, o.sse_md5);
     /* Headers are copied into the arena while the snapshot still holds the record. */
     s3__obj_etag(&o, etag);
     s3__time_http(o.mtime_ms, lm);
@@ -1174,6 +1212,13 @@ static int get_or_head(struct http_req *r, const char *opname)
                                        (unsigned long long)(off + len - 1),
                                        (unsigned long long)o.size));
     }
+    if (o.sse_type) {
+        /* Encrypted: decrypted as it is sent, only the chunks the range needs. */
+        struct s3__sse_reader *rd = s3__sse_reader_new(s3, fd, &o, &given);
+        s3__sse_reader_base(rd, off);
+        return http_reply_reader(r, range == S3__RANGE_PARTIAL ? 206 : 200, len,
+                                 s3__sse_response_read, s3__sse_reader_free, rd);
+    }
     /* The body goes out from the file (E3); MHD closes fd when the response is done. */
     r->status = range == S3__RANGE_PARTIAL ? 206 : 200;
     r->resp_fd = fd;
@@ -1213,9 +1258,54 @@ void s3__obj_own(struct arena *a, struct s3__obj *o)
         memcpy(pc, o->part_cks, (size_t)o->n_parts * o->part_ck_len);
         o->part_cks = pc;
     }
+    if (o->part_bodies) {
+        unsigned char *pb = arena_alloc(a, (size_t)o->n_parts * 16);
+        memcpy(pb, o->part_bodies, (size_t)o->n_parts * 16);
+        o->part_bodies = pb;
+    }
 }
 
 /* ---- the C API's reads ---- */
+
+static int write_sink(void *ctx, const char *p, size_t n)
+{
+    return write_all(*(int *)ctx, p, n);
+}
+
+/* The plain bytes of an encrypted body (SSE-S3; SSE-C needs the client's key) in an
+ * unlinked file of objects/, which replaces *fd. Returns 0, -EACCES or -errno. */
+static int plain_copy(struct s3 *s3, const struct s3__obj *o, int *fd)
+{
+    struct s3__sse none;
+    struct s3__sse_reader *rd;
+    char name[40];
+    int out, rc;
+
+    if (o->sse_type != S3__SSE_S3) {
+        close(*fd);
+        *fd = -1;
+        return -EACCES;
+    }
+    s3__body_name(o->body, name);
+    memcpy(name + 32, ".plain", 7);
+    out = openat(s3->objdir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        rc = -errno;
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
+    unlinkat(s3->objdir_fd, name, 0);
+    memset(&none, 0, sizeof none);
+    rd = s3__sse_reader_new(s3, *fd, o, &none);
+    rc = s3__sse_copy(rd, 0, o->size, write_sink, &out);
+    s3__sse_reader_free(rd);
+    *fd = rc == 0 ? out : -1;
+    if (rc != 0) {
+        close(out);
+    }
+    return rc;
+}
 
 int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd,
                    struct s3_object_info *info)
@@ -1237,6 +1327,13 @@ int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd
     }
     if (rc != 0) {
         return rc;
+    }
+    if (o.sse_type) {
+        rc = plain_copy(s3, &o, fd);
+        if (rc != 0) {
+            store_read_end(s3->st, txn);
+            return rc;
+        }
     }
     if (info) {
         struct sl_str ct = s3__obj_field(&o, "content-type");

@@ -633,11 +633,14 @@ int s3_post_object(struct http_req *r)
         return s3__internal_or_reply(r, "PostObject", rc);
     }
     rc = s3__bucket_check_or_reply(r, txn, t->bucket);
+    st = arena_new(&r->arena, struct post_state);
+    if (rc == 0 && s3__sse_bucket_default(s3, txn, t->bucket)) {
+        st->put.sse.type = S3__SSE_S3;
+    }
     store_read_end(s3->st, txn);
     if (rc < 0) {
         return -1;
     }
-    st = arena_new(&r->arena, struct post_state);
     st->put.r = r;
     st->put.s3 = s3;
     st->put.fd = -1;

@@ -27,7 +27,7 @@
 
 /* Extension tags of a version 2 record (docs/formats.md, "S3 buckets and objects"). */
 enum { EXT_PARTS = 1, EXT_CHECKSUM = 2, EXT_TAGS = 3, EXT_PART_CKS = 4, EXT_VERSION = 5,
-       EXT_LOCK = 6 };
+       EXT_LOCK = 6, EXT_SSE = 7, EXT_PART_BODIES = 8 };
 
 static void put_u16(unsigned char *p, uint16_t v)
 {
@@ -157,6 +157,12 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
     if (o->lock_mode || o->legal_hold) {
         n += 5 + 10;
     }
+    if (o->sse_type) {
+        n += 5 + 49;
+    }
+    if (o->part_bodies) {
+        n += 5 + (size_t)o->n_parts * 16;
+    }
     rec = xmalloc(n);
     p = rec;
     *p++ = OBJ_VERSION;
@@ -218,6 +224,16 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
         put_u64(l + 2, o->retain_until_ms);
         p = put_ext(p, EXT_LOCK, l, 10, NULL, 0);
     }
+    if (o->sse_type) {
+        unsigned char e[49];
+        e[0] = o->sse_type;
+        memcpy(e + 1, o->sse_check, 32);
+        memcpy(e + 33, o->sse_md5, 16);
+        p = put_ext(p, EXT_SSE, e, 49, NULL, 0);
+    }
+    if (o->part_bodies) {
+        p = put_ext(p, EXT_PART_BODIES, o->part_bodies, (size_t)o->n_parts * 16, NULL, 0);
+    }
     *len = (size_t)(p - rec);
     return rec;
 }
@@ -249,7 +265,7 @@ static bool tags_valid(const unsigned char *b, size_t l)
 /* Reads the extensions of a version 2 record from p to end. */
 static int decode_ext(const unsigned char *p, const unsigned char *end, struct s3__obj *o)
 {
-    size_t ck_bytes = 0;
+    size_t ck_bytes = 0, bodies_bytes = 0;
 
     while (p < end) {
         unsigned tag;
@@ -301,6 +317,21 @@ static int decode_ext(const unsigned char *p, const unsigned char *end, struct s
             o->legal_hold = p[1] != 0;
             o->retain_until_ms = get_u64(p + 2);
             break;
+        case EXT_PART_BODIES:
+            if (l % 16 != 0) {
+                return -EINVAL;
+            }
+            o->part_bodies = p;
+            bodies_bytes = l;
+            break;
+        case EXT_SSE:
+            if (l != 49 || p[0] < 1 || p[0] > 2) {
+                return -EINVAL;
+            }
+            o->sse_type = p[0];
+            memcpy(o->sse_check, p + 1, 32);
+            memcpy(o->sse_md5, p + 33, 16);
+            break;
         case EXT_PART_CKS:
             if (l < 1 || p[0] == 0 || p[0] > sizeof o->ck.value) {
                 return -EINVAL;
@@ -315,6 +346,9 @@ static int decode_ext(const unsigned char *p, const unsigned char *end, struct s
         p += l;
     }
     if (o->part_cks && ck_bytes != (size_t)o->n_parts * o->part_ck_len) {
+        return -EINVAL;
+    }
+    if (o->part_bodies && bodies_bytes != (size_t)o->n_parts * 16) {
         return -EINVAL;
     }
     return 0;
@@ -359,6 +393,8 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
     o->lock_mode = 0;
     o->legal_hold = false;
     o->retain_until_ms = 0;
+    o->sse_type = 0;
+    o->part_bodies = NULL;
     memset(&o->ck, 0, sizeof o->ck);
     for (size_t i = 0; i < nf; i++) {
         size_t l;

@@ -6,8 +6,10 @@
  * the query engine reading them. Object bodies are files under <data-dir>/objects/, metadata
  * lives in LMDB (docs/formats.md, "S3 buckets and objects").
  *
- * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), versioning, ACLs
- * and policies (docs/compatibility.md lists what is served).
+ * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), ACLs and policies
+ * (docs/compatibility.md lists what is served). Puts through this C API are not encrypted by
+ * a bucket's default encryption; s3_object_open() reads SSE-S3 bodies decrypted (into an
+ * unlinked file) and refuses SSE-C ones (-EACCES).
  *
  * Invariants:
  *  - a body file is complete and fsynced, and renamed to its final name, before any
@@ -134,8 +136,8 @@ void s3_staged_finish(struct s3_staged *sg, bool committed);
  * Opens an object's body for reading: *fd (owned by the caller, who closes it) reads the whole
  * body from offset 0, and stays valid and unchanged even if the object is overwritten or
  * deleted meanwhile. info (may be NULL) receives the object's metadata.
- * Returns 0, S3_ENOBUCKET, S3_ENOKEY, S3_EKEY, -errno or a store code. Thread: any but the
- * writer.
+ * Returns 0, S3_ENOBUCKET, S3_ENOKEY (also for a delete marker), S3_EKEY, -EACCES (an SSE-C
+ * body), -errno or a store code. Thread: any but the writer.
  */
 int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd,
                    struct s3_object_info *info);

@@ -54,6 +54,8 @@ struct s3 {
     char account[13];
     char owner_id[65];          /* the canonical user id in Owner elements (from account) */
     EVP_MD *md5;                /* fetched once (OpenSSL 3 fetches per call otherwise) */
+    EVP_CIPHER *aes_gcm;        /* AES-256-GCM, fetched once */
+    unsigned char sse_key[32];  /* <data-dir>/s3-sse.key */
     /* Offloaded work (copies, completions) running on threads of their own. */
     pthread_mutex_t jobs_lock;
     pthread_cond_t jobs_cond;
@@ -98,6 +100,9 @@ int s3_list_object_versions(struct http_req *r);
 int s3_put_bucket_lifecycle(struct http_req *r);
 int s3_get_bucket_lifecycle(struct http_req *r);
 int s3_delete_bucket_lifecycle(struct http_req *r);
+int s3_put_bucket_encryption(struct http_req *r);
+int s3_get_bucket_encryption(struct http_req *r);
+int s3_delete_bucket_encryption(struct http_req *r);
 int s3_put_bucket_versioning(struct http_req *r);
 int s3_get_bucket_versioning(struct http_req *r);
 int s3_put_object_lock_configuration(struct http_req *r);
@@ -165,6 +170,7 @@ enum s3__cfg {
     S3__CFG_VERSIONING = 2,     /* one byte: enum s3__vstate */
     S3__CFG_LOCK = 3,           /* u8 enabled, u8 default mode, u32 default days */
     S3__CFG_LIFECYCLE = 4,      /* the LifecycleConfiguration XML as accepted */
+    S3__CFG_ENCRYPTION = 5,     /* one byte: 1, the bucket encrypts with SSE-S3 by default */
 };
 /* The configuration kind of bucket in txn: *out borrows from the map. Returns 0,
  * MDB_NOTFOUND or an LMDB code. */
@@ -250,6 +256,13 @@ struct s3__obj {
     uint8_t lock_mode;
     bool legal_hold;
     uint64_t retain_until_ms;
+    /* Encryption at rest (sse.c): enum s3__sse_type; for SSE-C the customer key's check
+     * value and MD5. */
+    uint8_t sse_type;
+    unsigned char sse_check[32];
+    unsigned char sse_md5[16];
+    const unsigned char *part_bodies;   /* an encrypted multipart object: each part's body
+                                           id, n_parts x 16 bytes (borrowed), else NULL */
     size_t n_fields;
     struct s3__field fields[S3__FIELDS_MAX];
 };
@@ -322,6 +335,64 @@ unsigned s3__ck_algo_parse(const char *name);
 unsigned s3__ck_algo_of_header(struct sl_str name);
 /* base64 of the value, "-<parts>" after it for a COMPOSITE checksum of parts > 0 (arena). */
 char *s3__ck_b64(struct arena *a, const struct s3__checksum *ck, uint32_t parts);
+
+/* ---- sse.c ---- */
+
+enum s3__sse_type { S3__SSE_NONE = 0, S3__SSE_S3 = 1, S3__SSE_C = 2 };
+#define S3__SSE_CHUNK (64 * 1024)
+#define S3__SSE_TAG 16
+
+/* What a request asked for: SSE-S3, or SSE-C with the customer's key. */
+struct s3__sse {
+    uint8_t type;
+    unsigned char ckey[32];
+    unsigned char ckey_md5[16];
+    unsigned char ckey_check[32];   /* HMAC of the key under the data directory's key */
+};
+/* Encrypts a body as it is written (chunks of S3__SSE_CHUNK). */
+struct s3__sse_writer {
+    struct s3 *s3;
+    EVP_CIPHER_CTX *ctx;
+    unsigned char key[32];
+    unsigned char id[16];
+    unsigned char *plain, *sealed;
+    size_t len;
+    uint64_t index;
+};
+struct s3__sse_reader;
+
+/* Loads (or makes, on the first start) <data_dir>/s3-sse.key. Returns 0 or -errno. */
+int s3__sse_init(struct s3 *s3, const char *data_dir);
+/* x-amz-server-side-encryption and the SSE-C headers of r (the copy source's with
+ * copy_source). Returns 0 (out->type 0 when none), or -1 with InvalidArgument set. */
+int s3__sse_headers_or_reply(struct http_req *r, struct s3__sse *out, bool copy_source);
+/* May given read o? Returns 0 or -1 (InvalidRequest, AccessDenied for a wrong key). */
+int s3__sse_open_check_or_reply(struct http_req *r, const struct s3__obj *o,
+                                const struct s3__sse *given);
+/* The encryption response headers of a body of type (md5: the SSE-C key's). */
+void s3__sse_reply_headers(struct http_req *r, uint8_t type, const unsigned char md5[16]);
+/* Does the bucket encrypt by default (PutBucketEncryption)? */
+bool s3__sse_bucket_default(struct s3 *s3, MDB_txn *txn, const char *bucket);
+int s3__sse_writer_init(struct s3__sse_writer *w, struct s3 *s3, const struct s3__sse *sse,
+                        const unsigned char id[16]);
+int s3__sse_write(struct s3__sse_writer *w, int fd, const char *p, size_t n);
+int s3__sse_finish(struct s3__sse_writer *w, int fd);
+void s3__sse_writer_release(struct s3__sse_writer *w);
+/* A reader of the plain bytes of o's body file fd (owned by the reader from the call on). */
+struct s3__sse_reader *s3__sse_reader_new(struct s3 *s3, int fd, const struct s3__obj *o,
+                                          const struct s3__sse *sse);
+void s3__sse_reader_free(void *rd);
+/* Up to max plain bytes from off; returns the count, 0 at the end, -1 when the body fails
+ * authentication (tampered, cut, or the wrong key). */
+long s3__sse_read(struct s3__sse_reader *rd, uint64_t off, char *buf, size_t max);
+/* For http_reply_reader(): off counts from base. */
+void s3__sse_reader_base(struct s3__sse_reader *rd, uint64_t base);
+long s3__sse_response_read(void *rd, uint64_t off, char *buf, size_t max);
+/* The bytes of tags an encrypted body of n plain bytes adds to its file. */
+uint64_t s3__sse_overhead(uint64_t n);
+/* Feeds n plain bytes from off to sink. Returns 0, -EBADMSG or the sink's code. */
+int s3__sse_copy(struct s3__sse_reader *rd, uint64_t off, uint64_t n,
+                 int (*sink)(void *ctx, const char *p, size_t len), void *ctx);
 
 /* ---- object.c: a body being written ---- */
 
@@ -397,6 +468,8 @@ struct s3__put {
     unsigned char old_body[16];
     bool versioned;                 /* the bucket keeps versions (set by apply) */
     struct s3__ids vbodies;         /* bodies no version keeps after the commit (apply) */
+    struct s3__sse sse;             /* encrypt the body (set before begin) */
+    struct s3__sse_writer ssew;
 };
 
 /* Opens objects/<id>.tmp for a new body of (bucket, key) (both borrowed until seal).
@@ -471,11 +544,22 @@ bool s3__upload_exists(struct s3 *s3, MDB_txn *txn, const char *bucket, struct s
                        const unsigned char upload[16]);
 /* The upload id as clients see it (32 hex), in the arena. */
 char *s3__upload_id_str(struct arena *a, const unsigned char upload[16]);
+/* What a part must follow of its upload. */
+struct s3__upload_info {
+    unsigned algo;              /* checksum algorithm, 0: none */
+    uint8_t sse_type;
+    unsigned char sse_check[32];
+    unsigned char sse_md5[16];
+};
 /* Reads ?uploadId and ?partNumber of an UploadPart(Copy) and checks the upload exists;
- * *algo gets the upload's checksum algorithm (0: none). Returns 0, or -1 with NoSuchUpload /
- * InvalidArgument set. */
+ * *info gets what its parts follow. Returns 0, or -1 with NoSuchUpload / InvalidArgument
+ * set. */
 int s3__part_target_or_reply(struct http_req *r, unsigned char upload[16], unsigned *part,
-                             unsigned *algo);
+                             struct s3__upload_info *info);
+/* The encryption of a part of an upload of info, from the part request's headers into *out.
+ * Returns 0 or -1 (SSE-C: the upload's key must be sent again). */
+int s3__part_sse_or_reply(struct http_req *r, const struct s3__upload_info *info,
+                          struct s3__sse *out);
 
 /* A part as CompleteMultipartUpload lists it, and what the store says of it. */
 struct s3__listed_part {
@@ -616,6 +700,7 @@ struct s3__copy_src {
     const char *vid;                /* ?versionId= of the source, or NULL */
     int fd;                         /* the source body (owned, closed at request end) */
     struct s3__obj obj;             /* the source record; slices copied into the arena */
+    struct s3__sse sse;             /* the copy source's SSE-C key, when it has one */
     char etag[S3__ETAG_MAX];
 };
 /* Opens the copy source of r, checking x-amz-copy-source-if-* conditions. Returns 0, or -1

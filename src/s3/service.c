@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "core/log.h"
 #include "core/sigv4.h"
 #include "s3/s3_int.h"
@@ -38,11 +40,13 @@ static const struct http_op s3_ops[] = {
     { "CreateMultipartUpload", s3_create_multipart_upload, HTTP_OP_WRITE },
     { "DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE },
     { "DeleteBucketCors", s3_delete_bucket_cors, HTTP_OP_WRITE },
+    { "DeleteBucketEncryption", s3_delete_bucket_encryption, HTTP_OP_WRITE },
     { "DeleteBucketLifecycle", s3_delete_bucket_lifecycle, HTTP_OP_WRITE },
     { "DeleteObject", s3_delete_object, HTTP_OP_WRITE },
     { "DeleteObjectTagging", s3_delete_object_tagging, HTTP_OP_WRITE },
     { "DeleteObjects", s3_delete_objects, HTTP_OP_WRITE },
     { "GetBucketCors", s3_get_bucket_cors, 0 },
+    { "GetBucketEncryption", s3_get_bucket_encryption, 0 },
     { "GetBucketLifecycleConfiguration", s3_get_bucket_lifecycle, 0 },
     { "GetBucketLocation", s3_get_bucket_location, 0 },
     { "GetBucketVersioning", s3_get_bucket_versioning, 0 },
@@ -63,6 +67,7 @@ static const struct http_op s3_ops[] = {
     { "OptionsObject", s3_options_object, HTTP_OP_NOAUTH },
     { "PostObject", s3_post_object, HTTP_OP_WRITE | HTTP_OP_STREAM | HTTP_OP_NOAUTH },
     { "PutBucketCors", s3_put_bucket_cors, HTTP_OP_WRITE },
+    { "PutBucketEncryption", s3_put_bucket_encryption, HTTP_OP_WRITE },
     { "PutBucketLifecycleConfiguration", s3_put_bucket_lifecycle, HTTP_OP_WRITE },
     { "PutBucketVersioning", s3_put_bucket_versioning, HTTP_OP_WRITE },
     { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
@@ -76,7 +81,7 @@ static const struct http_op s3_ops[] = {
 
 /* Subresources of S3's API that select operations sluice does not serve. */
 static const char *const unserved[] = {
-    "accelerate", "acl", "analytics", "encryption",
+    "accelerate", "acl", "analytics",
     "intelligent-tiering", "inventory", "logging", "metrics",
     "notification", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
     "replication", "requestPayment", "restore", "select", "torrent", "website",
@@ -203,8 +208,13 @@ static const struct http_op *route(struct http_req *r)
                             : put ? "PutBucketLifecycleConfiguration"
                                   : "DeleteBucketLifecycle");
         }
+        if (has_query(r, "encryption") && (get || put || del)) {
+            return op_named(get   ? "GetBucketEncryption"
+                            : put ? "PutBucketEncryption"
+                                  : "DeleteBucketEncryption");
+        }
         if (has_query(r, "versioning") || has_query(r, "object-lock") ||
-            has_query(r, "lifecycle")) {
+            has_query(r, "lifecycle") || has_query(r, "encryption")) {
             goto not_allowed;
         }
         if (has_query(r, "cors")) {
@@ -572,9 +582,16 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     memcpy(s3->objdir, data_dir, strlen(data_dir));
     memcpy(s3->objdir + strlen(data_dir), "/objects", sizeof "/objects");
     s3->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-    if (!s3->md5) {
-        log_error("s3", "OpenSSL has no MD5");
+    s3->aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    if (!s3->md5 || !s3->aes_gcm) {
+        log_error("s3", "OpenSSL has no MD5 or AES-256-GCM");
         rc = -ENOSYS;
+        goto fail;
+    }
+    rc = s3__sse_init(s3, data_dir);
+    if (rc != 0) {
+        log_error("s3", "cannot load or create the encryption key of %s: %s", data_dir,
+                  strerror(-rc));
         goto fail;
     }
     rc = store_dbi_open(st, "s3.buckets", 0, &s3->buckets);
@@ -642,6 +659,8 @@ void s3_free(struct s3 *s3)
         close(s3->objdir_fd);
     }
     EVP_MD_free(s3->md5);
+    EVP_CIPHER_free(s3->aes_gcm);
+    OPENSSL_cleanse(s3->sse_key, sizeof s3->sse_key);
     free(s3->objdir);
     free(s3);
 }
