@@ -99,6 +99,17 @@ static void banner(const struct config *c, unsigned port, struct auth *a, int cr
     fflush(stdout);
 }
 
+/* S3's event notifications, delivered as asynchronous Lambda invocations (S3 is a floor
+ * below Lambda: it calls back, never includes). */
+static int s3_to_lambda(void *ctx, const char *function, const char *json, size_t len)
+{
+    int rc = lam_invoke_event(ctx, function, json, len);
+    if (rc == LAM_ENOFUNC || rc == LAM_ETOOLARGE || rc == LAM_EPAYLOAD) {
+        return S3_ENOTIFY_DROP;
+    }
+    return rc;
+}
+
 static int serve(int argc, char **argv)
 {
     struct config c;
@@ -188,11 +199,6 @@ static int serve(int argc, char **argv)
         log_error("sluice", "cannot open S3: %s", s3_strerror(rc));
         goto out;
     }
-    rc = s3_lifecycle_start(s3, c.s3_lifecycle_interval, c.s3_lifecycle_day);
-    if (rc < 0) {
-        log_error("sluice", "cannot start the S3 lifecycle sweeper: %s", strerror(-rc));
-        goto out;
-    }
     /* Queries before Lambda, which claims any path signed for "lambda": /_sluice/query is
      * the query service's whatever the credential scope names. */
     memset(&qo, 0, sizeof qo);
@@ -217,6 +223,13 @@ static int serve(int argc, char **argv)
     rc = lam_new(st, srv, streams, &lo, &lam, &svc);
     if (rc < 0) {
         log_error("sluice", "cannot open Lambda: %s", lam_strerror(rc));
+        goto out;
+    }
+    s3_set_notifier(s3, s3_to_lambda, lam);
+    /* S3's background thread (notifications, lifecycle) starts once the notifier is set. */
+    rc = s3_lifecycle_start(s3, c.s3_lifecycle_interval, c.s3_lifecycle_day);
+    if (rc < 0) {
+        log_error("sluice", "cannot start S3's background thread: %s", strerror(-rc));
         goto out;
     }
     http_server_register(srv, svc);

@@ -228,6 +228,8 @@ static struct copy_state *copy_begin_or_reply(struct http_req *r)
     struct copy_state *c = arena_new(&r->arena, struct copy_state);
 
     c->put.r = r;
+    c->put.event = S3__EV_COPY;
+    c->put.who = r->auth.access_key;
     c->put.s3 = s3__of(r);
     c->put.fd = -1;
     c->put.bucket = t->bucket;

@@ -21,8 +21,8 @@
 /* ---- one key ---- */
 
 int s3__delete_one(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned vstate,
-                      struct sl_str key, const char *vid, bool bypass, struct s3__ids *unlink,
-                      struct s3__del_result *res)
+                   struct sl_str key, const char *vid, bool bypass, struct s3__ids *unlink,
+                   struct s3__del_result *res, const char *who)
 {
     unsigned char lk[S3__LMDB_KEY_MAX];
     MDB_val k, v;
@@ -42,6 +42,11 @@ int s3__delete_one(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned vst
         if (rc == 0) {
             res->marker = o.delete_marker;
             snprintf(res->vid, sizeof res->vid, "%s", vid);
+            o.key = key;
+            o.size = 0;
+            if (who) {
+                rc = s3__events_record(s3, txn, bucket, S3__EV_DELETE, &o, who);
+            }
         }
         return rc;
     }
@@ -53,6 +58,9 @@ int s3__delete_one(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned vst
         if (rc == 0) {
             res->marker = true;
             s3__vid_str(&o, res->vid);
+            if (who) {
+                rc = s3__events_record(s3, txn, bucket, S3__EV_MARKER, &o, who);
+            }
         }
         return rc;
     }
@@ -69,6 +77,14 @@ int s3__delete_one(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned vst
         return 0; /* a long key's hash matched another key: ours is not there */
     }
     s3__ids_add(unlink, o.body);
+    if (who) {
+        struct s3__obj gone = o;
+        gone.key = key;
+        rc = s3__events_record(s3, txn, bucket, S3__EV_DELETE, &gone, who);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     k = (MDB_val){ s3__objkey(bucket, key, lk), lk };
     return mdb_del(txn, s3->objects, &k, NULL);
 }
@@ -103,13 +119,16 @@ static int delete_apply(struct store_op *op, MDB_txn *txn)
         return S3_ENOBUCKET;
     }
     return s3__delete_one(d->s3, txn, d->bucket, s3__versioning(d->s3, txn, d->bucket), d->key,
-                      d->vid, d->bypass, &d->unlink, &d->res);
+                          d->vid, d->bypass, &d->unlink, &d->res, d->r->auth.access_key);
 }
 
 static void delete_done(struct store_op *op, int rc)
 {
     struct delete_state *d = (struct delete_state *)op;
     d->committed = rc == 0;
+    if (rc == 0) {
+        s3__events_kick(d->s3);
+    }
     http_req_resume(d->r);
 }
 
@@ -286,7 +305,7 @@ static int multi_apply(struct store_op *op, MDB_txn *txn)
             continue;
         }
         rc = s3__delete_one(m->s3, txn, m->bucket, vstate, m->list.keys[i], m->list.vids[i],
-                        m->bypass, &m->unlink, &m->res[i]);
+                            m->bypass, &m->unlink, &m->res[i], m->r->auth.access_key);
         if (rc != 0) {
             return rc;
         }
@@ -298,6 +317,9 @@ static void multi_done(struct store_op *op, int rc)
 {
     struct multi_state *m = (struct multi_state *)op;
     m->committed = rc == 0;
+    if (rc == 0) {
+        s3__events_kick(m->s3);
+    }
     http_req_resume(m->r);
 }
 

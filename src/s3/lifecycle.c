@@ -444,13 +444,13 @@ static int lc_apply(struct store_op *op, MDB_txn *txn)
                 continue;
             }
             rc = s3__delete_one(l->s3, txn, x->bucket, s3__versioning(l->s3, txn, x->bucket),
-                                x->key, NULL, false, &l->unlink, &res);
+                                x->key, NULL, false, &l->unlink, &res, NULL);
             break;
         }
         case LC_MARKER:
         case LC_NONCURRENT:
             rc = s3__delete_one(l->s3, txn, x->bucket, S3__VER_ENABLED, x->key, x->vid, false,
-                                &l->unlink, &res);
+                                &l->unlink, &res, NULL);
             break;
         case LC_ABORT:
             rc = s3__upload_drop(l->s3, txn, x->bucket, x->key, x->upload, &l->unlink);
@@ -544,23 +544,33 @@ static void sweep_once(struct s3 *s3)
     free(sw.a);
 }
 
+/* The background thread: notifications as they commit (woken by s3__events_kick(), and
+ * every 250 ms for those a failure left), lifecycle sweeps every lc_interval seconds. */
 static void *sweeper_main(void *arg)
 {
     struct s3 *s3 = arg;
+    uint64_t next_sweep = s3__now_ms() + (uint64_t)s3->lc_interval * 1000;
 
     pthread_mutex_lock(&s3->jobs_lock);
     while (!s3->stopping) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)s3->lc_interval;
-        while (!s3->stopping &&
-               pthread_cond_timedwait(&s3->lc_cond, &s3->jobs_lock, &ts) != ETIMEDOUT) {
+        ts.tv_nsec += 250 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
         }
+        pthread_cond_timedwait(&s3->lc_cond, &s3->jobs_lock, &ts);
         if (s3->stopping) {
             break;
         }
         pthread_mutex_unlock(&s3->jobs_lock);
-        sweep_once(s3);
+        while (s3__events_deliver(s3) > 0 && !s3->stopping) {
+        }
+        if (s3__now_ms() >= next_sweep) {
+            sweep_once(s3);
+            next_sweep = s3__now_ms() + (uint64_t)s3->lc_interval * 1000;
+        }
         pthread_mutex_lock(&s3->jobs_lock);
     }
     pthread_mutex_unlock(&s3->jobs_lock);

@@ -930,6 +930,8 @@ int s3_complete_multipart_upload(struct http_req *r)
     p->key = t->key;
     p->s3 = s3;
     p->fd = -1;
+    p->event = S3__EV_COMPLETE;
+    p->who = r->auth.access_key;
     p->on_cleanup = complete_cleanup;
     arena_on_clear(&r->arena, s3__put_cleanup, p);
     r->op_ctx = c;

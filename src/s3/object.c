@@ -281,8 +281,11 @@ int s3__put_apply(struct store_op *op, MDB_txn *txn)
             p->had_old = false;
             p->versioned = true;
             p->vbodies.n = 0;
-            return s3__version_make_current(p->s3, txn, p->bucket, p->key, &p->obj, vstate,
-                                            &p->vbodies);
+            rc = s3__version_make_current(p->s3, txn, p->bucket, p->key, &p->obj, vstate,
+                                          &p->vbodies);
+            return rc ? rc : s3__events_record(p->s3, txn, p->bucket,
+                                               p->event ? p->event : S3__EV_PUT, &p->obj,
+                                               p->who);
         }
     }
     else if (p->pre_apply) {
@@ -293,7 +296,12 @@ int s3__put_apply(struct store_op *op, MDB_txn *txn)
     }
     k = (MDB_val){ p->lkey_len, p->lkey };
     v = (MDB_val){ p->rec_len, p->rec };
-    return mdb_put(txn, dbi, &k, &v, 0);
+    rc = mdb_put(txn, dbi, &k, &v, 0);
+    if (rc == 0 && !p->part_number) {
+        rc = s3__events_record(p->s3, txn, p->bucket, p->event ? p->event : S3__EV_PUT,
+                               &p->obj, p->who);
+    }
+    return rc;
 }
 
 void s3__put_cleanup(void *arg)
@@ -342,6 +350,9 @@ void s3__put_done(struct store_op *op, int rc)
 {
     struct s3__put *p = (struct s3__put *)op;
     p->committed = rc == 0;
+    if (rc == 0) {
+        s3__events_kick(p->s3);
+    }
     http_req_resume(p->r);
 }
 
@@ -621,6 +632,7 @@ void s3__checksum_reply_headers(struct http_req *r, const struct s3__checksum *c
 static int put_stream_or_reply(struct http_req *r, struct s3__put *p, const char *bucket,
                                struct sl_str key)
 {
+    p->who = r->auth.access_key;
     int rc = s3__put_begin(p, s3__of(r), bucket, key);
     arena_on_clear(&r->arena, s3__put_cleanup, p);
     if (rc < 0) {
@@ -815,6 +827,9 @@ void s3_staged_finish(struct s3_staged *sg, bool committed)
         return;
     }
     p->committed = committed;
+    if (committed) {
+        s3__events_kick(p->s3);
+    }
     s3__put_cleanup(p);
     free(p);
 }

@@ -314,6 +314,7 @@ static int file_begin_or_reply(struct http_req *r, struct post_state *st)
         p->obj.fields[p->obj.n_fields++] =
             (struct s3__field){ sl_str_c(f->name), (struct sl_str){ f->value, f->len } };
     }
+    p->who = r->auth.access_key;
     rc = s3__put_begin(p, s3__of(r), st->bucket, sl_str_c(k));
     if (rc < 0) {
         return s3__internal_or_reply(r, "PostObject open", rc);
@@ -643,6 +644,7 @@ int s3_post_object(struct http_req *r)
     }
     st->put.r = r;
     st->put.s3 = s3;
+    st->put.event = S3__EV_POST;
     st->put.fd = -1;
     st->bucket = t->bucket;
     memcpy(st->delim, "\r\n--", 4);

@@ -56,11 +56,23 @@ struct s3;
 int s3_new(struct store *st, const char *data_dir, const char *region, const char *account,
            struct s3 **out, struct http_service **svc);
 /*
- * Starts the lifecycle sweeper: every interval_s seconds it applies the buckets' lifecycle
+ * Starts S3's background thread: it hands new event notifications to the notifier as they
+ * commit, and is the lifecycle sweeper: every interval_s seconds it applies the buckets' lifecycle
  * rules, counting a rule's days as day_s seconds (86400 for S3's days; less to try rules
  * out). 0 picks the defaults (60, 86400). Returns 0 or -errno. Thread: main, after s3_new().
  */
 int s3_lifecycle_start(struct s3 *s3, unsigned interval_s, unsigned day_s);
+/* An object event for a function (S3 event notifications): function is the ARN the bucket's
+ * configuration names, json (len bytes, borrowed for the call) AWS's S3 event message. Returns
+ * 0 when the event is queued durably, S3_ENOTIFY_DROP when it never can be (no such
+ * function: the event is dropped), anything else to have it offered again later. Called on
+ * S3's background thread. */
+#define S3_ENOTIFY_DROP (-31105)
+typedef int (*s3_notify_fn)(void *ctx, const char *function, const char *json, size_t len);
+/* Registers the callback that delivers events (main.c wires it to Lambda: S3 cannot include
+ * Lambda's header, a floor above). Events wait in the store until it is set and the
+ * background thread runs (s3_lifecycle_start()). Thread: main, before the front door starts. */
+void s3_set_notifier(struct s3 *s3, s3_notify_fn fn, void *ctx);
 /* Stops the lifecycle sweeper, stops taking offloaded work (copies, multipart completions)
  * and waits until every running one has handed its request back to the front door. Call before the front door stops.
  * s3_shutdown(NULL) does nothing. Thread: main. */

@@ -47,6 +47,11 @@ struct s3 {
     MDB_dbi parts;              /* upload id, part number (s3__partkey) -> part record */
     MDB_dbi config;             /* bucket 0 kind (enum s3__cfg) -> a bucket configuration */
     MDB_dbi versions;           /* object key + version sort key -> noncurrent version */
+    MDB_dbi events;             /* event sequence (u64 BE) -> a notification to deliver */
+    uint64_t ev_seq;            /* the last event sequence; writer thread only */
+    bool ev_pending;
+    s3_notify_fn notify;        /* the notifier (main.c: Lambda), or NULL */
+    void *notify_ctx;
     uint64_t vclock;            /* the last version clock value; writer thread only */
     char *objdir;               /* <data-dir>/objects (owned) */
     int objdir_fd;              /* open on objdir, for fsync after renames */
@@ -100,6 +105,8 @@ int s3_list_object_versions(struct http_req *r);
 int s3_put_bucket_lifecycle(struct http_req *r);
 int s3_get_bucket_lifecycle(struct http_req *r);
 int s3_delete_bucket_lifecycle(struct http_req *r);
+int s3_put_bucket_notification(struct http_req *r);
+int s3_get_bucket_notification(struct http_req *r);
 int s3_put_bucket_encryption(struct http_req *r);
 int s3_get_bucket_encryption(struct http_req *r);
 int s3_delete_bucket_encryption(struct http_req *r);
@@ -171,6 +178,7 @@ enum s3__cfg {
     S3__CFG_LOCK = 3,           /* u8 enabled, u8 default mode, u32 default days */
     S3__CFG_LIFECYCLE = 4,      /* the LifecycleConfiguration XML as accepted */
     S3__CFG_ENCRYPTION = 5,     /* one byte: 1, the bucket encrypts with SSE-S3 by default */
+    S3__CFG_NOTIFICATION = 6,   /* the NotificationConfiguration XML as accepted */
 };
 /* The configuration kind of bucket in txn: *out borrows from the map. Returns 0,
  * MDB_NOTFOUND or an LMDB code. */
@@ -470,6 +478,8 @@ struct s3__put {
     struct s3__ids vbodies;         /* bodies no version keeps after the commit (apply) */
     struct s3__sse sse;             /* encrypt the body (set before begin) */
     struct s3__sse_writer ssew;
+    unsigned event;                 /* the notification event of the put (0: Put) */
+    const char *who;                /* the caller's access key, for events */
 };
 
 /* Opens objects/<id>.tmp for a new body of (bucket, key) (both borrowed until seal).
@@ -661,6 +671,32 @@ int s3__version_fail_or_reply(struct http_req *r, const char *bucket, struct sl_
  * of o. */
 void s3__version_reply_headers(struct http_req *r, const struct s3__obj *o, bool versioned);
 
+/* ---- notify.c ---- */
+
+/* Object events (bits, for configurations' filters). */
+enum s3__event {
+    S3__EV_PUT = 1 << 0,
+    S3__EV_POST = 1 << 1,
+    S3__EV_COPY = 1 << 2,
+    S3__EV_COMPLETE = 1 << 3,
+    S3__EV_DELETE = 1 << 4,
+    S3__EV_MARKER = 1 << 5,
+};
+/* "ObjectCreated:Put", ... of one event bit. */
+const char *s3__event_name(unsigned ev);
+/* In a writer op: records event ev of object o (its key, size, ETag, version) in bucket for
+ * every notification configuration it matches, in the same transaction as the change. who:
+ * the caller's access key ("" or NULL: anonymous). Returns 0 or an LMDB code. */
+int s3__events_record(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned ev,
+                      const struct s3__obj *o, const char *who);
+/* Wakes the background thread after a commit that may have recorded events. Any thread. */
+void s3__events_kick(struct s3 *s3);
+/* Hands up to a batch of recorded events to the notifier; returns how many it took.
+ * Thread: the background thread. */
+size_t s3__events_deliver(struct s3 *s3);
+/* The event sequence from the store. Thread: main, at start-up. */
+int s3__events_init(struct s3 *s3);
+
 /* ---- lifecycle.c ---- */
 
 /* Stops the sweeper and waits for it (nothing when it never started). Thread: main. */
@@ -683,11 +719,12 @@ struct s3__del_result {
     char vid[33];               /* the version deleted or the marker added; "" if none */
 };
 /* In a writer op: deletes (bucket, key), or its version vid, as the bucket's versioning
- * state vstate says; the bodies no record keeps any more go to unlink. Returns 0 with *res,
- * or a code that fails the whole op. */
+ * state vstate says; the bodies no record keeps any more go to unlink; an ObjectRemoved event
+ * is recorded for who (NULL: none, for the lifecycle sweeper). Returns 0 with *res, or a code
+ * that fails the whole op. */
 int s3__delete_one(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned vstate,
                    struct sl_str key, const char *vid, bool bypass, struct s3__ids *unlink,
-                   struct s3__del_result *res);
+                   struct s3__del_result *res, const char *who);
 /* Parses r's Delete body. Returns 0, or -1 with MalformedXML set (no key, more than 1000). */
 int s3__delete_xml_or_reply(struct http_req *r, struct s3__delete_list *l);
 

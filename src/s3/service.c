@@ -48,6 +48,7 @@ static const struct http_op s3_ops[] = {
     { "GetBucketCors", s3_get_bucket_cors, 0 },
     { "GetBucketEncryption", s3_get_bucket_encryption, 0 },
     { "GetBucketLifecycleConfiguration", s3_get_bucket_lifecycle, 0 },
+    { "GetBucketNotificationConfiguration", s3_get_bucket_notification, 0 },
     { "GetBucketLocation", s3_get_bucket_location, 0 },
     { "GetBucketVersioning", s3_get_bucket_versioning, 0 },
     { "GetObject", s3_get_object, 0 },
@@ -69,6 +70,7 @@ static const struct http_op s3_ops[] = {
     { "PutBucketCors", s3_put_bucket_cors, HTTP_OP_WRITE },
     { "PutBucketEncryption", s3_put_bucket_encryption, HTTP_OP_WRITE },
     { "PutBucketLifecycleConfiguration", s3_put_bucket_lifecycle, HTTP_OP_WRITE },
+    { "PutBucketNotificationConfiguration", s3_put_bucket_notification, HTTP_OP_WRITE },
     { "PutBucketVersioning", s3_put_bucket_versioning, HTTP_OP_WRITE },
     { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
     { "PutObjectLegalHold", s3_put_object_legal_hold, HTTP_OP_WRITE },
@@ -83,7 +85,7 @@ static const struct http_op s3_ops[] = {
 static const char *const unserved[] = {
     "accelerate", "acl", "analytics",
     "intelligent-tiering", "inventory", "logging", "metrics",
-    "notification", "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
+    "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
     "replication", "requestPayment", "restore", "select", "torrent", "website",
 };
 
@@ -208,13 +210,18 @@ static const struct http_op *route(struct http_req *r)
                             : put ? "PutBucketLifecycleConfiguration"
                                   : "DeleteBucketLifecycle");
         }
+        if (has_query(r, "notification") && (get || put)) {
+            return op_named(get ? "GetBucketNotificationConfiguration"
+                                : "PutBucketNotificationConfiguration");
+        }
         if (has_query(r, "encryption") && (get || put || del)) {
             return op_named(get   ? "GetBucketEncryption"
                             : put ? "PutBucketEncryption"
                                   : "DeleteBucketEncryption");
         }
         if (has_query(r, "versioning") || has_query(r, "object-lock") ||
-            has_query(r, "lifecycle") || has_query(r, "encryption")) {
+            has_query(r, "lifecycle") || has_query(r, "encryption") ||
+            has_query(r, "notification")) {
             goto not_allowed;
         }
         if (has_query(r, "cors")) {
@@ -609,6 +616,12 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     }
     if (rc == 0) {
         rc = store_dbi_open(st, "s3.versions", 0, &s3->versions);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.events", 0, &s3->events);
+    }
+    if (rc == 0) {
+        rc = s3__events_init(s3);
     }
     if (rc != 0) {
         goto fail;
