@@ -167,7 +167,16 @@ enum awserr_ns {
     X(S3_NO_LIFECYCLE, 404, "NoSuchLifecycleConfiguration", AWSERR_NS_SERVICE,                 \
       "The lifecycle configuration does not exist")                                            \
     X(S3_NO_ENCRYPTION, 404, "ServerSideEncryptionConfigurationNotFoundError", AWSERR_NS_SERVICE,\
-      "The server side encryption configuration was not found")
+      "The server side encryption configuration was not found")                                \
+    X(S3_MALFORMED_POLICY, 400, "MalformedPolicy", AWSERR_NS_SERVICE,                          \
+      "%s")                                                                                    \
+    X(S3_NO_POLICY, 404, "NoSuchBucketPolicy", AWSERR_NS_SERVICE,                              \
+      "The bucket policy does not exist")                                                      \
+    X(S3_INVALID_POLICY_SIZE, 400, "MalformedPolicy", AWSERR_NS_SERVICE,                       \
+      "Policies must be less than 20 KB")                                                      \
+    X(S3_BUCKET_EXISTS, 409, "BucketAlreadyExists", AWSERR_NS_SERVICE,                         \
+      "The requested bucket name is not available. The bucket namespace is shared by "         \
+      "all users of the system. Please select a different name and try again.")
 /* clang-format on */
 
 enum awserr {

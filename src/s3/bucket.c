@@ -88,7 +88,20 @@ bool s3__bucket_exists(struct s3 *s3, MDB_txn *txn, const char *bucket, uint64_t
         return false;
     }
     if (created_ms) {
-        *created_ms = s3__bucket_decode(v.mv_data, v.mv_size, &ms) == 0 ? ms : 0;
+        *created_ms = s3__bucket_decode(v.mv_data, v.mv_size, &ms, NULL) == 0 ? ms : 0;
+    }
+    return true;
+}
+
+bool s3__bucket_owner(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str *owner)
+{
+    MDB_val k = { strlen(bucket), (void *)bucket }, v;
+    uint64_t ms;
+    if (mdb_get(txn, s3->buckets, &k, &v) != 0) {
+        return false;
+    }
+    if (s3__bucket_decode(v.mv_data, v.mv_size, &ms, owner) != 0) {
+        *owner = SL_STR_NULL;
     }
     return true;
 }
@@ -258,7 +271,8 @@ struct create_op {
     struct http_req *r;         /* NULL for s3_bucket_create() */
     const char *bucket;
     bool lock;                  /* x-amz-bucket-object-lock-enabled: versioning and lock on */
-    unsigned char rec[300];
+    const char *owner;          /* the creator's access key id; NULL for s3_bucket_create() */
+    unsigned char rec[600];
     size_t rec_len;
 };
 
@@ -279,6 +293,14 @@ static int create_apply(struct store_op *op, MDB_txn *txn)
     }
     rc = mdb_put(txn, c->s3->buckets, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
+        /* Another key's bucket: the name is taken. (k, v) now hold the existing record. */
+        struct sl_str owner;
+        uint64_t when;
+        if (c->owner && c->owner[0] &&
+            s3__bucket_decode(v.mv_data, v.mv_size, &when, &owner) == 0 && owner.len &&
+            !sl_str_eq_c(owner, c->owner)) {
+            return -EACCES;
+        }
         return -EEXIST;
     }
     if (rc == 0 && c->lock) {
@@ -318,6 +340,10 @@ static int create_cont(struct http_req *r)
         return -1;
     case -EDQUOT:
         return http_req_fail(r, AWSERR_S3_TOO_MANY_BUCKETS, NULL);
+    case -EACCES:
+        http_req_fail(r, AWSERR_S3_BUCKET_EXISTS, NULL);
+        http_req_fail_field(r, "BucketName", c->bucket);
+        return -1;
     default:
         return s3__internal_or_reply(r, "CreateBucket", c->base.rc);
     }
@@ -356,7 +382,8 @@ int s3_create_bucket(struct http_req *r)
     c->bucket = t->bucket;
     c->lock = http_req_header(r, "x-amz-bucket-object-lock-enabled") &&
               strcasecmp(http_req_header(r, "x-amz-bucket-object-lock-enabled"), "true") == 0;
-    c->rec_len = s3__bucket_encode(s3__now_ms(), s3->region, c->rec, sizeof c->rec);
+    c->owner = r->auth.access_key;
+    c->rec_len = s3__bucket_encode(s3__now_ms(), s3->region, c->owner, c->rec, sizeof c->rec);
     r->op_ctx = c;
     return s3__submit_or_reply(r, &c->base, create_cont);
 }
@@ -372,7 +399,7 @@ int s3_bucket_create(struct s3 *s3, const char *bucket)
     c.base.apply = create_apply;
     c.s3 = s3;
     c.bucket = bucket;
-    c.rec_len = s3__bucket_encode(s3__now_ms(), s3->region, c.rec, sizeof c.rec);
+    c.rec_len = s3__bucket_encode(s3__now_ms(), s3->region, NULL, c.rec, sizeof c.rec);
     return store_submit_wait(s3->st, &c.base);
 }
 
@@ -486,7 +513,7 @@ int s3_list_buckets(struct http_req *r)
     }
     for (; rc == 0 && !(region && strcmp(region, s3->region) != 0);
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        struct sl_str name = { k.mv_data, k.mv_size };
+        struct sl_str name = { k.mv_data, k.mv_size }, owner = SL_STR_NULL;
         uint64_t ms = 0;
         char iso[25];
         if (after.len && sl_str_eq(name, after)) {
@@ -495,11 +522,15 @@ int s3_list_buckets(struct http_req *r)
         if (name.len < pfx.len || (pfx.len && memcmp(name.p, pfx.p, pfx.len) != 0)) {
             break;
         }
+        s3__bucket_decode(v.mv_data, v.mv_size, &ms, &owner);
+        /* Each key lists its own buckets (and those nobody owns). */
+        if (owner.len && !sl_str_eq_c(owner, r->auth.access_key)) {
+            continue;
+        }
         if (count == max) {
             truncated = true;
             break;
         }
-        s3__bucket_decode(v.mv_data, v.mv_size, &ms);
         s3__time_iso(ms, iso);
         buf_puts(&b, "<Bucket>");
         s3__xml_elem(&b, "Name", name);

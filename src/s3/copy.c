@@ -135,7 +135,8 @@ int s3__copy_src_open_or_reply(struct http_req *r, struct s3__copy_src *src)
     store_read_end(s3->st, txn);
     arena_on_clear(&r->arena, close_fd, &src->fd);
     s3__obj_etag(&src->obj, src->etag);
-    if (s3__sse_headers_or_reply(r, &src->sse, true) < 0 ||
+    if (s3__authorize_or_reply(r, src->bucket, src->key, "GetObject") < 0 ||
+        s3__sse_headers_or_reply(r, &src->sse, true) < 0 ||
         s3__sse_open_check_or_reply(r, &src->obj, &src->sse) < 0) {
         return -1;
     }

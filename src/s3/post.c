@@ -425,7 +425,10 @@ static int header_line(struct http_req *r, struct post_state *st)
         }
         if (st->part_is_file && !st->file_seen) {
             st->file_seen = true;
-            if (policy_check_or_reply(r, st) < 0 || file_begin_or_reply(r, st) < 0) {
+            if (policy_check_or_reply(r, st) < 0 ||
+                s3__authorize_or_reply(r, st->bucket, sl_str_c(field(st, "key")),
+                                       "PostObject") < 0 ||
+                file_begin_or_reply(r, st) < 0) {
                 return -1;
             }
             st->phase = P_FILE;

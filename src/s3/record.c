@@ -24,6 +24,7 @@
 #define OBJ_DELETE_MARKER 4u        /* a delete marker: no body */
 #define OBJ_NULL_VERSION 8u         /* the version id is "null" */
 #define BUCKET_VERSION 1
+#define BUCKET_VERSION_OWNER 2     /* version 1 and the owner's access key id */
 
 /* Extension tags of a version 2 record (docs/formats.md, "S3 buckets and objects"). */
 enum { EXT_PARTS = 1, EXT_CHECKSUM = 2, EXT_TAGS = 3, EXT_PART_CKS = 4, EXT_VERSION = 5,
@@ -485,27 +486,45 @@ void s3__body_id_new(unsigned char id[16])
     }
 }
 
-size_t s3__bucket_encode(uint64_t created_ms, const char *region, unsigned char *out,
-                         size_t cap)
+size_t s3__bucket_encode(uint64_t created_ms, const char *region, const char *owner,
+                         unsigned char *out, size_t cap)
 {
-    size_t rl = strlen(region);
-    if (rl > 255 || cap < 10 + rl) {
+    size_t rl = strlen(region), ol = owner ? strlen(owner) : 0;
+    if (rl > 255 || ol > 255 || cap < 11 + rl + ol) {
         return 0;
     }
-    out[0] = BUCKET_VERSION;
+    out[0] = ol ? BUCKET_VERSION_OWNER : BUCKET_VERSION;
     put_u64(out + 1, created_ms);
     out[9] = (unsigned char)rl;
     memcpy(out + 10, region, rl);
-    return 10 + rl;
+    if (!ol) {
+        return 10 + rl;
+    }
+    out[10 + rl] = (unsigned char)ol;
+    memcpy(out + 11 + rl, owner, ol);
+    return 11 + rl + ol;
 }
 
-int s3__bucket_decode(const void *rec, size_t len, uint64_t *created_ms)
+int s3__bucket_decode(const void *rec, size_t len, uint64_t *created_ms, struct sl_str *owner)
 {
     const unsigned char *p = rec;
-    if (len < 10 || p[0] != BUCKET_VERSION || len != 10u + p[9]) {
+    if (len < 10 || (p[0] != BUCKET_VERSION && p[0] != BUCKET_VERSION_OWNER) ||
+        len < 10u + p[9]) {
+        return -EINVAL;
+    }
+    if (p[0] == BUCKET_VERSION && len != 10u + p[9]) {
+        return -EINVAL;
+    }
+    if (p[0] == BUCKET_VERSION_OWNER &&
+        (len < 11u + p[9] || len != 11u + p[9] + p[10 + p[9]])) {
         return -EINVAL;
     }
     *created_ms = get_u64(p + 1);
+    if (owner) {
+        *owner = p[0] == BUCKET_VERSION_OWNER
+                     ? (struct sl_str){ (const char *)p + 11 + p[9], p[10 + p[9]] }
+                     : SL_STR_NULL;
+    }
     return 0;
 }
 

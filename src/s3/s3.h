@@ -6,8 +6,9 @@
  * the query engine reading them. Object bodies are files under <data-dir>/objects/, metadata
  * lives in LMDB (docs/formats.md, "S3 buckets and objects").
  *
- * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), ACLs and policies
- * (docs/compatibility.md lists what is served). Puts through this C API are not encrypted by
+ * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), ACLs or IAM
+ * (docs/compatibility.md lists what is served). The C API below is not subject to bucket
+ * owners or policies: it is sluice's own services that call it. Puts through this C API are not encrypted by
  * a bucket's default encryption; s3_object_open() reads SSE-S3 bodies decrypted (into an
  * unlinked file) and refuses SSE-C ones (-EACCES).
  *

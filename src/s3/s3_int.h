@@ -105,6 +105,9 @@ int s3_list_object_versions(struct http_req *r);
 int s3_put_bucket_lifecycle(struct http_req *r);
 int s3_get_bucket_lifecycle(struct http_req *r);
 int s3_delete_bucket_lifecycle(struct http_req *r);
+int s3_put_bucket_policy(struct http_req *r);
+int s3_get_bucket_policy(struct http_req *r);
+int s3_delete_bucket_policy(struct http_req *r);
 int s3_put_bucket_notification(struct http_req *r);
 int s3_get_bucket_notification(struct http_req *r);
 int s3_put_bucket_encryption(struct http_req *r);
@@ -166,6 +169,9 @@ static inline struct s3__target *s3__target_of(struct http_req *r)
 bool s3__bucket_name_valid(const char *name, size_t len);
 /* Is bucket in the store (in txn)? Fills *created_ms when not NULL. */
 bool s3__bucket_exists(struct s3 *s3, MDB_txn *txn, const char *bucket, uint64_t *created_ms);
+/* Does bucket exist in txn? *owner gets its owner's access key id (borrowed from the map;
+ * empty when it has none). */
+bool s3__bucket_owner(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str *owner);
 /* Checks the request's bucket: name valid and bucket present. Returns 0, or -1 with
  * InvalidBucketName / NoSuchBucket set (and the BucketName field). */
 int s3__bucket_check_or_reply(struct http_req *r, MDB_txn *txn, const char *bucket);
@@ -179,6 +185,7 @@ enum s3__cfg {
     S3__CFG_LIFECYCLE = 4,      /* the LifecycleConfiguration XML as accepted */
     S3__CFG_ENCRYPTION = 5,     /* one byte: 1, the bucket encrypts with SSE-S3 by default */
     S3__CFG_NOTIFICATION = 6,   /* the NotificationConfiguration XML as accepted */
+    S3__CFG_POLICY = 7,         /* the bucket policy JSON as accepted */
 };
 /* The configuration kind of bucket in txn: *out borrows from the map. Returns 0,
  * MDB_NOTFOUND or an LMDB code. */
@@ -300,9 +307,10 @@ void s3__body_name(const unsigned char id[16], char out[33]);
 void s3__body_id_new(unsigned char id[16]);
 
 /* Bucket records. */
-size_t s3__bucket_encode(uint64_t created_ms, const char *region, unsigned char *out,
-                         size_t cap);
-int s3__bucket_decode(const void *rec, size_t len, uint64_t *created_ms);
+size_t s3__bucket_encode(uint64_t created_ms, const char *region, const char *owner,
+                         unsigned char *out, size_t cap);
+/* owner (may be NULL) borrows from rec; empty for a bucket without an owner. */
+int s3__bucket_decode(const void *rec, size_t len, uint64_t *created_ms, struct sl_str *owner);
 
 /* Continuation tokens: an opaque base64url string that says where the next page starts. */
 enum s3__token_kind {
@@ -414,6 +422,7 @@ int s3__sse_copy(struct s3__sse_reader *rd, uint64_t off, uint64_t n,
 #define S3__ELOCKED (-31156)        /* Object Lock protects the version */
 #define S3__ENOLOCK (-31157)        /* lock settings for a bucket without Object Lock */
 #define S3__ESTATE (-31158)         /* the bucket's state forbids the configuration */
+#define S3__EDENIED (-31159)        /* the owner or the bucket policy refuses */
 
 /* Body ids collected by a writer op, for removal after its commit (xmalloc'd). */
 struct s3__ids {
@@ -670,6 +679,16 @@ int s3__version_fail_or_reply(struct http_req *r, const char *bucket, struct sl_
 /* x-amz-version-id (when versioned or the record has a version) and the Object Lock headers
  * of o. */
 void s3__version_reply_headers(struct http_req *r, const struct s3__obj *o, bool versioned);
+
+/* ---- policy.c ---- */
+
+/* May key_id do op (an operation name) on bucket (object_key empty for bucket operations)?
+ * Returns 0, S3__EDENIED or an LMDB code. */
+int s3__policy_decide(struct s3 *s3, MDB_txn *txn, const char *bucket, const char *key_id,
+                      const char *op, struct sl_str object_key);
+/* The same for the request's caller; returns 0 or -1 with AccessDenied set. */
+int s3__authorize_or_reply(struct http_req *r, const char *bucket, struct sl_str key,
+                           const char *op);
 
 /* ---- notify.c ---- */
 

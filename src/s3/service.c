@@ -32,60 +32,84 @@
 #include "core/sigv4.h"
 #include "s3/s3_int.h"
 
-static const struct http_op s3_ops[] = {
-    { "AbortMultipartUpload", s3_abort_multipart_upload, HTTP_OP_WRITE },
-    { "CompleteMultipartUpload", s3_complete_multipart_upload, HTTP_OP_WRITE },
-    { "CopyObject", s3_copy_object, HTTP_OP_WRITE },
-    { "CreateBucket", s3_create_bucket, HTTP_OP_WRITE },
-    { "CreateMultipartUpload", s3_create_multipart_upload, HTTP_OP_WRITE },
-    { "DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE },
-    { "DeleteBucketCors", s3_delete_bucket_cors, HTTP_OP_WRITE },
-    { "DeleteBucketEncryption", s3_delete_bucket_encryption, HTTP_OP_WRITE },
-    { "DeleteBucketLifecycle", s3_delete_bucket_lifecycle, HTTP_OP_WRITE },
-    { "DeleteObject", s3_delete_object, HTTP_OP_WRITE },
-    { "DeleteObjectTagging", s3_delete_object_tagging, HTTP_OP_WRITE },
-    { "DeleteObjects", s3_delete_objects, HTTP_OP_WRITE },
-    { "GetBucketCors", s3_get_bucket_cors, 0 },
-    { "GetBucketEncryption", s3_get_bucket_encryption, 0 },
-    { "GetBucketLifecycleConfiguration", s3_get_bucket_lifecycle, 0 },
-    { "GetBucketNotificationConfiguration", s3_get_bucket_notification, 0 },
-    { "GetBucketLocation", s3_get_bucket_location, 0 },
-    { "GetBucketVersioning", s3_get_bucket_versioning, 0 },
-    { "GetObject", s3_get_object, 0 },
-    { "GetObjectAttributes", s3_get_object_attributes, 0 },
-    { "GetObjectLegalHold", s3_get_object_legal_hold, 0 },
-    { "GetObjectLockConfiguration", s3_get_object_lock_configuration, 0 },
-    { "GetObjectRetention", s3_get_object_retention, 0 },
-    { "GetObjectTagging", s3_get_object_tagging, 0 },
-    { "HeadBucket", s3_head_bucket, 0 },
-    { "HeadObject", s3_head_object, 0 },
-    { "ListBuckets", s3_list_buckets, 0 },
-    { "ListMultipartUploads", s3_list_multipart_uploads, 0 },
-    { "ListObjects", s3_list_objects, 0 },
-    { "ListObjectVersions", s3_list_object_versions, 0 },
-    { "ListObjectsV2", s3_list_objects_v2, 0 },
-    { "ListParts", s3_list_parts, 0 },
-    { "OptionsObject", s3_options_object, HTTP_OP_NOAUTH },
-    { "PostObject", s3_post_object, HTTP_OP_WRITE | HTTP_OP_STREAM | HTTP_OP_NOAUTH },
-    { "PutBucketCors", s3_put_bucket_cors, HTTP_OP_WRITE },
-    { "PutBucketEncryption", s3_put_bucket_encryption, HTTP_OP_WRITE },
-    { "PutBucketLifecycleConfiguration", s3_put_bucket_lifecycle, HTTP_OP_WRITE },
-    { "PutBucketNotificationConfiguration", s3_put_bucket_notification, HTTP_OP_WRITE },
-    { "PutBucketVersioning", s3_put_bucket_versioning, HTTP_OP_WRITE },
-    { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
-    { "PutObjectLegalHold", s3_put_object_legal_hold, HTTP_OP_WRITE },
-    { "PutObjectLockConfiguration", s3_put_object_lock_configuration, HTTP_OP_WRITE },
-    { "PutObjectRetention", s3_put_object_retention, HTTP_OP_WRITE },
-    { "PutObjectTagging", s3_put_object_tagging, HTTP_OP_WRITE },
-    { "UploadPart", s3_upload_part, HTTP_OP_WRITE | HTTP_OP_STREAM },
-    { "UploadPartCopy", s3_upload_part_copy, HTTP_OP_WRITE },
-};
+/* The operation table (R5): name, handler, flags. Every operation enters through dispatch(),
+ * which checks the caller may do it (policy.c) before the handler runs. */
+#define S3_OPS(X) \
+    X("AbortMultipartUpload", s3_abort_multipart_upload, HTTP_OP_WRITE)                        \
+    X("CompleteMultipartUpload", s3_complete_multipart_upload, HTTP_OP_WRITE)                  \
+    X("CopyObject", s3_copy_object, HTTP_OP_WRITE)                                             \
+    X("CreateBucket", s3_create_bucket, HTTP_OP_WRITE)                                         \
+    X("CreateMultipartUpload", s3_create_multipart_upload, HTTP_OP_WRITE)                      \
+    X("DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE)                                         \
+    X("DeleteBucketCors", s3_delete_bucket_cors, HTTP_OP_WRITE)                                \
+    X("DeleteBucketEncryption", s3_delete_bucket_encryption, HTTP_OP_WRITE)                    \
+    X("DeleteBucketLifecycle", s3_delete_bucket_lifecycle, HTTP_OP_WRITE)                      \
+    X("DeleteBucketPolicy", s3_delete_bucket_policy, HTTP_OP_WRITE)                            \
+    X("DeleteObject", s3_delete_object, HTTP_OP_WRITE)                                         \
+    X("DeleteObjectTagging", s3_delete_object_tagging, HTTP_OP_WRITE)                          \
+    X("DeleteObjects", s3_delete_objects, HTTP_OP_WRITE)                                       \
+    X("GetBucketCors", s3_get_bucket_cors, 0)                                                  \
+    X("GetBucketEncryption", s3_get_bucket_encryption, 0)                                      \
+    X("GetBucketLifecycleConfiguration", s3_get_bucket_lifecycle, 0)                           \
+    X("GetBucketLocation", s3_get_bucket_location, 0)                                          \
+    X("GetBucketNotificationConfiguration", s3_get_bucket_notification, 0)                     \
+    X("GetBucketPolicy", s3_get_bucket_policy, 0)                                              \
+    X("GetBucketVersioning", s3_get_bucket_versioning, 0)                                      \
+    X("GetObject", s3_get_object, 0)                                                           \
+    X("GetObjectAttributes", s3_get_object_attributes, 0)                                      \
+    X("GetObjectLegalHold", s3_get_object_legal_hold, 0)                                       \
+    X("GetObjectLockConfiguration", s3_get_object_lock_configuration, 0)                       \
+    X("GetObjectRetention", s3_get_object_retention, 0)                                        \
+    X("GetObjectTagging", s3_get_object_tagging, 0)                                            \
+    X("HeadBucket", s3_head_bucket, 0)                                                         \
+    X("HeadObject", s3_head_object, 0)                                                         \
+    X("ListBuckets", s3_list_buckets, 0)                                                       \
+    X("ListMultipartUploads", s3_list_multipart_uploads, 0)                                    \
+    X("ListObjectVersions", s3_list_object_versions, 0)                                        \
+    X("ListObjects", s3_list_objects, 0)                                                       \
+    X("ListObjectsV2", s3_list_objects_v2, 0)                                                  \
+    X("ListParts", s3_list_parts, 0)                                                           \
+    X("OptionsObject", s3_options_object, HTTP_OP_NOAUTH)                                      \
+    X("PostObject", s3_post_object, HTTP_OP_WRITE | HTTP_OP_STREAM | HTTP_OP_NOAUTH)           \
+    X("PutBucketCors", s3_put_bucket_cors, HTTP_OP_WRITE)                                      \
+    X("PutBucketEncryption", s3_put_bucket_encryption, HTTP_OP_WRITE)                          \
+    X("PutBucketLifecycleConfiguration", s3_put_bucket_lifecycle, HTTP_OP_WRITE)               \
+    X("PutBucketNotificationConfiguration", s3_put_bucket_notification, HTTP_OP_WRITE)         \
+    X("PutBucketPolicy", s3_put_bucket_policy, HTTP_OP_WRITE)                                  \
+    X("PutBucketVersioning", s3_put_bucket_versioning, HTTP_OP_WRITE)                          \
+    X("PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM)                              \
+    X("PutObjectLegalHold", s3_put_object_legal_hold, HTTP_OP_WRITE)                           \
+    X("PutObjectLockConfiguration", s3_put_object_lock_configuration, HTTP_OP_WRITE)           \
+    X("PutObjectRetention", s3_put_object_retention, HTTP_OP_WRITE)                            \
+    X("PutObjectTagging", s3_put_object_tagging, HTTP_OP_WRITE)                                \
+    X("UploadPart", s3_upload_part, HTTP_OP_WRITE | HTTP_OP_STREAM)                            \
+    X("UploadPartCopy", s3_upload_part_copy, HTTP_OP_WRITE)
+
+static int dispatch(struct http_req *r);
+
+#define S3_AS_OP(name, handler, flags) { name, dispatch, flags },
+#define S3_AS_HANDLER(name, handler, flags) handler,
+static const struct http_op s3_ops[] = { S3_OPS(S3_AS_OP) };
+static int (*const s3_handlers[])(struct http_req *r) = { S3_OPS(S3_AS_HANDLER) };
+
+static int dispatch(struct http_req *r)
+{
+    struct s3__target *t = s3__target_of(r);
+
+    /* Unsigned operations (a preflight, a browser POST whose policy is checked later) have
+     * no caller yet. */
+    if (!(r->op->flags & HTTP_OP_NOAUTH) &&
+        s3__authorize_or_reply(r, t->bucket, t->key, r->op->name) < 0) {
+        return -1;
+    }
+    return s3_handlers[r->op_index](r);
+}
 
 /* Subresources of S3's API that select operations sluice does not serve. */
 static const char *const unserved[] = {
     "accelerate", "acl", "analytics",
     "intelligent-tiering", "inventory", "logging", "metrics",
-    "ownershipControls", "policy", "policyStatus", "publicAccessBlock",
+    "ownershipControls", "policyStatus", "publicAccessBlock",
     "replication", "requestPayment", "restore", "select", "torrent", "website",
 };
 
@@ -210,6 +234,11 @@ static const struct http_op *route(struct http_req *r)
                             : put ? "PutBucketLifecycleConfiguration"
                                   : "DeleteBucketLifecycle");
         }
+        if (has_query(r, "policy") && (get || put || del)) {
+            return op_named(get   ? "GetBucketPolicy"
+                            : put ? "PutBucketPolicy"
+                                  : "DeleteBucketPolicy");
+        }
         if (has_query(r, "notification") && (get || put)) {
             return op_named(get ? "GetBucketNotificationConfiguration"
                                 : "PutBucketNotificationConfiguration");
@@ -221,7 +250,7 @@ static const struct http_op *route(struct http_req *r)
         }
         if (has_query(r, "versioning") || has_query(r, "object-lock") ||
             has_query(r, "lifecycle") || has_query(r, "encryption") ||
-            has_query(r, "notification")) {
+            has_query(r, "notification") || has_query(r, "policy")) {
             goto not_allowed;
         }
         if (has_query(r, "cors")) {

@@ -260,12 +260,24 @@ static void test_bucket_record(void **state)
     uint64_t ms = 0;
     size_t n;
     (void)state;
-    n = s3__bucket_encode(1700000000123ull, "eu-west-1", rec, sizeof rec);
+    n = s3__bucket_encode(1700000000123ull, "eu-west-1", NULL, rec, sizeof rec);
     assert_int_equal(n, 19);
-    assert_int_equal(s3__bucket_decode(rec, n, &ms), 0);
+    assert_int_equal(s3__bucket_decode(rec, n, &ms, NULL), 0);
     assert_int_equal(ms, 1700000000123ull);
-    assert_int_not_equal(s3__bucket_decode(rec, n - 1, &ms), 0);
-    assert_int_equal(s3__bucket_encode(1, "eu-west-1", rec, 5), 0);
+    assert_int_not_equal(s3__bucket_decode(rec, n - 1, &ms, NULL), 0);
+    assert_int_equal(s3__bucket_encode(1, "eu-west-1", NULL, rec, 5), 0);
+    /* With its owner's key id (version 2). */
+    {
+        struct sl_str owner;
+        n = s3__bucket_encode(5, "us-east-1", "AKIAOWNER", rec, sizeof rec);
+        assert_int_equal(n, 10 + 9 + 1 + 9);
+        assert_int_equal(s3__bucket_decode(rec, n, &ms, &owner), 0);
+        assert_true(sl_str_eq_c(owner, "AKIAOWNER"));
+        assert_int_not_equal(s3__bucket_decode(rec, n - 1, &ms, &owner), 0);
+        n = s3__bucket_encode(5, "us-east-1", NULL, rec, sizeof rec);
+        assert_int_equal(s3__bucket_decode(rec, n, &ms, &owner), 0);
+        assert_int_equal(owner.len, 0);
+    }
 }
 
 static void test_tokens(void **state)
