@@ -235,6 +235,38 @@ int s3__cfg_put_checked_or_reply(struct http_req *r, unsigned kind, struct sl_st
     return s3__submit_or_reply(r, &c->base, cfg_cont);
 }
 
+int s3__cfg_reply_or_reply(struct http_req *r, unsigned kind, enum awserr missing,
+                           const char *content_type, const char *what)
+{
+    struct s3 *s3 = s3__of(r);
+    struct s3__target *t = s3__target_of(r);
+    struct sl_str v;
+    MDB_txn *txn;
+    int rc = store_read_begin(s3->st, &txn);
+
+    if (rc != 0) {
+        return s3__internal_or_reply(r, what, rc);
+    }
+    if (s3__bucket_check_or_reply(r, txn, t->bucket) < 0) {
+        store_read_end(s3->st, txn);
+        return -1;
+    }
+    rc = s3__cfg_get(s3, txn, t->bucket, kind, &v);
+    if (rc == 0) {
+        v.p = arena_strndup(&r->arena, v.p, v.len);
+    }
+    store_read_end(s3->st, txn);
+    if (rc == MDB_NOTFOUND) {
+        http_req_fail(r, missing, NULL);
+        http_req_fail_field(r, "BucketName", t->bucket);
+        return -1;
+    }
+    if (rc != 0) {
+        return s3__internal_or_reply(r, what, rc);
+    }
+    return http_reply(r, 200, content_type, v.p, v.len);
+}
+
 int s3__cfg_drop_bucket(struct s3 *s3, MDB_txn *txn, const char *bucket)
 {
     size_t bl = strlen(bucket);

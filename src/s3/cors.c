@@ -343,20 +343,6 @@ int s3_delete_bucket_cors(struct http_req *r)
 
 int s3_get_bucket_cors(struct http_req *r)
 {
-    struct s3__target *t = s3__target_of(r);
-    struct sl_str cfg;
-    int rc = cfg_read(r, t->bucket, &cfg);
-
-    if (rc == S3_ENOBUCKET) {
-        return s3__no_such_bucket_or_reply(r, t->bucket);
-    }
-    if (rc == MDB_NOTFOUND) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_CORS, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
-    }
-    if (rc != 0) {
-        return s3__internal_or_reply(r, "GetBucketCors", rc);
-    }
-    return http_reply(r, 200, "application/xml", cfg.p, cfg.len);
+    return s3__cfg_reply_or_reply(r, S3__CFG_CORS, AWSERR_S3_NO_SUCH_CORS, "application/xml",
+                                  "GetBucketCors");
 }

@@ -224,33 +224,7 @@ int s3_delete_bucket_lifecycle(struct http_req *r)
 
 int s3_get_bucket_lifecycle(struct http_req *r)
 {
-    struct s3 *s3 = s3__of(r);
-    struct s3__target *t = s3__target_of(r);
-    struct sl_str v;
-    MDB_txn *txn;
-    int rc = store_read_begin(s3->st, &txn);
-
-    if (rc != 0) {
-        return s3__internal_or_reply(r, "GetBucketLifecycleConfiguration", rc);
-    }
-    if (s3__bucket_check_or_reply(r, txn, t->bucket) < 0) {
-        store_read_end(s3->st, txn);
-        return -1;
-    }
-    rc = s3__cfg_get(s3, txn, t->bucket, S3__CFG_LIFECYCLE, &v);
-    if (rc == 0) {
-        v.p = arena_strndup(&r->arena, v.p, v.len);
-    }
-    store_read_end(s3->st, txn);
-    if (rc == MDB_NOTFOUND) {
-        http_req_fail(r, AWSERR_S3_NO_LIFECYCLE, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
-    }
-    if (rc != 0) {
-        return s3__internal_or_reply(r, "GetBucketLifecycleConfiguration", rc);
-    }
-    return http_reply(r, 200, "application/xml", v.p, v.len);
+    return s3__cfg_reply_or_reply(r, S3__CFG_LIFECYCLE, AWSERR_S3_NO_LIFECYCLE, "application/xml", "GetBucketLifecycleConfiguration");
 }
 
 /* ---- the sweeper ---- */

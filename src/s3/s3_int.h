@@ -203,6 +203,10 @@ int s3__cfg_put_checked_or_reply(struct http_req *r, unsigned kind, struct sl_st
                                  int (*check)(struct s3 *s3, MDB_txn *txn, const char *bucket,
                                               struct sl_str value),
                                  const char *state_msg);
+/* Answers the request's bucket's configuration kind as stored (content_type), or the error
+ * missing (with BucketName) when it has none. Returns 0 or -1. */
+int s3__cfg_reply_or_reply(struct http_req *r, unsigned kind, enum awserr missing,
+                           const char *content_type, const char *what);
 /* In a writer op: removes every configuration of bucket. */
 int s3__cfg_drop_bucket(struct s3 *s3, MDB_txn *txn, const char *bucket);
 
