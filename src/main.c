@@ -247,6 +247,11 @@ static int serve(int argc, char **argv)
         log_error("sluice", "%s", err);
         goto out;
     }
+    rc = lam_start(lam);
+    if (rc < 0) {
+        log_error("sluice", "cannot start Lambda's workers: %s", lam_strerror(rc));
+        goto out;
+    }
     banner(&c, http_server_port(srv), a, created);
 
     while (sigwait(&set, &sig) != 0) {

@@ -52,6 +52,8 @@ enum awserr_ns {
     X(INVALID_ARGUMENT, 400, "InvalidArgumentException", AWSERR_NS_SERVICE, "%s")              \
     X(EXPIRED_ITERATOR, 400, "ExpiredIteratorException", AWSERR_NS_SERVICE, "%s")              \
     X(TRIMMED_DATA, 400, "TrimmedDataAccessException", AWSERR_NS_SERVICE, "%s")                \
+    X(CONDITIONAL_CHECK_FAILED, 400, "ConditionalCheckFailedException", AWSERR_NS_SERVICE,     \
+      "The conditional request failed")                                                        \
     /* Lambda (REST-JSON): codes and statuses of the Lambda API reference */                   \
     X(LAMBDA_NOT_FOUND, 404, "ResourceNotFoundException", AWSERR_NS_SERVICE, "%s")             \
     X(LAMBDA_CONFLICT, 409, "ResourceConflictException", AWSERR_NS_SERVICE, "%s")              \

@@ -204,6 +204,15 @@ void http_req_fail_field(struct http_req *r, const char *name, const char *value
     r->err_fields = h;
 }
 
+void http_req_fail_json(struct http_req *r, const char *name, const char *json, size_t len)
+{
+    struct http_hdr *h = arena_new(&r->arena, struct http_hdr);
+    h->name = arena_strdup(&r->arena, name);
+    h->value = arena_strndup(&r->arena, json, len);
+    h->next = r->err_json;
+    r->err_json = h;
+}
+
 int http_reply(struct http_req *r, unsigned status, const char *content_type, const char *body,
                size_t len)
 {
@@ -437,6 +446,12 @@ static void render_error(struct http_req *r)
         json_object_set_new(o, "__type", json_string(type));
         if (r->err_msg) {
             json_object_set_new(o, "message", json_string(r->err_msg));
+        }
+        for (struct http_hdr *f = r->err_json; f; f = f->next) {
+            json_t *v = json_loads(f->value, JSON_DECODE_ANY, NULL);
+            if (v) {
+                json_object_set_new(o, f->name, v);
+            }
         }
         s = json_dumps(o, JSON_COMPACT);
         buf_puts(&b, s);

@@ -167,6 +167,7 @@ struct http_req {
     enum awserr err;
     const char *err_msg;
     struct http_hdr *err_fields;    /* extra XML elements (BucketName, Key, ...) */
+    struct http_hdr *err_json;      /* JSON protocols: extra members, values as JSON text */
 
     /* Suspension. */
     pthread_mutex_t lock;
@@ -226,6 +227,11 @@ int http_req_fail(struct http_req *r, enum awserr e, const char *fmt, ...)
 /* Adds an element to an XML error (<BucketName>b</BucketName>), or a string member to a
  * REST-JSON error body ("Reason": "..."). */
 void http_req_fail_field(struct http_req *r, const char *name, const char *value);
+
+/* Adds a member to a JSON protocol's error body whose value is the JSON text json[0..len)
+ * (copied): DynamoDB's ConditionalCheckFailedException carries the old "Item". Text that is
+ * not JSON is left out. */
+void http_req_fail_json(struct http_req *r, const char *name, const char *json, size_t len);
 
 /* Sets a response; body is borrowed until the request ends (use the arena). Returns 0. */
 int http_reply(struct http_req *r, unsigned status, const char *content_type, const char *body,

@@ -151,6 +151,38 @@ int ddb_item_write_json(const void *p, size_t n, const struct sl_str *only, size
 /* The same as a new JSON object (owned by the caller), or NULL when the bytes are damaged. */
 json_t *ddb_item_to_json(const void *p, size_t n, const struct sl_str *only, size_t n_only);
 
+/*
+ * Encodes one AttributeValue (as an attribute of an item: nesting counts from level 1) with
+ * DynamoDB's checks: the type pass (SerializationException) then the value pass. Appends its
+ * tag and body to out; *size receives DynamoDB's size of the value. Returns 0, or -1 with err
+ * filled. ddb_value_types() runs the type pass alone. av borrowed for the call.
+ */
+int ddb_value_encode(const json_t *av, struct arena *a, struct buf *out, size_t *size,
+                     struct ddb_err *err);
+int ddb_value_types(const json_t *av, struct ddb_err *err);
+
+/*
+ * The readers of the encoding, for the expression evaluator (expr_value.c): each reads one
+ * element at p, checking it against end, and returns the pointer after it, or NULL when the
+ * bytes are damaged. A value is its tag and body (struct ddb_attr's val and val_len); a name
+ * (and a set member) its varint length and bytes.
+ */
+const unsigned char *ddb_rd_varint(const unsigned char *p, const unsigned char *end,
+                                   uint64_t *v);
+const unsigned char *ddb_rd_value(const unsigned char *p, const unsigned char *end, int *type,
+                                  const unsigned char **val, size_t *len);
+const unsigned char *ddb_rd_name(const unsigned char *p, const unsigned char *end,
+                                 const char **name, size_t *len);
+
+/*
+ * a + b (or a - b when negate_b), exactly. A result DynamoDB cannot store is refused with its
+ * errors: -DDB_NUM_OVERFLOW for a magnitude of 1E+126 or more and also for a result that
+ * needs more than 38 significant digits (DynamoDB answers "1E+50 + 1" with its overflow
+ * message), -DDB_NUM_UNDERFLOW for a magnitude below 1E-130. Returns 0 or one of those.
+ */
+int ddb_num_add(const struct ddb_num *a, const struct ddb_num *b, bool negate_b,
+                struct ddb_num *out);
+
 /* DynamoDB's size of the value of one attribute as encoded (not counting its name), for
  * sizes of key subsets (stream records). Returns 0 for a damaged value. */
 size_t ddb_attr_size(const struct ddb_attr *a);

@@ -21,6 +21,7 @@
 
 #include "dynamodb/attr.h"
 #include "dynamodb/dynamodb.h"
+#include "dynamodb/expr.h"
 
 /* Limits from the DynamoDB developer guide, "Service, account, and table quotas". */
 #define DDB_TABLE_NAME_MIN 3
@@ -81,6 +82,7 @@ int ddb_update_table(struct http_req *r);
 int ddb_put_item(struct http_req *r);
 int ddb_get_item(struct http_req *r);
 int ddb_delete_item(struct http_req *r);
+int ddb_update_item(struct http_req *r);
 
 /*
  * Queues op for the writer with r waiting for it: cont(r) runs once op's done() resumed r.
@@ -134,6 +136,42 @@ int ddb__type_or_reply(struct http_req *r, const json_t *v, enum ddb_jtype t);
 
 /* Fails r with an attribute-value error from attr.c. Returns -1. */
 int ddb__attr_fail_or_reply(struct http_req *r, const struct ddb_err *err);
+
+/* ---- the expression members of item requests (item_expr.c) ---- */
+
+struct ddb_schema;
+
+enum ddb_req_flags {
+    DDB_REQ_CONDITION = 1 << 0,     /* ConditionExpression, Expected, ConditionalOperator */
+    DDB_REQ_UPDATE = 1 << 1,        /* UpdateExpression, AttributeUpdates */
+    DDB_REQ_PROJECTION = 1 << 2,    /* ProjectionExpression (AttributesToGet: GetItem's own) */
+};
+
+/* A request's parsed expressions (legacy members translated); from r's arena. */
+struct ddb_req_expr {
+    struct ddb_expr_ctx ctx;
+    struct ddb_node *cond;
+    struct ddb_update *update;
+    struct ddb_proj *proj;
+};
+
+/* Does the request carry any member of the kinds in flags? Without one, the three stages
+ * below have nothing to check, and the hot paths skip them. */
+bool ddb__expr_members(const struct http_req *r, unsigned flags);
+/* The JSON types of ExpressionAttributeNames' values, ExpressionAttributeValues and the
+ * legacy members' insides (SerializationException). Returns 0 or -1 with the error set. */
+int ddb__expr_types_or_reply(struct http_req *r, unsigned flags);
+/* Which members go together (after the member constraints, before the item's values):
+ * expression and non-expression members, ExpressionAttributeNames/Values without an
+ * expression, empty expressions, ConditionalOperator without Expected. Returns 0 or -1. */
+int ddb__expr_params_or_reply(struct http_req *r, unsigned flags);
+/* The legacy members' checks, the substitutions, the parse of each expression and the
+ * unused names and values, in DynamoDB's order. Fills *out. Returns 0 or -1. */
+int ddb__expr_parse_or_reply(struct http_req *r, unsigned flags, struct ddb_req_expr *out);
+/* An update's key rules, once the table is known: "Cannot update attribute pk. This
+ * attribute is part of the key", and no document path below a key attribute. */
+int ddb__update_key_or_reply(struct http_req *r, const struct ddb_schema *s,
+                             const struct ddb_update *u);
 
 /* ---- the catalog and the schema record (catalog.c) ---- */
 

@@ -2,7 +2,7 @@
  * dynamodb.h: the DynamoDB service, the only header of src/dynamodb/ other folders include.
  *
  * What it is: the DynamoDB JSON 1.0 API (X-Amz-Target DynamoDB_20120810.*) on the store:
- * the table catalog now; items, expressions, indexes and transactions as they land.
+ * the table catalog, items and their expressions; indexes and transactions as they land.
  * What it is not: the stream read API (src/streams/), the HTTP server (src/core/http.c).
  *
  * Threads: ddb_new() and ddb_free() on the main thread; handlers on HTTP threads; catalog

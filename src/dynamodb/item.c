@@ -1,21 +1,24 @@
 /*
- * item.c: the DynamoDB item operations PutItem, GetItem and DeleteItem.
+ * item.c: the DynamoDB item operations PutItem, GetItem, DeleteItem and UpdateItem.
  *
  * What it is: request validation in DynamoDB's order and words (types, then member
- * constraints, then attribute values, then the table and its key), GetItem in a read
- * transaction with the answer written straight from the stored bytes, and the writes as
- * writer ops that re-read the table's schema in the write transaction, change the item, its
- * table's counters and its stream in one nested transaction, and resume the request.
+ * constraints, then which members go together, then attribute values, then the expressions,
+ * then the table and its key), GetItem in a read transaction with the answer written straight
+ * from the stored bytes (or from its projection), and the writes as writer ops that re-read
+ * the table's schema in the write transaction, evaluate the condition on the stored item,
+ * change the item, its table's counters and its stream in one nested transaction, and resume
+ * the request.
  *
- * What it is not: expressions (ConditionExpression, Expected, ProjectionExpression) and
- * UpdateItem, which a later change adds on top of the same encoding; until then a request
- * that carries a condition or a projection is refused with a ValidationException that says
- * so, never served as if the condition were not there (docs/compatibility.md).
+ * What it is not: the expression language (expr_*.c) and the expression members' own checks
+ * (item_expr.c).
  *
  * A write's life (struct write_op):
- *   handler (HTTP thread): validate, encode, read the schema, build the key, submit
+ *   handler (HTTP thread): validate, encode, parse the expressions, read the schema, build
+ *     the key, submit
  *   apply (writer): schema again (-ENOENT: gone; -ESTALE: replaced by a table of the same
- *     name since the handler read it), old item, stream record, write, counters
+ *     name since the handler read it), old item, condition (W_CONDITION_FAILED), the new item
+ *     (UpdateItem: the update applied to the old one, or W_UPDATE_FAILED), the item to
+ *     answer with, stream record, write, counters
  *   done (writer): wake stream readers when a record was appended; resume the request
  *   cont (HTTP thread): answer; on -ESTALE run the handler again against the new table
  */
@@ -94,61 +97,6 @@ static int encode_or_reply(struct http_req *r, const json_t *map, const char **o
     }
     *out = buf_detach(&b, len);
     arena_on_clear(&r->arena, ddb__free_cb, (void *)*out);
-    return 0;
-}
-
-/*
- * The condition and projection members. DynamoDB's own rules for them that need no
- * expression support are checked as DynamoDB checks them; an expression itself is refused.
- * cond is "ConditionExpression" or "ProjectionExpression", legacy "Expected" or
- * "AttributesToGet" (legacy_ok: served without expressions); takes_values: the operation has
- * ExpressionAttributeValues and ConditionalOperator members.
- */
-static int expressions_or_reply(struct http_req *r, const char *cond, const char *legacy,
-                                bool legacy_ok, bool takes_values)
-{
-    const json_t *c = json_object_get(r->json, cond);
-    const json_t *l = json_object_get(r->json, legacy);
-    const json_t *ean = json_object_get(r->json, "ExpressionAttributeNames");
-    /* GetItem has no ExpressionAttributeValues: an unknown member is ignored, as DynamoDB
-     * ignores it. */
-    const json_t *eav = takes_values ? json_object_get(r->json, "ExpressionAttributeValues")
-                                     : NULL;
-    const json_t *cop = takes_values ? json_object_get(r->json, "ConditionalOperator") : NULL;
-    bool has_c = c && !json_is_null(c), has_l = l && !json_is_null(l);
-    bool has_eav = eav && !json_is_null(eav), has_ean = ean && !json_is_null(ean);
-
-    if (has_c && has_l) {
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "Can not use both expression and non-expression parameters in the "
-                             "same request: Non-expression parameters: {%s} Expression "
-                             "parameters: {%s}",
-                             legacy, cond);
-    }
-    if (!has_c && (has_eav || has_ean)) {
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "1 validation error detected: %s can only be specified when using "
-                             "expressions",
-                             has_eav ? "ExpressionAttributeValues" : "ExpressionAttributeNames");
-    }
-    if (has_c && json_string_length(c) == 0) {
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "1 validation error detected: Invalid %s: The expression can not "
-                             "be empty;",
-                             cond);
-    }
-    if (has_c) {
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "%s is not supported by sluice yet", cond);
-    }
-    if (has_l && !legacy_ok) {
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "%s is not supported by sluice yet", legacy);
-    }
-    if (cop && !json_is_null(cop) && !has_l) {
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "ConditionalOperator cannot be used without Filter or Expected");
-    }
     return 0;
 }
 
@@ -242,44 +190,157 @@ static double write_units(uint32_t a, uint32_t b)
 
 /* ---- writes ---- */
 
+/* ReturnValues. */
+enum rv {
+    RV_NONE = 0,
+    RV_ALL_OLD,
+    RV_UPDATED_OLD,
+    RV_ALL_NEW,
+    RV_UPDATED_NEW,
+};
+
+static enum rv rv_of(const char *s)
+{
+    static const char *const names[] = { "NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW",
+                                         "UPDATED_NEW" };
+    for (int i = 0; s && i < 5; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            return (enum rv)i;
+        }
+    }
+    return RV_NONE;
+}
+
+enum write_kind {
+    W_PUT = 0,
+    W_DELETE,
+    W_UPDATE,
+};
+
+/* What apply() returns when the condition is false: the nested txn is rolled back. */
+#define W_CONDITION_FAILED (-ECANCELED)
+/* ... and when the update cannot be applied (uerr says why). */
+#define W_UPDATE_FAILED (-EINVAL)
+
 struct write_op {
     struct store_op base;
     struct ddb *d;
     struct http_req *r;
     int (*handler)(struct http_req *r);     /* run again on -ESTALE */
+    enum write_kind kind;
     const char *table;                      /* borrowed from r's body */
     uint32_t id;                            /* the table id the key was built for */
     struct ddb_key key;
-    const char *item;                       /* PutItem: the new item; NULL for DeleteItem */
+    const char *item;                       /* PutItem: the new item; UpdateItem: the Key */
     size_t item_len;
     uint32_t item_size;
-    bool want_old;                          /* ReturnValues ALL_OLD */
+    struct ddb_req_expr ex;                 /* the condition and the update, from r's arena */
+    enum rv rv;
+    bool rvoccf;                            /* ReturnValuesOnConditionCheckFailure ALL_OLD */
     enum rcc rcc;
     /* Set by apply, afresh on each run. */
-    bool had_old;
     uint32_t old_size;
-    char *old;                              /* a copy when want_old (malloc, freed with r) */
-    size_t old_len;
+    uint32_t new_size;
+    char *ret;                              /* the item to answer with (malloc, freed with r) */
+    size_t ret_len;
     bool appended;                          /* a stream record was appended */
+    struct ddb_err uerr;                    /* W_UPDATE_FAILED: DynamoDB's message */
 };
+
+static char *copy_bytes(const void *p, size_t n, size_t *len)
+{
+    char *c = xmalloc(n ? n : 1);
+    memcpy(c, p, n);
+    *len = n;
+    return c;
+}
+
+/* Keeps the answer's item: a projection of the updated paths, or the whole item. */
+static void keep_ret(struct write_op *w, struct arena *a, const void *item, size_t n,
+                     bool project)
+{
+    struct buf b;
+    struct ddb_item_view v;
+    if (!item) {
+        return;
+    }
+    if (!project) {
+        w->ret = copy_bytes(item, n, &w->ret_len);
+        return;
+    }
+    buf_init(&b, DDB_ITEM_ENC_MAX);
+    if (ddb_update_project(w->ex.update, a, item, n, &b) == 0 &&
+        ddb_item_open(b.p, b.len, &v) == 0 && v.count > 0) {
+        w->ret = copy_bytes(b.p, b.len, &w->ret_len);
+    }
+    buf_release(&b);
+}
+
+/* Writes the new item (new_ NULL: deletes it), its stream record and the counters. */
+static int write_item(struct write_op *w, MDB_txn *txn, const struct ddb_schema *s,
+                      const void *old, size_t old_len, const void *new_, size_t new_len)
+{
+    MDB_val k = { w->key.len, w->key.b };
+    int rc = 0;
+
+    if (!new_) {
+        /* DeleteItem: a missing item changes nothing and writes no record. */
+        if (!old) {
+            return 0;
+        }
+        if (s->view != DDB_VIEW_NONE) {
+            /* Before the delete: the old bytes are in the map until then. */
+            rc = ddb__stream_record(w->d, txn, s, old, old_len, NULL, 0);
+            w->appended = rc == 0;
+        }
+        if (rc == 0) {
+            rc = mdb_del(txn, w->d->items, &k, NULL);
+        }
+        if (rc == 0) {
+            rc = ddb__counts_add(w->d, txn, s->id, -1, -(int64_t)w->old_size);
+        }
+        return rc;
+    }
+    if (old && old_len == new_len && memcmp(old, new_, new_len) == 0) {
+        /* The same item again: nothing changes, so nothing is written or recorded. */
+        return 0;
+    }
+    if (s->view != DDB_VIEW_NONE) {
+        rc = ddb__stream_record(w->d, txn, s, old, old ? old_len : 0, new_, new_len);
+        w->appended = rc == 0;
+    }
+    if (rc == 0) {
+        MDB_val nv = { new_len, (void *)new_ };
+        rc = mdb_put(txn, w->d->items, &k, &nv, 0);
+    }
+    if (rc == 0) {
+        rc = ddb__counts_add(w->d, txn, s->id, old ? 0 : 1,
+                             (int64_t)w->new_size - (int64_t)w->old_size);
+    }
+    return rc;
+}
 
 static int write_apply(struct store_op *op, MDB_txn *txn)
 {
+    static const struct ddb_update no_update = { NULL, 0 };
     struct write_op *w = (struct write_op *)op;
     struct ddb *d = w->d;
     struct ddb_schema s;
     struct ddb_item_view view;
-    MDB_val k = { w->key.len, w->key.b }, v;
+    MDB_val k = { w->key.len, w->key.b }, v = { 0, NULL };
     const void *old = NULL;
+    struct arena a;
+    struct buf nb;
     int rc;
 
     store_assert_writer(d->st);
-    w->had_old = false;
     w->old_size = 0;
+    w->new_size = w->item_size;
     w->appended = false;
-    free(w->old);
-    w->old = NULL;
-    w->old_len = 0;
+    free(w->ret);
+    w->ret = NULL;
+    w->ret_len = 0;
+    w->uerr.kind = DDB_ERR_NONE;
 
     rc = ddb__schema_get(d, txn, w->table, &s);
     if (rc) {
@@ -294,52 +355,59 @@ static int write_apply(struct store_op *op, MDB_txn *txn)
             return -EIO;
         }
         old = v.mv_data;
-        w->had_old = true;
         w->old_size = view.size;
-        if (w->want_old) {
-            w->old = xmalloc(v.mv_size);
-            memcpy(w->old, v.mv_data, v.mv_size);
-            w->old_len = v.mv_size;
-        }
     }
     else if (rc != MDB_NOTFOUND) {
         return rc;
     }
-    rc = 0;
-    if (!w->item) {
-        /* DeleteItem: a missing item changes nothing and writes no record. */
-        if (!old) {
-            return 0;
-        }
-        if (s.view != DDB_VIEW_NONE) {
-            /* Before the delete: the old bytes are in the map until then. */
-            rc = ddb__stream_record(d, txn, &s, old, v.mv_size, NULL, 0);
-            w->appended = rc == 0;
+    if (w->ex.cond) {
+        rc = ddb_cond_eval(w->ex.cond, old, v.mv_size);
+        if (rc < 0) {
+            return -EIO;
         }
         if (rc == 0) {
-            rc = mdb_del(txn, d->items, &k, NULL);
+            if (w->rvoccf && old) {
+                w->ret = copy_bytes(old, v.mv_size, &w->ret_len);
+            }
+            return W_CONDITION_FAILED;
         }
-        if (rc == 0) {
-            rc = ddb__counts_add(d, txn, s.id, -1, -(int64_t)w->old_size);
+    }
+    if (w->kind != W_UPDATE) {
+        if (w->rv == RV_ALL_OLD && old) {
+            w->ret = copy_bytes(old, v.mv_size, &w->ret_len);
         }
-        return rc;
+        return write_item(w, txn, &s, old, v.mv_size, w->kind == W_PUT ? w->item : NULL,
+                          w->item_len);
     }
-    if (old && v.mv_size == w->item_len && memcmp(old, w->item, w->item_len) == 0) {
-        /* The same item again: nothing changes, so nothing is written or recorded. */
-        return 0;
+    arena_init(&a);
+    buf_init(&nb, DDB_ITEM_ENC_MAX);
+    rc = ddb_update_apply(w->ex.update ? w->ex.update : &no_update, old, v.mv_size, w->item,
+                          w->item_len, &a, &nb, &w->uerr);
+    if (rc < 0) {
+        rc = W_UPDATE_FAILED;
+        goto out;
     }
-    if (s.view != DDB_VIEW_NONE) {
-        rc = ddb__stream_record(d, txn, &s, old, old ? v.mv_size : 0, w->item, w->item_len);
-        w->appended = rc == 0;
+    if (ddb_item_open(nb.p, nb.len, &view) < 0) {
+        rc = -EIO;
+        goto out;
     }
-    if (rc == 0) {
-        MDB_val nv = { w->item_len, (void *)w->item };
-        rc = mdb_put(txn, d->items, &k, &nv, 0);
+    w->new_size = view.size;
+    switch (w->rv) {
+    case RV_ALL_OLD:
+    case RV_UPDATED_OLD:
+        keep_ret(w, &a, old, v.mv_size, w->rv == RV_UPDATED_OLD);
+        break;
+    case RV_ALL_NEW:
+    case RV_UPDATED_NEW:
+        keep_ret(w, &a, nb.p, nb.len, w->rv == RV_UPDATED_NEW);
+        break;
+    default:
+        break;
     }
-    if (rc == 0) {
-        rc = ddb__counts_add(d, txn, s.id, old ? 0 : 1,
-                             (int64_t)w->item_size - (int64_t)w->old_size);
-    }
+    rc = write_item(w, txn, &s, old, v.mv_size, nb.p, nb.len);
+out:
+    buf_release(&nb);
+    arena_clear(&a);
     return rc;
 }
 
@@ -352,12 +420,31 @@ static void write_done(struct store_op *op, int rc)
     http_req_resume(w->r);
 }
 
+static const char *op_name(const struct write_op *w)
+{
+    return w->kind == W_PUT ? "PutItem" : w->kind == W_DELETE ? "DeleteItem" : "UpdateItem";
+}
+
+/* ConditionalCheckFailedException, with the old item when it was asked for. */
+static int condition_failed_or_reply(struct http_req *r, const struct write_op *w)
+{
+    if (w->ret) {
+        struct buf b;
+        buf_init(&b, 4 * DDB_ITEM_ENC_MAX);
+        if (ddb_item_write_json(w->ret, w->ret_len, NULL, 0, &b) == 0) {
+            http_req_fail_json(r, "Item", b.p, b.len);
+        }
+        buf_release(&b);
+    }
+    return http_req_fail(r, AWSERR_CONDITIONAL_CHECK_FAILED, NULL);
+}
+
 static int write_cont(struct http_req *r)
 {
     struct write_op *w = r->op_ctx;
 
-    if (w->old) {
-        arena_on_clear(&r->arena, ddb__free_cb, w->old);
+    if (w->ret) {
+        arena_on_clear(&r->arena, ddb__free_cb, w->ret);
     }
     switch (w->base.rc) {
     case 0:
@@ -366,15 +453,21 @@ static int write_cont(struct http_req *r)
         return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
     case -ESTALE:
         /* The table was deleted and created again since the key was built: start over. */
+        w->ret = NULL;
         return w->handler(r);
+    case W_CONDITION_FAILED:
+        return condition_failed_or_reply(r, w);
+    case W_UPDATE_FAILED:
+        if (w->uerr.kind != DDB_ERR_NONE) {
+            return ddb__attr_fail_or_reply(r, &w->uerr);
+        }
+        /* fall through */
     default:
-        log_error("dynamodb", "%s on %s: %s", w->item ? "PutItem" : "DeleteItem", w->table,
-                  store_strerror(w->base.rc));
+        log_error("dynamodb", "%s on %s: %s", op_name(w), w->table, store_strerror(w->base.rc));
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    return reply_or_reply(r, "Attributes", w->want_old && w->had_old ? w->old : NULL,
-                          w->old_len, NULL, 0, w->rcc, w->table,
-                          write_units(w->item ? w->item_size : 0, w->old_size));
+    return reply_or_reply(r, "Attributes", w->ret, w->ret_len, NULL, 0, w->rcc, w->table,
+                          write_units(w->kind == W_DELETE ? 0 : w->new_size, w->old_size));
 }
 
 static int submit_or_reply(struct http_req *r, struct write_op *w)
@@ -387,8 +480,10 @@ static int submit_or_reply(struct http_req *r, struct write_op *w)
 }
 
 /*
- * The members PutItem and DeleteItem share. map_member is "Item" or "Key". Fills w's table,
- * want_old and rcc, and the encoded map. Returns 0 or -1 with the error set.
+ * The members PutItem, DeleteItem and UpdateItem share, checked in DynamoDB's order: JSON
+ * types, member constraints, which members go together, the item's values, then the
+ * expressions. map_member is "Item" or "Key". Fills w's table, rv, rvoccf, rcc and ex, and the
+ * encoded map. Returns 0 or -1 with the error set.
  */
 static int write_request_or_reply(struct http_req *r, const char *map_member,
                                   const char *map_path, struct write_op *w, const char **enc,
@@ -397,12 +492,14 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     const struct member types[] = {
         { "TableName", DDB_J_STRING },
         { map_member, DDB_J_MAP },
+        { "AttributeUpdates", DDB_J_MAP },
+        { "Expected", DDB_J_MAP },
+        { "ConditionalOperator", DDB_J_STRING },
         { "ReturnValues", DDB_J_STRING },
         { "ReturnConsumedCapacity", DDB_J_STRING },
         { "ReturnItemCollectionMetrics", DDB_J_STRING },
+        { "UpdateExpression", DDB_J_STRING },
         { "ConditionExpression", DDB_J_STRING },
-        { "Expected", DDB_J_MAP },
-        { "ConditionalOperator", DDB_J_STRING },
         { "ExpressionAttributeNames", DDB_J_MAP },
         { "ExpressionAttributeValues", DDB_J_MAP },
         { "ReturnValuesOnConditionCheckFailure", DDB_J_STRING },
@@ -410,11 +507,25 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     const json_t *in = r->json;
     const json_t *map = json_object_get(in, map_member);
     const char *rv = json_string_value(json_object_get(in, "ReturnValues"));
+    const char *rvoccf = json_string_value(json_object_get(in, "ReturnValuesOnConditionCheckFailure"));
+    unsigned flags = DDB_REQ_CONDITION | (w->kind == W_UPDATE ? DDB_REQ_UPDATE : 0);
     struct ddb_verr ve = { 0 };
     struct ddb_err verr;
 
-    if (types_or_reply(r, types, sizeof types / sizeof types[0]) < 0 ||
-        encode_or_reply(r, map, enc, enc_len, size, &verr) < 0) {
+    /* AttributeUpdates and UpdateExpression are UpdateItem's alone: PutItem and DeleteItem
+     * ignore them, as DynamoDB ignores members an operation does not have. */
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        bool update_only = strcmp(types[i].name, "AttributeUpdates") == 0 ||
+                           strcmp(types[i].name, "UpdateExpression") == 0;
+        if ((!update_only || w->kind == W_UPDATE) &&
+            ddb__type_or_reply(r, json_object_get(r->json, types[i].name), types[i].type) < 0) {
+            return -1;
+        }
+    }
+    bool exprs = ddb__expr_members(r, flags);
+
+    if (encode_or_reply(r, map, enc, enc_len, size, &verr) < 0 ||
+        (exprs && ddb__expr_types_or_reply(r, flags) < 0)) {
         return -1;
     }
     ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"), "returnConsumedCapacity",
@@ -435,19 +546,23 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     if (ve.n) {
         return ddb__verr_reply(r, &ve);
     }
-    if (rv && strcmp(rv, "NONE") != 0 && strcmp(rv, "ALL_OLD") != 0) {
+    if (w->kind != W_UPDATE && rv && strcmp(rv, "NONE") != 0 && strcmp(rv, "ALL_OLD") != 0) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "1 validation error detected: ReturnValues can only be ALL_OLD or "
                              "NONE");
     }
-    if (expressions_or_reply(r, "ConditionExpression", "Expected", false, true) < 0) {
+    if (exprs && ddb__expr_params_or_reply(r, flags) < 0) {
         return -1;
     }
     if (verr.kind != DDB_ERR_NONE) {
         return ddb__attr_fail_or_reply(r, &verr);
     }
+    if (exprs && ddb__expr_parse_or_reply(r, flags, &w->ex) < 0) {
+        return -1;
+    }
     w->table = json_string_value(json_object_get(in, "TableName"));
-    w->want_old = rv && strcmp(rv, "ALL_OLD") == 0;
+    w->rv = rv_of(rv);
+    w->rvoccf = rvoccf && strcmp(rvoccf, "ALL_OLD") == 0;
     w->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
     return 0;
 }
@@ -469,11 +584,14 @@ static int key_or_reply(struct http_req *r, struct write_op *w, const char *enc,
     if (rc == 0) {
         w->id = s.id;
         rc = ddb__key_of(&s, enc, enc_len, key_map, &w->key, &kerr);
+        if (rc < 0) {
+            ddb__key_fail_or_reply(r, &kerr);
+        }
+    }
+    if (rc == 0 && w->kind == W_UPDATE) {
+        rc = ddb__update_key_or_reply(r, &s, w->ex.update);
     }
     store_read_end(d->st, txn);
-    if (rc < 0 && r->err == AWSERR_NONE) {
-        return ddb__key_fail_or_reply(r, &kerr);
-    }
     return rc;
 }
 
@@ -485,6 +603,7 @@ int ddb_put_item(struct http_req *r)
     size_t len, size = 0;
 
     w->handler = ddb_put_item;
+    w->kind = W_PUT;
     if (write_request_or_reply(r, "Item", "item", w, &enc, &len, &size) < 0 ||
         key_or_reply(r, w, enc, len, false) < 0) {
         return -1;
@@ -503,10 +622,34 @@ int ddb_delete_item(struct http_req *r)
     size_t len, size = 0;
 
     w->handler = ddb_delete_item;
+    w->kind = W_DELETE;
     if (write_request_or_reply(r, "Key", "key", w, &enc, &len, &size) < 0 ||
         key_or_reply(r, w, enc, len, true) < 0) {
         return -1;
     }
+    return submit_or_reply(r, w);
+}
+
+/*
+ * UpdateItem. The update is applied in the writer's transaction to the item as it is there
+ * (the item is created from its Key when missing, even with no update at all, as DynamoDB
+ * does). Returns 0 when queued or -1 with the error set.
+ */
+int ddb_update_item(struct http_req *r)
+{
+    struct write_op *w = arena_new(&r->arena, struct write_op);
+    const char *enc;
+    size_t len, size = 0;
+
+    w->handler = ddb_update_item;
+    w->kind = W_UPDATE;
+    if (write_request_or_reply(r, "Key", "key", w, &enc, &len, &size) < 0 ||
+        key_or_reply(r, w, enc, len, true) < 0) {
+        return -1;
+    }
+    w->item = enc;
+    w->item_len = len;
+    w->item_size = (uint32_t)size;
     return submit_or_reply(r, w);
 }
 
@@ -545,6 +688,26 @@ static int attributes_to_get_or_reply(struct http_req *r, const json_t *atg,
     return 0;
 }
 
+/* GetItem with a ProjectionExpression: the projected item, written from its encoding. An
+ * item none of whose paths exist is answered as {"Item": {}}, as DynamoDB answers it. */
+static int projected_reply_or_reply(struct http_req *r, const struct ddb_req_expr *ex,
+                                    const void *item, size_t n, enum rcc rcc, const char *table,
+                                    double units)
+{
+    struct buf b;
+    int rc;
+    buf_init(&b, DDB_ITEM_ENC_MAX);
+    rc = ddb_proj_apply(ex->proj, item, n, &b);
+    if (rc < 0) {
+        buf_release(&b);
+        log_error("dynamodb", "projecting an item of %s: %s", table, store_strerror(rc));
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    rc = reply_or_reply(r, "Item", b.p, b.len, NULL, 0, rcc, table, units);
+    buf_release(&b);
+    return rc;
+}
+
 /* GetItem: a read transaction, the answer written from the stored bytes. */
 int ddb_get_item(struct http_req *r)
 {
@@ -567,6 +730,7 @@ int ddb_get_item(struct http_req *r)
     struct ddb_schema s;
     struct ddb_key k;
     struct ddb_key_err kerr;
+    struct ddb_req_expr ex;
     struct sl_str *names;
     size_t n_names, len, size = 0;
     const char *enc;
@@ -575,12 +739,14 @@ int ddb_get_item(struct http_req *r)
     bool consistent;
     enum rcc rcc;
     double units;
+    bool exprs = ddb__expr_members(r, DDB_REQ_PROJECTION);
     int rc;
 
     if (types_or_reply(r, types, sizeof types / sizeof types[0]) < 0 ||
         encode_or_reply(r, key, &enc, &len, &size, &verr) < 0 ||
         attributes_to_get_or_reply(r, json_object_get(in, "AttributesToGet"), &ve, &names,
-                                   &n_names) < 0) {
+                                   &n_names) < 0 ||
+        (exprs && ddb__expr_types_or_reply(r, DDB_REQ_PROJECTION) < 0)) {
         return -1;
     }
     ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"), "returnConsumedCapacity",
@@ -593,7 +759,7 @@ int ddb_get_item(struct http_req *r)
     if (ve.n) {
         return ddb__verr_reply(r, &ve);
     }
-    if (expressions_or_reply(r, "ProjectionExpression", "AttributesToGet", true, false) < 0) {
+    if (exprs && ddb__expr_params_or_reply(r, DDB_REQ_PROJECTION) < 0) {
         return -1;
     }
     if (verr.kind != DDB_ERR_NONE) {
@@ -608,6 +774,10 @@ int ddb_get_item(struct http_req *r)
                                      names[i].p);
             }
         }
+    }
+    ex.proj = NULL;
+    if (exprs && ddb__expr_parse_or_reply(r, DDB_REQ_PROJECTION, &ex) < 0) {
+        return -1;
     }
     consistent = json_is_true(cr) ||
                  (json_is_string(cr) && (strcasecmp(json_string_value(cr), "true") == 0 ||
@@ -640,8 +810,13 @@ int ddb_get_item(struct http_req *r)
         uint32_t sz = ddb_item_open(mv.mv_data, mv.mv_size, &v) == 0 ? v.size : 0;
         /* One read unit per 4 KB, half of one for an eventually consistent read. */
         units = (double)(sz == 0 ? 1 : (sz + 4095) / 4096) * (consistent ? 1.0 : 0.5);
-        rc = reply_or_reply(r, "Item", mv.mv_data, mv.mv_size, names, n_names, rcc, table,
-                            units);
+        if (ex.proj) {
+            rc = projected_reply_or_reply(r, &ex, mv.mv_data, mv.mv_size, rcc, table, units);
+        }
+        else {
+            rc = reply_or_reply(r, "Item", mv.mv_data, mv.mv_size, names, n_names, rcc, table,
+                                units);
+        }
         store_read_end(d->st, txn);
         return rc;
     }

@@ -19,6 +19,7 @@ static const struct http_op ddb_ops[] = {
     { "GetItem", ddb_get_item, 0 },
     { "ListTables", ddb_list_tables, 0 },
     { "PutItem", ddb_put_item, HTTP_OP_WRITE },
+    { "UpdateItem", ddb_update_item, HTTP_OP_WRITE },
     { "UpdateTable", ddb_update_table, HTTP_OP_WRITE },
 };
 

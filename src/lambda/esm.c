@@ -64,14 +64,35 @@ static void reap_stopped(struct lam *l, bool all)
     }
 }
 
+/* Whether the mapping uuid has a running poller. Under esm_mu. */
+static bool has_poller(struct lam *l, const char *uuid)
+{
+    for (struct lam__poller *p = l->pollers; p; p = *lam__poller_next(p)) {
+        if (strcmp(lam__poller_uuid(p), uuid) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Starts the poller of a mapping, unless the pollers do not run yet (lam_start() will start
+ * every mapping's from the store) or this mapping has one already (created between
+ * lam_start()'s flag and its read of the store). */
 static void poller_add(struct lam *l, const json_t *cfgj, uint64_t checkpoint)
 {
     struct lam__poller_env env = poller_env(l);
     struct lam__poller_cfg cfg;
     struct lam__poller *p;
+    bool skip;
 
     memset(&cfg, 0, sizeof cfg);
     snprintf(cfg.uuid, sizeof cfg.uuid, "%s", json_string_value(json_object_get(cfgj, "UUID")));
+    pthread_mutex_lock(&l->esm_mu);
+    skip = !l->esm_started || has_poller(l, cfg.uuid);
+    pthread_mutex_unlock(&l->esm_mu);
+    if (skip) {
+        return;
+    }
     snprintf(cfg.stream_arn, sizeof cfg.stream_arn, "%s",
              json_string_value(json_object_get(cfgj, "EventSourceArn")));
     snprintf(cfg.function, sizeof cfg.function, "%s",
@@ -87,6 +108,12 @@ static void poller_add(struct lam *l, const json_t *cfgj, uint64_t checkpoint)
     }
     pthread_mutex_lock(&l->esm_mu);
     reap_stopped(l, false);
+    if (has_poller(l, cfg.uuid)) {
+        /* The other of the two that may start it (a create and lam_start()) was first. */
+        pthread_mutex_unlock(&l->esm_mu);
+        lam__poller_stop(p);
+        return;
+    }
     *lam__poller_next(p) = l->pollers;
     l->pollers = p;
     pthread_mutex_unlock(&l->esm_mu);
@@ -572,6 +599,12 @@ int lam__esm_start(struct lam *l)
     json_t *pos = json_array();
     size_t i;
     json_t *cfg;
+
+    /* From here on a created mapping starts its own poller; the read below sees every one
+     * created before (has_poller() sorts out one created in between). */
+    pthread_mutex_lock(&l->esm_mu);
+    l->esm_started = true;
+    pthread_mutex_unlock(&l->esm_mu);
     int rc = store_read_begin(l->st, &txn);
 
     if (rc) {

@@ -135,6 +135,7 @@ struct lam {
     pthread_mutex_t esm_mu;
     struct lam__poller *pollers;
     struct lam__poller *stopped;
+    bool esm_started;               /* under esm_mu: lam_start() ran; mappings get pollers */
 };
 
 static inline struct lam *lam__of(struct http_req *r)

@@ -45,14 +45,23 @@ struct lam_options {
 
 /*
  * Opens the service's databases, sweeps code files no function references, starts the
- * supervisor, the async worker and one poller per event source mapping, and returns the HTTP
- * service in *svc (owned by the struct lam; register it before S3). srv is the front door the
- * Runtime API connections are handed to and whose port functions call back on (borrowed; must
- * outlive the struct lam); streams is the change log mappings read (borrowed, likewise).
- * Returns 0, -errno or a store code. Thread: main, before the front door starts.
+ * supervisor, and returns the HTTP service in *svc (owned by the struct lam; register it
+ * before S3). srv is the front door the Runtime API connections are handed to and whose port
+ * functions call back on (borrowed; must outlive the struct lam); streams is the change log
+ * mappings read (borrowed, likewise). Returns 0, -errno or a store code. Thread: main, before
+ * the front door starts.
  */
 int lam_new(struct store *st, struct http_server *srv, struct strm *streams,
             const struct lam_options *opt, struct lam **out, struct http_service **svc);
+
+/*
+ * Starts what invokes functions on its own: the async worker (queued Event invocations) and
+ * one poller per event source mapping. Call it once the front door listens: an environment
+ * gets the front door's port as AWS_ENDPOINT_URL when it starts, and before that there is no
+ * port to give (a mapping resuming at start-up once handed its environments port 0, and every
+ * batch then failed for good). Returns 0 or -errno. Thread: main.
+ */
+int lam_start(struct lam *l);
 
 /*
  * Stops everything that runs: no new invocations are taken, every environment's process group

@@ -19,6 +19,7 @@
  * type's limit get RequestEntityTooLargeException with Lambda's words.
  */
 #define _DEFAULT_SOURCE /* realpath */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -533,12 +534,6 @@ int lam_new(struct store *st, struct http_server *srv, struct strm *streams,
     if (!rc) {
         rc = lam__env_start(l);
     }
-    if (!rc) {
-        rc = lam__async_start(l);
-    }
-    if (!rc) {
-        rc = lam__esm_start(l);
-    }
     l->svc.name = "lambda";
     l->svc.proto = HTTP_PROTO_REST_JSON;
     l->svc.signing_name = "lambda";
@@ -562,6 +557,18 @@ int lam_new(struct store *st, struct http_server *srv, struct strm *streams,
     *out = l;
     *svc = &l->svc;
     return 0;
+}
+
+int lam_start(struct lam *l)
+{
+    int rc;
+
+    assert(http_server_port(l->srv) != 0);
+    rc = lam__async_start(l);
+    if (!rc) {
+        rc = lam__esm_start(l);
+    }
+    return rc;
 }
 
 void lam_shutdown(struct lam *l)

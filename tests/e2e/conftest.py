@@ -4,6 +4,7 @@ exited badly or a sanitizer reported anything.
 
 The binary is $SLUICE_BIN (make test points it at the ASan+UBSan build) or build/sluice.
 """
+import json
 import os
 import re
 import signal
@@ -12,9 +13,14 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import boto3
+import botocore.auth
+import botocore.awsrequest
 import botocore.config
+import botocore.credentials
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -152,6 +158,25 @@ class Server:
                               check=check, timeout=60)
 
 
+def raw(server, target, body):
+    """Sends a DynamoDB request body as it is, signed (botocore would serialize B values,
+    check types, and refuse members it does not know). Returns (status, JSON body)."""
+    data = json.dumps(body).encode()
+    req = botocore.awsrequest.AWSRequest(
+        method="POST", url=server.endpoint + "/", data=data,
+        headers={"Content-Type": "application/x-amz-json-1.0",
+                 "X-Amz-Target": "DynamoDB_20120810." + target})
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials(server.access_key, server.secret),
+                            "dynamodb", "us-east-1").add_auth(req)
+    r = urllib.request.Request(server.endpoint + "/", data=data, headers=dict(req.headers),
+                               method="POST")
+    try:
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 @pytest.fixture
 def data_dir(tmp_path):
     d = tmp_path / "data"
@@ -161,6 +186,16 @@ def data_dir(tmp_path):
 @pytest.fixture
 def server(data_dir):
     s = Server(data_dir).start()
+    yield s
+    rc, _ = s.stop()
+    s.check_clean()
+    assert rc == 0, "server exited with %s:\n%s" % (rc, s.stderr())
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory):
+    """One server for a whole module of short tests (each uses its own tables)."""
+    s = Server(str(tmp_path_factory.mktemp("data"))).start()
     yield s
     rc, _ = s.stop()
     s.check_clean()

@@ -12,6 +12,8 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 from urllib3.exceptions import HTTPError
 
+from conftest import raw
+
 HASH = dict(KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST")
@@ -48,7 +50,7 @@ def num_size(text):
     sign, digits, exp = d.normalize().as_tuple()
     n = len(digits)
     e = n + exp              # value = 0.d1..dn x 10^e
-    return 1 + (n + (e % 2 != 0) + 1) // 2
+    return 1 + (n + (e % 2 != 0) + 1) // 2 + (sign == 1)
 
 
 def value_size(v):
@@ -281,28 +283,6 @@ PUT_ERRORS = [
 ]
 
 
-def raw(server, target, body):
-    """Sends body as it is (botocore would serialize B values and check types)."""
-    import botocore.awsrequest
-    import botocore.auth
-    import botocore.credentials
-    import urllib.request
-    data = json.dumps(body).encode()
-    req = botocore.awsrequest.AWSRequest(
-        method="POST", url=server.endpoint + "/", data=data,
-        headers={"Content-Type": "application/x-amz-json-1.0",
-                 "X-Amz-Target": "DynamoDB_20120810." + target})
-    botocore.auth.SigV4Auth(botocore.credentials.Credentials(server.access_key, server.secret),
-                            "dynamodb", "us-east-1").add_auth(req)
-    r = urllib.request.Request(server.endpoint + "/", data=data, headers=dict(req.headers),
-                               method="POST")
-    try:
-        with urllib.request.urlopen(r, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
 @pytest.mark.parametrize("item,code,message", PUT_ERRORS)
 def test_put_item_errors(server, ddb, item, code, message):
     ddb.create_table(TableName="errs", **HASH)
@@ -373,15 +353,13 @@ def test_request_errors(ddb):
     assert raises(ddb.get_item, TableName="reqs", Key=item, AttributesToGet=[]) == (
         "ValidationException", "1 validation error detected: Value '[]' at 'attributesToGet' "
         "failed to satisfy constraint: Member must have length greater than or equal to 1")
-    # Expressions are not served yet: refused, never ignored.
-    code, msg = raises(ddb.put_item, TableName="reqs", Item=item,
-                       ConditionExpression="attribute_not_exists(pk)")
-    assert code == "ValidationException" and "ConditionExpression is not supported" in msg
-    code, msg = raises(ddb.delete_item, TableName="reqs", Key=item,
-                       Expected={"pk": {"Exists": False}})
-    assert code == "ValidationException" and "Expected is not supported" in msg
-    code, msg = raises(ddb.get_item, TableName="reqs", Key=item, ProjectionExpression="pk")
-    assert code == "ValidationException" and "ProjectionExpression is not supported" in msg
+    # Conditions are evaluated, never ignored.
+    assert raises(ddb.put_item, TableName="reqs", Item=item,
+                  ConditionExpression="attribute_exists(pk)") == (
+        "ConditionalCheckFailedException", "The conditional request failed")
+    assert raises(ddb.delete_item, TableName="reqs", Key=item,
+                  Expected={"pk": {"Exists": True, "Value": {"S": "a"}}}) == (
+        "ConditionalCheckFailedException", "The conditional request failed")
     assert raises(ddb.put_item, TableName="reqs", Item=item, Expected={"pk": {"Exists": False}},
                   ConditionExpression="attribute_not_exists(pk)") == (
         "ValidationException", "Can not use both expression and non-expression parameters in "

@@ -237,3 +237,43 @@ def test_stream_records_reach_the_function(make_server, data_dir, tmp_path):
     assert [b["keys"] for b in batches[done:]] == [["after"]]
     time.sleep(0.5)
     assert len(wait_lines(out, done + 1, timeout=0)) == done + 1
+
+
+ENDPOINT_APP = """
+import json, os
+
+def handler(event, context):
+    if not os.path.exists(os.environ["GATE"]):
+        raise RuntimeError("not yet")
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps({"endpoint": os.environ["AWS_ENDPOINT_URL"],
+                            "keys": [r["dynamodb"]["Keys"]["pk"]["S"]
+                                     for r in event["Records"]]}) + "\\n")
+"""
+
+
+def test_batches_pending_at_start_call_back_on_the_real_port(make_server, data_dir, tmp_path):
+    """A mapping resumed at start-up invokes at once; its environments must still get the
+    front door's port in AWS_ENDPOINT_URL (they once got port 0, before it listened)."""
+    s = make_server(data_dir).start()
+    ddb, lam = s.client("dynamodb"), s.client("lambda")
+    stream = make_table(ddb, "Pending")
+    out, gate = str(tmp_path / "out"), str(tmp_path / "gate")
+    create(lam, "late", {"app.py": ENDPOINT_APP}, Timeout=10,
+           Environment={"Variables": {"OUT": out, "GATE": gate}})
+    lam.create_event_source_mapping(EventSourceArn=stream, FunctionName="late",
+                                    StartingPosition="TRIM_HORIZON", BatchSize=10)
+    ddb.put_item(TableName="Pending", Item={"pk": {"S": "waiting"}})
+    # Failing until the gate opens, the batch is still pending when the server stops.
+    deadline = time.time() + 10
+    while not lam.get_event_source_mapping(
+            UUID=lam.list_event_source_mappings()["EventSourceMappings"][0]["UUID"]
+    )["LastProcessingResult"].startswith("PROBLEM"):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert s.stop()[0] == 0
+    open(gate, "w").close()
+    s2 = make_server(data_dir).start()
+    lines = wait_lines(out, 1)
+    assert lines and lines[0]["keys"] == ["waiting"]
+    assert all(l["endpoint"] == s2.endpoint for l in lines), lines

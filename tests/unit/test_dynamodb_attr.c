@@ -418,6 +418,25 @@ static void test_item_size(void **state)
     assert_int_equal(size_of("{\"n\":{\"N\":\"1\"}}"), 1 + 2);
     assert_int_equal(size_of("{\"n\":{\"N\":\"123\"}}"), 1 + 3);
     assert_int_equal(size_of("{\"n\":{\"N\":\"1234\"}}"), 1 + 3);
+    /* Figures DynamoDB's 400 KB gate measures to the byte: digits straddling the decimal
+     * point cost a byte more, negatives one more, zero one. */
+    static const struct {
+        const char *n;
+        size_t bytes;
+    } nums[] = {
+        { "0", 1 },       { "1", 2 },     { "12", 2 },      { "123", 3 },     { "100", 2 },
+        { "1010", 3 },    { "0042", 2 },  { "0.0000001", 2 }, { "1E125", 2 }, { "1E-100", 2 },
+        { "1.5", 3 },     { "15", 2 },    { "1.200", 3 },   { "1.234", 4 },   { "3.14159", 5 },
+        { "123456", 4 },  { "100.5", 4 }, { "0.15", 2 },    { "-42", 3 },     { "-0", 1 },
+        { "12345678901234567890123456789012345678", 20 },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        struct ddb_num x;
+        assert_int_equal(ddb_num_parse(nums[i].n, strlen(nums[i].n), &x), 0);
+        if (ddb_num_size(&x) != nums[i].bytes) {
+            fail_msg("%s: %zu bytes, want %zu", nums[i].n, ddb_num_size(&x), nums[i].bytes);
+        }
+    }
     assert_int_equal(size_of("{\"s\":{\"SS\":[\"ab\",\"c\"]},\"t\":{\"NS\":[\"1\",\"22\"]}}"),
                      1 + 3 + 1 + 2 + 2);
 }

@@ -2,7 +2,8 @@
  * test_dynamodb_item.c: the DynamoDB item handlers (src/dynamodb/item.c, key.c, catalog.c,
  * stream_record.c) in process, with fake requests and no socket (R29): keys of every type and
  * the long-key form, a write racing with its table being replaced, counters, stream records
- * only for changes, and the reclaiming of a deleted table's items in bounded ops.
+ * only for changes (UpdateItem's too), and the reclaiming of a deleted table's items in
+ * bounded ops.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,6 +219,66 @@ static void test_put_get_delete_and_stream(void **state)
     assert_true(stream_seq(f, "tsn") > s1);
     assert_int_equal(item_count(f, "tsn"), 0);
     assert_null(get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}"));
+}
+
+static uint64_t table_bytes(struct fixture *f, const char *table)
+{
+    char body[128];
+    struct answer a;
+    uint64_t n;
+    snprintf(body, sizeof body, "{\"TableName\":\"%s\"}", table);
+    call(f, ddb_describe_table, body, &a);
+    assert_int_equal(a.err, AWSERR_NONE);
+    n = (uint64_t)json_integer_value(json_object_get(json_object_get(a.body, "Table"),
+                                                     "TableSizeBytes"));
+    json_decref(a.body);
+    return n;
+}
+
+/* UpdateItem keeps the counters and the stream as PutItem does: a record for each change,
+ * none for an update that changes nothing or whose condition fails. */
+static void test_update_item_counts_and_stream(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t s0, s1, s2;
+    json_t *item;
+
+    ok(f, ddb_create_table, table_sn);
+    s0 = stream_seq(f, "tsn");
+    ok(f, ddb_update_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},"
+                           "\"r\":{\"N\":\"1\"}},\"UpdateExpression\":\"SET v = :v, w = :w\","
+                           "\"ExpressionAttributeValues\":{\":v\":{\"S\":\"xy\"},"
+                           "\":w\":{\"N\":\"12\"}}}");
+    s1 = stream_seq(f, "tsn");
+    assert_true(s1 > s0);
+    assert_int_equal(item_count(f, "tsn"), 1);
+    /* h (1 + 1) + r (1 + 2) + v (1 + 2) + w (1 + 2) */
+    assert_int_equal(table_bytes(f, "tsn"), 11);
+    /* The same values again: no change, no record. */
+    ok(f, ddb_update_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},"
+                           "\"r\":{\"N\":\"1\"}},\"UpdateExpression\":\"SET v = :v\","
+                           "\"ExpressionAttributeValues\":{\":v\":{\"S\":\"xy\"}}}");
+    assert_int_equal(stream_seq(f, "tsn"), s1);
+    /* A false condition changes nothing. */
+    fails(f, ddb_update_item,
+          "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}},"
+          "\"UpdateExpression\":\"REMOVE v\",\"ConditionExpression\":\"w > :n\","
+          "\"ExpressionAttributeValues\":{\":n\":{\"N\":\"12\"}}}",
+          AWSERR_CONDITIONAL_CHECK_FAILED, "The conditional request failed");
+    assert_int_equal(stream_seq(f, "tsn"), s1);
+    ok(f, ddb_update_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},"
+                           "\"r\":{\"N\":\"1\"}},\"UpdateExpression\":\"REMOVE v\","
+                           "\"ConditionExpression\":\"w >= :n\","
+                           "\"ExpressionAttributeValues\":{\":n\":{\"N\":\"12\"}}}");
+    s2 = stream_seq(f, "tsn");
+    assert_true(s2 > s1);
+    assert_int_equal(table_bytes(f, "tsn"), 8);
+    assert_int_equal(item_count(f, "tsn"), 1);
+    item = get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}");
+    assert_null(json_object_get(item, "v"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(item, "w"), "N")),
+                        "12");
+    json_decref(item);
 }
 
 static void test_key_errors(void **state)
@@ -526,6 +587,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get_delete_and_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_item_counts_and_stream, setup, teardown),
         cmocka_unit_test(test_long_keys),
         cmocka_unit_test_setup_teardown(test_write_racing_table_replacement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_table_reclaims_in_bounded_ops, setup,
