@@ -99,6 +99,17 @@ static void banner(const struct config *c, unsigned port, struct auth *a, int cr
     fflush(stdout);
 }
 
+/* S3's event notifications, delivered as asynchronous Lambda invocations (S3 is a floor
+ * below Lambda: it calls back, never includes). */
+static int s3_to_lambda(void *ctx, const char *function, const char *json, size_t len)
+{
+    int rc = lam_invoke_event(ctx, function, json, len);
+    if (rc == LAM_ENOFUNC || rc == LAM_ETOOLARGE || rc == LAM_EPAYLOAD) {
+        return S3_ENOTIFY_DROP;
+    }
+    return rc;
+}
+
 static int serve(int argc, char **argv)
 {
     struct config c;
@@ -214,6 +225,13 @@ static int serve(int argc, char **argv)
         log_error("sluice", "cannot open Lambda: %s", lam_strerror(rc));
         goto out;
     }
+    s3_set_notifier(s3, s3_to_lambda, lam);
+    /* S3's background thread (notifications, lifecycle) starts once the notifier is set. */
+    rc = s3_lifecycle_start(s3, c.s3_lifecycle_interval, c.s3_lifecycle_day);
+    if (rc < 0) {
+        log_error("sluice", "cannot start S3's background thread: %s", strerror(-rc));
+        goto out;
+    }
     http_server_register(srv, svc);
     rc = fh_new(st, s3, c.region, c.account_id, &fh, &svc);
     if (rc < 0) {
@@ -245,6 +263,7 @@ out:
      * stops, so no suspended request outlives its worker. */
     qry_stop(query);
     lam_shutdown(lam);
+    s3_shutdown(s3);
     http_server_stop(srv, 800);
     http_server_free(srv);
     lam_free(lam);

@@ -9,7 +9,8 @@
  * SLUICE_ROOT_SECRET_ACCESS_KEY, when both are set, replace the root pair (and are not
  * written to disk). Further [profiles] in the file are accepted keys too.
  *
- * What it is not: no policies, no owners of resources (later issues add them on top).
+ * What it is not: no policies (S3 keeps bucket owners and bucket policies per access key on
+ * top of this table, src/s3/policy.c).
  * Secrets never reach a log line.
  *
  * Threads: auth_load at start-up; auth_lookup (the sigv4 secret callback) from any thread,

@@ -127,7 +127,60 @@ enum awserr_ns {
       "schema")                                                                                \
     X(S3_MISSING_CONTENT_LENGTH, 411, "MissingContentLength", AWSERR_NS_SERVICE,               \
       "You must provide the Content-Length HTTP header.")                                      \
-    X(S3_NOT_IMPLEMENTED_OP, 501, "NotImplemented", AWSERR_NS_SERVICE, "%s")
+    X(S3_NOT_IMPLEMENTED_OP, 501, "NotImplemented", AWSERR_NS_SERVICE, "%s")                  \
+    X(S3_PRECONDITION_FAILED, 412, "PreconditionFailed", AWSERR_NS_SERVICE,                    \
+      "At least one of the pre-conditions you specified did not hold")                         \
+    X(S3_NO_SUCH_UPLOAD, 404, "NoSuchUpload", AWSERR_NS_SERVICE,                               \
+      "The specified upload does not exist. The upload ID may be invalid, or the upload may "  \
+      "have been aborted or completed.")                                                       \
+    X(S3_INVALID_PART, 400, "InvalidPart", AWSERR_NS_SERVICE,                                  \
+      "One or more of the specified parts could not be found.  The part may not have been "    \
+      "uploaded, or the specified entity tag may not match the part's entity tag.")            \
+    X(S3_INVALID_PART_ORDER, 400, "InvalidPartOrder", AWSERR_NS_SERVICE,                       \
+      "The list of parts was not in ascending order. Parts must be ordered by part number.")   \
+    X(S3_ENTITY_TOO_SMALL, 400, "EntityTooSmall", AWSERR_NS_SERVICE,                           \
+      "Your proposed upload is smaller than the minimum allowed object size.")                 \
+    X(S3_INVALID_PART_NUMBER, 416, "InvalidPartNumber", AWSERR_NS_SERVICE,                     \
+      "The requested partnumber is not satisfiable")                                           \
+    X(S3_SLOW_DOWN, 503, "SlowDown", AWSERR_NS_SERVICE, "Please reduce your request rate.")    \
+    X(S3_INVALID_TAG, 400, "InvalidTag", AWSERR_NS_SERVICE, "%s")                              \
+    X(S3_BAD_REQUEST, 400, "BadRequest", AWSERR_NS_SERVICE,                                    \
+      "%s")                                                                                    \
+    X(S3_CORS_FORBIDDEN, 403, "AccessForbidden", AWSERR_NS_SERVICE,                            \
+      "%s")                                                                                    \
+    X(S3_NO_SUCH_CORS, 404, "NoSuchCORSConfiguration", AWSERR_NS_SERVICE,                      \
+      "The CORS configuration does not exist")                                                 \
+    X(S3_POLICY_DENIED, 403, "AccessDenied", AWSERR_NS_SERVICE,                                \
+      "%s")                                                                                    \
+    X(S3_ENTITY_TOO_SMALL_POST, 400, "EntityTooSmall", AWSERR_NS_SERVICE,                      \
+      "Your proposed upload is smaller than the minimum allowed size")                         \
+    X(S3_ENTITY_TOO_LARGE_POST, 400, "EntityTooLarge", AWSERR_NS_SERVICE,                      \
+      "Your proposed upload exceeds the maximum allowed size")                                 \
+    X(S3_MALFORMED_POST, 400, "MalformedPOSTRequest", AWSERR_NS_SERVICE,                       \
+      "The body of your POST request is not well-formed multipart/form-data.")                 \
+    X(S3_INVALID_POLICY, 400, "InvalidPolicyDocument", AWSERR_NS_SERVICE,                      \
+      "%s")                                                                                    \
+    X(S3_NO_SUCH_VERSION, 404, "NoSuchVersion", AWSERR_NS_SERVICE,                             \
+      "The specified version does not exist.")                                                 \
+    X(S3_NO_LOCK_CONFIG, 404, "ObjectLockConfigurationNotFoundError", AWSERR_NS_SERVICE,       \
+      "Object Lock configuration does not exist for this bucket")                              \
+    X(S3_NO_OBJECT_LOCK, 404, "NoSuchObjectLockConfiguration", AWSERR_NS_SERVICE,              \
+      "The specified object does not have a ObjectLock configuration")                         \
+    X(S3_INVALID_BUCKET_STATE, 409, "InvalidBucketState", AWSERR_NS_SERVICE,                   \
+      "%s")                                                                                    \
+    X(S3_NO_LIFECYCLE, 404, "NoSuchLifecycleConfiguration", AWSERR_NS_SERVICE,                 \
+      "The lifecycle configuration does not exist")                                            \
+    X(S3_NO_ENCRYPTION, 404, "ServerSideEncryptionConfigurationNotFoundError", AWSERR_NS_SERVICE,\
+      "The server side encryption configuration was not found")                                \
+    X(S3_MALFORMED_POLICY, 400, "MalformedPolicy", AWSERR_NS_SERVICE,                          \
+      "%s")                                                                                    \
+    X(S3_NO_POLICY, 404, "NoSuchBucketPolicy", AWSERR_NS_SERVICE,                              \
+      "The bucket policy does not exist")                                                      \
+    X(S3_INVALID_POLICY_SIZE, 400, "MalformedPolicy", AWSERR_NS_SERVICE,                       \
+      "Policies must be less than 20 KB")                                                      \
+    X(S3_BUCKET_EXISTS, 409, "BucketAlreadyExists", AWSERR_NS_SERVICE,                         \
+      "The requested bucket name is not available. The bucket namespace is shared by "         \
+      "all users of the system. Please select a different name and try again.")
 /* clang-format on */
 
 enum awserr {

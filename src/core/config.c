@@ -25,6 +25,8 @@ enum opt_id {
     O_LAMBDA_NODE,
     O_LAMBDA_CONCURRENCY,
     O_QUERY_TIMEOUT,
+    O_S3_LIFECYCLE_INTERVAL,
+    O_S3_LIFECYCLE_DAY,
 };
 
 struct opt_def {
@@ -58,6 +60,10 @@ static const struct opt_def defs[] = {
       "environments one Lambda function may run at once" },
     { O_QUERY_TIMEOUT, "query-timeout", "SLUICE_QUERY_TIMEOUT", "60",
       "seconds a query (POST /_sluice/query, sluice query) may run" },
+    { O_S3_LIFECYCLE_INTERVAL, "s3-lifecycle-interval", "SLUICE_S3_LIFECYCLE_INTERVAL", "60",
+      "seconds between two sweeps that apply S3 lifecycle rules" },
+    { O_S3_LIFECYCLE_DAY, "s3-lifecycle-day", "SLUICE_S3_LIFECYCLE_DAY", "86400",
+      "seconds an S3 lifecycle rule's day lasts (shorter to try rules out)" },
 };
 #define N_DEFS (sizeof defs / sizeof defs[0])
 
@@ -152,6 +158,17 @@ static int apply(struct config *c, enum opt_id id, const char *v, const char *fr
             return -EINVAL;
         }
         return 0;
+    case O_S3_LIFECYCLE_INTERVAL:
+    case O_S3_LIFECYCLE_DAY: {
+        unsigned *dst = id == O_S3_LIFECYCLE_DAY ? &c->s3_lifecycle_day
+                                                 : &c->s3_lifecycle_interval;
+        if (parse_uint(v, 86400, dst) < 0 || *dst == 0) {
+            snprintf(err, errlen, "%s: must be a number of seconds from 1 to 86400, not '%s'",
+                     from, v);
+            return -EINVAL;
+        }
+        return 0;
+    }
     case O_THREADS:
         if (parse_uint(v, 64, &c->threads) < 0 || c->threads == 0) {
             snprintf(err, errlen, "%s: threads must be a number from 1 to 64, not '%s'", from, v);

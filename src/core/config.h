@@ -29,6 +29,8 @@ struct config {
     char lambda_node[1024];
     unsigned lambda_concurrency;
     unsigned query_timeout;     /* seconds */
+    unsigned s3_lifecycle_interval;     /* seconds between lifecycle sweeps */
+    unsigned s3_lifecycle_day;          /* seconds a lifecycle day lasts */
 };
 
 /*

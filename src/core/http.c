@@ -223,6 +223,50 @@ int http_reply(struct http_req *r, unsigned status, const char *content_type, co
     return 0;
 }
 
+static void reader_drop(struct http_req *r)
+{
+    if (r->resp_read_ctx && r->resp_read_free) {
+        r->resp_read_free(r->resp_read_ctx);
+    }
+    r->resp_read = NULL;
+    r->resp_read_ctx = NULL;
+}
+
+int http_reply_reader(struct http_req *r, unsigned status, uint64_t len,
+                      long (*read)(void *ctx, uint64_t off, char *buf, size_t max),
+                      void (*free_ctx)(void *ctx), void *ctx)
+{
+    reader_drop(r);
+    r->status = status;
+    r->resp_read = read;
+    r->resp_read_free = free_ctx;
+    r->resp_read_ctx = ctx;
+    r->resp_read_len = len;
+    return 0;
+}
+
+struct reader_cb {
+    long (*read)(void *ctx, uint64_t off, char *buf, size_t max);
+    void (*free_ctx)(void *ctx);
+    void *ctx;
+};
+
+static ssize_t reader_adapter(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct reader_cb *c = cls;
+    long n = c->read(c->ctx, pos, buf, max);
+    return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void reader_free(void *cls)
+{
+    struct reader_cb *c = cls;
+    if (c->free_ctx) {
+        c->free_ctx(c->ctx);
+    }
+    free(c);
+}
+
 void http_reply_header(struct http_req *r, const char *name, const char *value)
 {
     struct http_hdr *h = arena_new(&r->arena, struct http_hdr);
@@ -345,7 +389,11 @@ static void render_error(struct http_req *r)
 
     buf_init(&b, 64 * 1024);
     r->status = info->status;
+    if (r->resp_fd >= 0) {
+        close(r->resp_fd);
+    }
     r->resp_fd = -1;
+    reader_drop(r);
     if (proto == HTTP_PROTO_REST_XML) {
         buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
         xml_escape(&b, info->code);
@@ -782,6 +830,14 @@ static int authenticate(struct http_req *r, const char *payload_hash)
     return 0;
 }
 
+int http_req_verify_policy(struct http_req *r, const char *policy, size_t len,
+                           const char *credential, const char *amz_date,
+                           const char *signature)
+{
+    return sigv4_verify_policy(policy, len, credential, amz_date, signature, time(NULL),
+                               r->srv->opt.secret_lookup, r->srv->opt.secret_ctx, &r->auth);
+}
+
 /* ---- bodies ---- */
 
 static int body_sink(void *ctx, const char *p, size_t n)
@@ -845,7 +901,9 @@ static int start_stream(struct http_req *r)
     if (authenticate(r, NULL) < 0) {
         return -1;
     }
-    switch (r->auth.payload) {
+    /* An unsigned op (a browser POST, which signs a policy inside its body) gets its body
+     * as sent. */
+    switch (r->op->flags & HTTP_OP_NOAUTH ? SIGV4_PAYLOAD_UNSIGNED : r->auth.payload) {
     case SIGV4_PAYLOAD_HASH:
         r->body_sha = sigv4_sha256_new();
         arena_on_clear(&r->arena, free_sha, r->body_sha);
@@ -927,6 +985,21 @@ static enum MHD_Result queue_response(struct http_req *r)
                                                       r->resp_fd_off);
         if (resp) {
             r->resp_fd = -1; /* MHD closes it */
+        }
+    }
+    else if (r->resp_read) {
+        struct reader_cb *c = xmalloc(sizeof *c);
+        c->read = r->resp_read;
+        c->free_ctx = r->resp_read_free;
+        c->ctx = r->resp_read_ctx;
+        resp = MHD_create_response_from_callback(r->resp_read_len, 64 * 1024, reader_adapter, c,
+                                                 reader_free);
+        if (resp) {
+            r->resp_read = NULL; /* MHD frees it with the response */
+            r->resp_read_ctx = NULL;
+        }
+        else {
+            free(c);
         }
     }
     else {
@@ -1024,6 +1097,7 @@ static void req_free(struct http_req *r)
     if (r->resp_fd >= 0) {
         close(r->resp_fd);
     }
+    reader_drop(r);
     arena_clear(&r->arena);
     buf_release(&r->body);
     pthread_mutex_destroy(&r->lock);

@@ -155,6 +155,11 @@ struct http_req {
     int resp_fd;                    /* >= 0: body sent from this fd (owned, closed at end) */
     uint64_t resp_fd_off;
     uint64_t resp_fd_len;
+    /* Or a body produced by a reader (http_reply_reader()); resp_read_ctx is owned. */
+    long (*resp_read)(void *ctx, uint64_t off, char *buf, size_t max);
+    void (*resp_read_free)(void *ctx);
+    void *resp_read_ctx;
+    uint64_t resp_read_len;
     struct http_hdr *resp_headers;
     bool queued;                    /* the response was handed to MHD */
 
@@ -231,6 +236,15 @@ void http_req_fail_json(struct http_req *r, const char *name, const char *json, 
 /* Sets a response; body is borrowed until the request ends (use the arena). Returns 0. */
 int http_reply(struct http_req *r, unsigned status, const char *content_type, const char *body,
                size_t len);
+/*
+ * Sets a response whose len body bytes come from read(ctx, off, buf, max), which returns the
+ * bytes it wrote (at least 1 while off < len) or -1 to cut the response short (the client sees
+ * a truncated body). ctx is owned from the call on: free_ctx(ctx) runs once the response is
+ * done or dropped, on any thread. Returns 0.
+ */
+int http_reply_reader(struct http_req *r, unsigned status, uint64_t len,
+                      long (*read)(void *ctx, uint64_t off, char *buf, size_t max),
+                      void (*free_ctx)(void *ctx), void *ctx);
 /* Serialises out (reference stolen) as the JSON response of the service's protocol. */
 int http_reply_json(struct http_req *r, json_t *out);
 /* Adds a response header (copied into the arena). An x-amzn-RequestId set here replaces the
@@ -249,6 +263,13 @@ unsigned http_req_local_port(const struct http_req *r);
 int http_req_pending(struct http_req *r, int (*cont)(struct http_req *r));
 /* Wakes a waiting request. Any thread; exactly once per http_req_pending(). */
 void http_req_resume(struct http_req *r);
+
+/* sigv4_verify_policy() with the server's credentials; on success r->auth says who signed.
+ * For operations that authenticate themselves (HTTP_OP_NOAUTH: S3's browser POST uploads).
+ * Returns 0 or a SIGV4_E* code. */
+int http_req_verify_policy(struct http_req *r, const char *policy, size_t len,
+                           const char *credential, const char *amz_date,
+                           const char *signature);
 
 /* The server's region and account id (borrowed, server's life). */
 const char *http_server_region(const struct http_server *srv);

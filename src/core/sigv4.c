@@ -1072,3 +1072,59 @@ int sigv4_sign(const struct sigv4_request *rq, const char *access_key, const cha
                  access_key, scope, signed_headers, sig);
     return (n < 0 || (size_t)n >= outlen) ? -E2BIG : 0;
 }
+
+int sigv4_verify_policy(const char *policy, size_t len, const char *credential,
+                        const char *amz_date, const char *signature, time_t now,
+                        sigv4_secret_fn lookup, void *ctx, struct sigv4_auth *out)
+{
+    char secret[129], sig[65];
+    unsigned char mac[32];
+    const char *p[5];
+    size_t pl[5], n = 0;
+    const char *s = credential;
+    time_t t;
+
+    memset(out, 0, sizeof out->access_key);
+    /* <key id>/<date>/<region>/<service>/aws4_request */
+    while (n < 5) {
+        const char *slash = strchr(s, '/');
+        p[n] = s;
+        pl[n] = slash ? (size_t)(slash - s) : strlen(s);
+        n++;
+        if (!slash) {
+            break;
+        }
+        s = slash + 1;
+    }
+    if (n != 5 || pl[0] == 0 || pl[0] >= sizeof out->access_key || pl[1] != 8 ||
+        pl[2] == 0 || pl[2] >= sizeof out->region || pl[3] == 0 ||
+        pl[3] >= sizeof out->service || pl[4] != 12 || memcmp(p[4], "aws4_request", 12) != 0 ||
+        !amz_date || strlen(amz_date) != 16 || memcmp(amz_date, p[1], 8) != 0 ||
+        !signature || strlen(signature) != 64 || sigv4__parse_amz_date(amz_date, &t) != 0) {
+        return SIGV4_EMALFORMED;
+    }
+    (void)now;
+    memcpy(out->access_key, p[0], pl[0]);
+    out->access_key[pl[0]] = '\0';
+    memcpy(out->scope_date, p[1], 8);
+    out->scope_date[8] = '\0';
+    memcpy(out->region, p[2], pl[2]);
+    out->region[pl[2]] = '\0';
+    memcpy(out->service, p[3], pl[3]);
+    out->service[pl[3]] = '\0';
+    memcpy(out->amz_date, amz_date, 17);
+    if (lookup(ctx, sl_str_c(out->access_key), secret, sizeof secret) != 0) {
+        return SIGV4_EUNKNOWNKEY;
+    }
+    signing_key(out->access_key, secret, out->scope_date, out->region, out->service,
+                out->signing_key);
+    OPENSSL_cleanse(secret, sizeof secret);
+    /* The string to sign of a browser POST is the base64 policy itself. */
+    sigv4__hmac(out->signing_key, 32, policy, len, mac);
+    sl_hex(mac, 32, sig);
+    if (CRYPTO_memcmp(sig, signature, 64) != 0) {
+        return SIGV4_EMISMATCH;
+    }
+    memcpy(out->signature, sig, 65);
+    return 0;
+}

@@ -119,6 +119,19 @@ void sigv4_global_cleanup(void);
 int sigv4_verify(const struct sigv4_request *rq, sigv4_secret_fn lookup, void *ctx,
                  struct sigv4_auth *out);
 
+/*
+ * Verifies the signature of a browser POST upload (S3 "Browser-based uploads using POST"):
+ * signature must be the hex HMAC-SHA256 of the base64 policy (len bytes, as sent) under the
+ * signing key of credential ("<key id>/<yyyymmdd>/<region>/<service>/aws4_request"), whose
+ * date must be amz_date's. Whether the policy itself allows the upload is the caller's to
+ * check. On success fills out (access_key, dates, region, service, signing_key) and returns
+ * 0; else SIGV4_EMALFORMED, SIGV4_EUNKNOWNKEY or SIGV4_EMISMATCH. Borrowed: everything, for
+ * the call.
+ */
+int sigv4_verify_policy(const char *policy, size_t len, const char *credential,
+                        const char *amz_date, const char *signature, time_t now,
+                        sigv4_secret_fn lookup, void *ctx, struct sigv4_auth *out);
+
 /* Incremental SHA-256 for bodies, with the EVP_MD fetched once. */
 struct sigv4_sha256;
 struct sigv4_sha256 *sigv4_sha256_new(void);

@@ -52,7 +52,7 @@ void s3__iter_release(struct s3__iter *it)
     it->group = NULL;
 }
 
-static int key_cmp(struct sl_str a, struct sl_str b)
+int s3__key_cmp(struct sl_str a, struct sl_str b)
 {
     size_t n = a.len < b.len ? a.len : b.len;
     int c = n ? memcmp(a.p, b.p, n) : 0;
@@ -69,7 +69,7 @@ static bool has_prefix(struct sl_str s, struct sl_str p)
 
 static int ent_cmp(const void *a, const void *b)
 {
-    return key_cmp(((const struct s3__group_ent *)a)->key,
+    return s3__key_cmp(((const struct s3__group_ent *)a)->key,
                    ((const struct s3__group_ent *)b)->key);
 }
 
@@ -191,7 +191,7 @@ int s3__iter_seek(struct s3__iter *it, struct sl_str from, bool strict)
         if (rc != 0) {
             return rc == MDB_NOTFOUND ? 0 : rc;
         }
-        c = key_cmp(it->pending.key, from);
+        c = s3__key_cmp(it->pending.key, from);
         if (c > 0 || (c == 0 && !strict)) {
             it->has_pending = true;
             return 0;
@@ -207,6 +207,19 @@ int s3__iter_next(struct s3__iter *it, struct s3__obj *o)
         return 0;
     }
     return raw_next(it, o);
+}
+
+const char *s3__delimited(struct sl_str key, struct sl_str prefix, struct sl_str delim)
+{
+    const char *rest = key.p + prefix.len;
+    size_t rl = key.len - prefix.len;
+
+    for (size_t i = 0; delim.len && i + delim.len <= rl; i++) {
+        if (memcmp(rest + i, delim.p, delim.len) == 0) {
+            return rest + i + delim.len;
+        }
+    }
+    return NULL;
 }
 
 long s3__prefix_successor(struct sl_str p, unsigned char *out)
@@ -240,7 +253,7 @@ struct page {
     struct sl_str last;             /* last key or prefix returned (arena copy) */
 };
 
-static int emit_key(struct buf *b, const char *name, struct sl_str s, bool url, struct arena *a)
+int s3__xml_key(struct buf *b, const char *name, struct sl_str s, bool url, struct arena *a)
 {
     if (url) {
         char *enc = arena_alloc(a, 3 * s.len + 1);
@@ -253,20 +266,20 @@ static int emit_key(struct buf *b, const char *name, struct sl_str s, bool url, 
 static int emit_object(struct http_req *r, struct page *pg, const struct s3__obj *o)
 {
     struct buf *b = pg->xml;
-    char iso[25], etag[35];
+    char iso[25], etag[S3__ETAG_MAX];
     int rc;
 
     s3__time_iso(o->mtime_ms, iso);
     s3__obj_etag(o, etag);
     rc = buf_puts(b, "<Contents>");
     if (rc == 0) {
-        rc = emit_key(b, "Key", o->key, pg->url, &r->arena);
+        rc = s3__xml_key(b, "Key", o->key, pg->url, &r->arena);
     }
     if (rc == 0) {
         rc = buf_printf(b,
-                        "<LastModified>%s</LastModified><ETag>&quot;%.32s&quot;</ETag>"
+                        "<LastModified>%s</LastModified><ETag>&quot;%.*s&quot;</ETag>"
                         "<Size>%llu</Size>",
-                        iso, etag + 1, (unsigned long long)o->size);
+                        iso, (int)strlen(etag) - 2, etag + 1, (unsigned long long)o->size);
     }
     if (rc == 0 && pg->owner) {
         rc = buf_printf(b, "<Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner>",
@@ -302,7 +315,7 @@ static int fill_page(struct http_req *r, struct s3__iter *it, struct page *pg, s
         lo = (struct sl_str){ (const char *)succ, (size_t)n };
         strict = false;
     }
-    if (key_cmp(pg->prefix, lo) > 0) {
+    if (s3__key_cmp(pg->prefix, lo) > 0) {
         lo = pg->prefix;
         strict = false;
     }
@@ -317,17 +330,10 @@ static int fill_page(struct http_req *r, struct s3__iter *it, struct page *pg, s
             /* Keys are in order and we started at the prefix: past it, nothing more. */
             break;
         }
-        d = NULL;
-        if (pg->delim.len) {
-            const char *rest = o.key.p + pg->prefix.len;
-            size_t rl = o.key.len - pg->prefix.len;
-            for (size_t i = 0; i + pg->delim.len <= rl; i++) {
-                if (memcmp(rest + i, pg->delim.p, pg->delim.len) == 0) {
-                    d = rest + i + pg->delim.len;
-                    break;
-                }
-            }
+        if (o.delete_marker) {
+            continue; /* a key whose current version is a delete marker is not listed */
         }
+        d = s3__delimited(o.key, pg->prefix, pg->delim);
         if (pg->count == pg->max) {
             pg->truncated = true;
             break;
@@ -340,7 +346,7 @@ static int fill_page(struct http_req *r, struct s3__iter *it, struct page *pg, s
             pg->count++;
             rc = buf_puts(cps, "<CommonPrefixes>");
             if (rc == 0) {
-                rc = emit_key(cps, "Prefix", cp, pg->url, &r->arena);
+                rc = s3__xml_key(cps, "Prefix", cp, pg->url, &r->arena);
             }
             if (rc == 0) {
                 rc = buf_puts(cps, "</CommonPrefixes>");
@@ -450,6 +456,7 @@ static int list_common(struct http_req *r, bool v2)
     pg.max = max;
     pg.url = enc != NULL;
     pg.owner = v2 ? (fetch_owner && strcmp(fetch_owner, "true") == 0) : true;
+
     pg.s3 = s3;
     pg.xml = &b;
 
@@ -483,22 +490,22 @@ static int list_common(struct http_req *r, bool v2)
         buf_puts(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                        "<ListBucketResult xmlns=\"" S3__XMLNS "\">");
         s3__xml_elem(&out, "Name", sl_str_c(t->bucket));
-        emit_key(&out, "Prefix", pg.prefix, pg.url, &r->arena);
+        s3__xml_key(&out, "Prefix", pg.prefix, pg.url, &r->arena);
         if (v2) {
             if (token) {
                 s3__xml_elem(&out, "ContinuationToken", sl_str_c(token));
             }
             if (start) {
-                emit_key(&out, "StartAfter", sl_str_c(start), pg.url, &r->arena);
+                s3__xml_key(&out, "StartAfter", sl_str_c(start), pg.url, &r->arena);
             }
             buf_printf(&out, "<KeyCount>%zu</KeyCount>", pg.count);
         }
         else {
-            emit_key(&out, "Marker", sl_str_c(start ? start : ""), pg.url, &r->arena);
+            s3__xml_key(&out, "Marker", sl_str_c(start ? start : ""), pg.url, &r->arena);
         }
         buf_printf(&out, "<MaxKeys>%s</MaxKeys>", max_s ? max_s : "1000");
         if (delim) {
-            emit_key(&out, "Delimiter", pg.delim, pg.url, &r->arena);
+            s3__xml_key(&out, "Delimiter", pg.delim, pg.url, &r->arena);
         }
         buf_printf(&out, "<IsTruncated>%s</IsTruncated>", pg.truncated ? "true" : "false");
         if (pg.truncated && v2) {
@@ -508,7 +515,7 @@ static int list_common(struct http_req *r, bool v2)
         if (pg.truncated && !v2 && delim) {
             /* ListObjects v1 gives NextMarker only with a delimiter; without one the client
              * resumes from the last Key. */
-            emit_key(&out, "NextMarker", pg.last, pg.url, &r->arena);
+            s3__xml_key(&out, "NextMarker", pg.last, pg.url, &r->arena);
         }
         if (pg.url) {
             buf_puts(&out, "<EncodingType>url</EncodingType>");
@@ -561,7 +568,7 @@ int s3_list(struct s3 *s3, const char *bucket, struct sl_str prefix, struct sl_s
         return S3_ENOBUCKET;
     }
     rc = s3__iter_init(&it, s3, txn, bucket);
-    if (key_cmp(prefix, lo) > 0) {
+    if (s3__key_cmp(prefix, lo) > 0) {
         lo = prefix;
         strict = false;
     }
@@ -578,6 +585,9 @@ int s3_list(struct s3 *s3, const char *bucket, struct sl_str prefix, struct sl_s
         if (!has_prefix(o.key, prefix)) {
             rc = MDB_NOTFOUND;
             break;
+        }
+        if (o.delete_marker) {
+            continue;
         }
         info.size = o.size;
         info.mtime_ms = o.mtime_ms;

@@ -1,21 +1,28 @@
 /*
- * object.c: S3 objects: PutObject (streamed to a file), GetObject and HeadObject (sent from
- * the file), DeleteObject, Range headers, and the C API that puts (in one step, or staged and
- * recorded inside another service's writer op) and opens objects for other services (s3.h).
+ * object.c: S3 objects: PutObject and UploadPart (streamed to a file), the put machinery every
+ * write of a body shares (struct s3__put: also copies and multipart completions), GetObject
+ * and HeadObject (sent from the file; ranges, partNumber, conditional headers), DeleteObject,
+ * DeleteObjects, and the C API that puts (in one step, or staged and recorded inside another
+ * service's writer op) and opens objects for other services (s3.h).
  *
- * What it is not: listings (list.c), buckets (bucket.c), multipart uploads.
+ * What it is not: listings (list.c), buckets (bucket.c), copies (copy.c), multipart
+ * bookkeeping (multipart.c).
  *
- * A put, from first byte to acknowledgement (the states of struct put_state):
+ * A put, from first byte to acknowledgement (the states of struct s3__put):
  *
- *   RECEIVING  bytes appended to objects/<id>.tmp and to the MD5 as they arrive (on_body)
+ *   RECEIVING  bytes appended to objects/<id>.tmp and to the MD5 as they arrive (on_body, or
+ *              a copy's or completion's job thread)
  *     --all bytes, digest checked, fsync, rename to objects/<id>, fsync(objects/)--> DURABLE
  *   DURABLE    --record queued (store_submit)--> COMMITTING
- *   COMMITTING --group committed (put_done: committed = true)--> acknowledged by put_cont
+ *   COMMITTING --group committed (s3__put_done: committed = true)--> acknowledged by the cont
  *
- * Whatever ends the request in RECEIVING or DURABLE (an error, a hang-up, a failed apply)
- * runs put_cleanup(), which removes the file; only a committed put keeps its file. After a
- * commit that replaced an object, put_cleanup() removes the replaced body. A crash between
- * rename and commit leaves an unreferenced objects/<id>, which s3_new()'s sweep removes.
+ * The writer op checks, in the same transaction that writes the record, what a conditional
+ * write asked (If-None-Match: *, If-Match) against the record it replaces, so two racing
+ * conditional puts cannot both win. Whatever ends the request in RECEIVING or DURABLE (an
+ * error, a hang-up, a failed apply) runs s3__put_cleanup(), which removes the file; only a
+ * committed put keeps its file. After a commit that replaced an object or part,
+ * s3__put_cleanup() removes the replaced body. A crash between rename and commit leaves an
+ * unreferenced objects/<id>, which s3_new()'s sweep removes.
  *
  * Invariants: a body file, once renamed to its final name, is never written again; a GET
  * opens the file its snapshot's record names, and if a newer commit removed it meanwhile (the
@@ -26,43 +33,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "core/log.h"
 #include "s3/s3_int.h"
 
 #define PUT_MAGIC 0x53337075u
 #define OPEN_RETRIES 8
-
-struct put_state {
-    struct store_op base;
-    uint32_t magic;
-    struct s3 *s3;
-    struct http_req *r;             /* NULL for the C API */
-    const char *bucket;
-    struct sl_str key;
-    int fd;                         /* the temporary file while RECEIVING */
-    char tmp[40];                   /* <id>.tmp, relative to objects/ */
-    bool tmp_exists;
-    bool final_exists;
-    bool committed;                 /* set by put_done / the C API after the commit */
-    EVP_MD_CTX *md;
-    bool has_md5;
-    unsigned char content_md5[16];
-    struct s3__obj obj;
-    /* C API: copies of what the caller lent, so that a staged put outlives the call (the
-     * key is needed only until put_seal() has encoded it). */
-    char bucket_buf[S3_BUCKET_NAME_MAX + 1];
-    char ctype[256];
-    char cenc[256];
-    unsigned char lkey[S3__LMDB_KEY_MAX];
-    size_t lkey_len;
-    unsigned char *rec;             /* xmalloc'd record, freed by put_cleanup */
-    size_t rec_len;
-    bool had_old;                   /* set by put_apply on each run */
-    unsigned char old_body[16];
-};
+#define COPY_BUF (256 * 1024)
 
 /* ---- body files ---- */
 
@@ -91,7 +72,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int put_begin(struct put_state *p, struct s3 *s3, const char *bucket, struct sl_str key)
+int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key)
 {
     p->magic = PUT_MAGIC;
     p->s3 = s3;
@@ -101,8 +82,16 @@ static int put_begin(struct put_state *p, struct s3 *s3, const char *bucket, str
     s3__body_id_new(p->obj.body);
     s3__body_name(p->obj.body, p->tmp);
     memcpy(p->tmp + 32, ".tmp", 5);
-    p->md = EVP_MD_CTX_new();
-    if (!p->md || EVP_DigestInit_ex(p->md, s3->md5, NULL) != 1) {
+    if (!p->md5_set) {
+        p->md = EVP_MD_CTX_new();
+        if (!p->md || EVP_DigestInit_ex(p->md, s3->md5, NULL) != 1) {
+            return -ENOMEM;
+        }
+    }
+    if (p->ck_algo && s3__ck_init(&p->ckc, p->ck_algo) != 0) {
+        return -ENOMEM;
+    }
+    if (p->sse.type && s3__sse_writer_init(&p->ssew, s3, &p->sse, p->obj.body) != 0) {
         return -ENOMEM;
     }
     p->fd = openat(s3->objdir_fd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -113,11 +102,14 @@ static int put_begin(struct put_state *p, struct s3 *s3, const char *bucket, str
     return 0;
 }
 
-static int put_feed(struct put_state *p, const char *data, size_t n)
+int s3__put_feed(struct s3__put *p, const char *data, size_t n)
 {
-    int rc = write_all(p->fd, data, n);
-    if (rc == 0 && EVP_DigestUpdate(p->md, data, n) != 1) {
+    int rc = p->sse.type ? s3__sse_write(&p->ssew, p->fd, data, n) : write_all(p->fd, data, n);
+    if (rc == 0 && p->md && EVP_DigestUpdate(p->md, data, n) != 1) {
         rc = -EIO;
+    }
+    if (rc == 0 && p->ck_algo) {
+        s3__ck_update(&p->ckc, data, n);
     }
     if (rc == 0) {
         p->obj.size += n;
@@ -125,19 +117,60 @@ static int put_feed(struct put_state *p, const char *data, size_t n)
     return rc;
 }
 
-/* Finishes the digest and makes the body durable under its final name. Returns 0, -EBADMSG
- * when Content-MD5 differs, or -errno. */
-static int put_seal(struct put_state *p)
+int s3__put_copy_from(struct s3__put *p, int fd, uint64_t off, uint64_t n)
+{
+    size_t cap = n < COPY_BUF ? (size_t)n : COPY_BUF;
+    char *chunk = xmalloc(cap ? cap : 1);
+    int rc = 0;
+
+    while (rc == 0 && n > 0) {
+        ssize_t got = pread(fd, chunk, n < cap ? (size_t)n : cap, (off_t)off);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            rc = got < 0 ? -errno : -EIO; /* a body shorter than its record says */
+            break;
+        }
+        off += (uint64_t)got;
+        n -= (uint64_t)got;
+        rc = s3__put_feed(p, chunk, (size_t)got);
+    }
+    free(chunk);
+    return rc;
+}
+
+int s3__put_seal(struct s3__put *p)
 {
     unsigned int mdlen = 0;
     char name[33];
     int rc = 0;
 
-    if (EVP_DigestFinal_ex(p->md, p->obj.md5, &mdlen) != 1 || mdlen != 16) {
-        return -EIO;
+    if (p->md) {
+        if (EVP_DigestFinal_ex(p->md, p->obj.md5, &mdlen) != 1 || mdlen != 16) {
+            return -EIO;
+        }
     }
     if (p->has_md5 && memcmp(p->content_md5, p->obj.md5, 16) != 0) {
         return -EBADMSG;
+    }
+    if (p->ck_algo) {
+        s3__ck_final(&p->ckc, &p->obj.ck);
+        if (p->ck_expect && (p->ck_want.algo != p->obj.ck.algo ||
+                             memcmp(p->ck_want.value, p->obj.ck.value, p->obj.ck.len) != 0)) {
+            return -EILSEQ;
+        }
+    }
+    if (p->sse.type) {
+        rc = s3__sse_finish(&p->ssew, p->fd);
+        if (rc != 0) {
+            return rc;
+        }
+        p->obj.sse_type = p->sse.type;
+        if (p->sse.type == S3__SSE_C) {
+            memcpy(p->obj.sse_check, p->sse.ckey_check, 32);
+            memcpy(p->obj.sse_md5, p->sse.ckey_md5, 16);
+        }
     }
     if (fsync(p->fd) != 0) {
         rc = -errno;
@@ -162,26 +195,66 @@ static int put_seal(struct put_state *p)
     }
     p->obj.mtime_ms = s3__now_ms();
     p->obj.key = p->key;
-    p->lkey_len = s3__objkey(p->bucket, p->key, p->lkey);
+    if (p->part_number) {
+        p->lkey_len = s3__partkey(p->upload, p->part_number, p->lkey);
+        p->obj.key_in_record = true;
+        p->obj.key = SL_STR_NULL;
+    }
+    else {
+        p->lkey_len = s3__objkey(p->bucket, p->key, p->lkey);
+    }
     p->rec = s3__obj_encode(&p->obj, &p->rec_len);
     return 0;
 }
 
-static int put_apply(struct store_op *op, MDB_txn *txn)
+/* The conditions of p against the record it replaces (old NULL: none). */
+static int check_wcond(const struct s3__put *p, const struct s3__obj *old)
 {
-    struct put_state *p = (struct put_state *)op;
+    char etag[S3__ETAG_MAX];
+
+    if (p->cond.if_none_match && old) {
+        s3__obj_etag(old, etag);
+        if (s3__etag_matches(p->cond.if_none_match, etag)) {
+            return S3__EPRECOND;
+        }
+    }
+    if (p->cond.if_match) {
+        if (!old) {
+            return S3_ENOKEY;
+        }
+        s3__obj_etag(old, etag);
+        if (!s3__etag_matches(p->cond.if_match, etag)) {
+            return S3__EPRECOND;
+        }
+    }
+    return 0;
+}
+
+int s3__put_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct s3__put *p = (struct s3__put *)op;
+    MDB_dbi dbi = p->part_number ? p->s3->parts : p->s3->objects;
     MDB_val k = { p->lkey_len, p->lkey }, v;
+    struct s3__obj old;
+    bool have = false;
     int rc;
 
+    assert(p->magic == PUT_MAGIC);
     p->had_old = false;
-    if (!s3__bucket_exists(p->s3, txn, p->bucket, NULL)) {
+    if (p->part_number) {
+        if (!s3__upload_exists(p->s3, txn, p->bucket, p->key, p->upload)) {
+            return S3__ENOUPLOAD;
+        }
+    }
+    else if (!s3__bucket_exists(p->s3, txn, p->bucket, NULL)) {
         return S3_ENOBUCKET;
     }
-    rc = mdb_get(txn, p->s3->objects, &k, &v);
+    rc = mdb_get(txn, dbi, &k, &v);
     if (rc == 0) {
-        struct s3__obj old;
         if (s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(p->bucket),
-                           &old) == 0) {
+                           &old) == 0 &&
+            (p->part_number || sl_str_eq(old.key, p->key))) {
+            have = true;
             p->had_old = true;
             memcpy(p->old_body, old.body, 16);
         }
@@ -189,15 +262,51 @@ static int put_apply(struct store_op *op, MDB_txn *txn)
     else if (rc != MDB_NOTFOUND) {
         return rc;
     }
+    if (!p->part_number) {
+        unsigned vstate = s3__versioning(p->s3, txn, p->bucket);
+        rc = check_wcond(p, have && !old.delete_marker ? &old : NULL);
+        if (rc == 0) {
+            rc = s3__lock_apply_defaults(p->s3, txn, p->bucket, &p->obj);
+        }
+        if (rc == 0 && p->pre_apply) {
+            rc = p->pre_apply(p, txn);
+        }
+        if (rc != 0 || vstate == S3__VER_NONE) {
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        else {
+            /* A versioned bucket keeps the replaced version (or drops a replaced "null"). */
+            p->had_old = false;
+            p->versioned = true;
+            p->vbodies.n = 0;
+            rc = s3__version_make_current(p->s3, txn, p->bucket, p->key, &p->obj, vstate,
+                                          &p->vbodies);
+            return rc ? rc : s3__events_record(p->s3, txn, p->bucket,
+                                               p->event ? p->event : S3__EV_PUT, &p->obj,
+                                               p->who);
+        }
+    }
+    else if (p->pre_apply) {
+        rc = p->pre_apply(p, txn);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     k = (MDB_val){ p->lkey_len, p->lkey };
     v = (MDB_val){ p->rec_len, p->rec };
-    return mdb_put(txn, p->s3->objects, &k, &v, 0);
+    rc = mdb_put(txn, dbi, &k, &v, 0);
+    if (rc == 0 && !p->part_number) {
+        rc = s3__events_record(p->s3, txn, p->bucket, p->event ? p->event : S3__EV_PUT,
+                               &p->obj, p->who);
+    }
+    return rc;
 }
 
-/* Ends a put whatever state it reached (see the head comment). */
-static void put_cleanup(void *arg)
+void s3__put_cleanup(void *arg)
 {
-    struct put_state *p = arg;
+    struct s3__put *p = arg;
     char name[33];
 
     if (p->fd >= 0) {
@@ -215,12 +324,58 @@ static void put_cleanup(void *arg)
     if (p->committed && p->had_old && memcmp(p->old_body, p->obj.body, 16) != 0) {
         s3__body_unlink(p->s3, p->old_body);
     }
+    if (p->committed) {
+        s3__ids_unlink(p->s3, &p->vbodies);
+    }
+    free(p->vbodies.ids);
+    memset(&p->vbodies, 0, sizeof p->vbodies);
+    if (p->on_cleanup) {
+        p->on_cleanup(p);
+        p->on_cleanup = NULL;
+    }
     p->final_exists = false;
     p->had_old = false;
     EVP_MD_CTX_free(p->md);
     p->md = NULL;
+    s3__ck_release(&p->ckc);
+    if (p->sse.type) {
+        s3__sse_writer_release(&p->ssew);
+        OPENSSL_cleanse(p->sse.ckey, sizeof p->sse.ckey);
+    }
     free(p->rec);
     p->rec = NULL;
+}
+
+void s3__put_done(struct store_op *op, int rc)
+{
+    struct s3__put *p = (struct s3__put *)op;
+    p->committed = rc == 0;
+    if (rc == 0) {
+        s3__events_kick(p->s3);
+    }
+    http_req_resume(p->r);
+}
+
+int s3__put_fail_or_reply(struct http_req *r, struct s3__put *p, const char *what)
+{
+    switch (p->base.rc) {
+    case S3_ENOBUCKET:
+        return s3__no_such_bucket_or_reply(r, p->bucket);
+    case S3__ENOUPLOAD:
+        http_req_fail(r, AWSERR_S3_NO_SUCH_UPLOAD, NULL);
+        http_req_fail_field(r, "UploadId", s3__upload_id_str(&r->arena, p->upload));
+        return -1;
+    case S3_ENOKEY:
+        http_req_fail(r, AWSERR_S3_NO_SUCH_KEY, NULL);
+        http_req_fail_field(r, "Key", arena_strndup(&r->arena, p->key.p, p->key.len));
+        return -1;
+    case S3__EPRECOND:
+        http_req_fail(r, AWSERR_S3_PRECONDITION_FAILED, NULL);
+        http_req_fail_field(r, "Condition", p->cond.if_match ? "If-Match" : "If-None-Match");
+        return -1;
+    default:
+        return s3__version_fail_or_reply(r, p->bucket, p->key, NULL, p->base.rc, what);
+    }
 }
 
 /* ---- PutObject ---- */
@@ -229,71 +384,102 @@ static const char *const kept_headers[] = { "content-type",     "content-encodin
                                             "content-disposition", "cache-control",
                                             "expires",          "content-language" };
 
-static void put_done(struct store_op *op, int rc)
-{
-    struct put_state *p = (struct put_state *)op;
-    p->committed = rc == 0;
-    http_req_resume(p->r);
-}
-
 static int put_cont(struct http_req *r)
 {
-    struct put_state *p = r->op_ctx;
-    char etag[35];
+    struct s3__put *p = r->op_ctx;
+    char etag[S3__ETAG_MAX];
 
-    switch (p->base.rc) {
-    case 0:
-        s3__obj_etag(&p->obj, etag);
-        http_reply_header(r, "ETag", etag);
-        return http_reply(r, 200, NULL, NULL, 0);
-    case S3_ENOBUCKET:
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", p->bucket);
-        return -1;
-    default:
-        return s3__internal_or_reply(r, "PutObject", p->base.rc);
+    if (p->base.rc != 0) {
+        return s3__put_fail_or_reply(r, p, p->part_number ? "UploadPart" : "PutObject");
     }
+    s3__obj_etag(&p->obj, etag);
+    http_reply_header(r, "ETag", etag);
+    s3__checksum_reply_headers(r, &p->obj.ck, 0, !p->part_number);
+    if (p->versioned) {
+        s3__version_reply_headers(r, &p->obj, true);
+    }
+    s3__sse_reply_headers(r, p->obj.sse_type, p->obj.sse_md5);
+    return http_reply(r, 200, NULL, NULL, 0);
 }
 
 static int put_on_body(struct http_req *r, const char *data, size_t n)
 {
-    struct put_state *p = r->op_ctx;
+    struct s3__put *p = r->op_ctx;
     int rc;
 
     if (p->obj.size + n > S3__PUT_MAX) {
         return http_req_fail(r, AWSERR_S3_ENTITY_TOO_LARGE, NULL);
     }
-    rc = put_feed(p, data, n);
+    rc = s3__put_feed(p, data, n);
     if (rc < 0) {
         return s3__internal_or_reply(r, "PutObject write", rc);
     }
     return 0;
 }
 
+/* The checksum value an aws-chunked trailer carried, into p->ck_want. Returns 0 or -1. */
+static int trailer_checksum_or_reply(struct http_req *r, struct s3__put *p)
+{
+    struct sl_str v;
+    unsigned char d[sizeof p->ck_want.value + 3];
+    long n;
+
+    if (!p->ck_trailer || !r->chunked) {
+        return 0;
+    }
+    v = sigv4_chunked_trailer(r->chunked, p->ck_trailer);
+    if (!v.p) {
+        return 0; /* announced, not sent: the checksum is computed and kept all the same */
+    }
+    n = s3__base64_decode(v, d, sizeof d);
+    if (n < 0 || (size_t)n != s3__ck_len(p->ck_algo)) {
+        return http_req_fail(r, AWSERR_S3_INVALID_REQUEST, "Value for %s trailing header is "
+                                                           "invalid.", p->ck_trailer);
+    }
+    p->ck_want.algo = (uint8_t)p->ck_algo;
+    p->ck_want.len = (uint8_t)n;
+    memcpy(p->ck_want.value, d, (size_t)n);
+    p->ck_expect = true;
+    return 0;
+}
+
 static int put_on_body_end(struct http_req *r)
 {
-    struct put_state *p = r->op_ctx;
-    int rc = put_seal(p);
+    struct s3__put *p = r->op_ctx;
+    const char *decoded = http_req_header(r, "x-amz-decoded-content-length");
+    int rc;
 
+    /* The decoded length an aws-chunked upload announced is the length it must have. */
+    if (r->chunked && decoded &&
+        strtoull(decoded, NULL, 10) != sigv4_chunked_decoded_len(r->chunked)) {
+        return http_req_fail(r, AWSERR_S3_INCOMPLETE_BODY, NULL);
+    }
+    if (trailer_checksum_or_reply(r, p) < 0) {
+        return -1;
+    }
+    rc = s3__put_seal(p);
     if (rc == -EBADMSG) {
         return http_req_fail(r, AWSERR_S3_BAD_DIGEST, NULL);
+    }
+    if (rc == -EILSEQ) {
+        return http_req_fail(r, AWSERR_S3_BAD_DIGEST,
+                             "The %s you specified did not match the calculated checksum.",
+                             s3__ck_name(p->ck_algo));
     }
     if (rc < 0) {
         return s3__internal_or_reply(r, "PutObject seal", rc);
     }
-    p->base.apply = put_apply;
-    p->base.done = put_done;
+    p->base.apply = s3__put_apply;
+    p->base.done = s3__put_done;
     return s3__submit_or_reply(r, &p->base, put_cont);
 }
 
-/* Collects the headers S3 keeps with an object into p->obj.fields. Returns 0 or -1 with
- * MetadataTooLarge / InvalidArgument set. */
-static int put_fields_or_reply(struct http_req *r, struct put_state *p)
+int s3__fields_from_request_or_reply(struct http_req *r, struct s3__obj *o)
 {
     size_t meta = 0;
-    struct s3__obj *o = &p->obj;
     const char *ct = http_req_header(r, "content-type");
 
+    o->n_fields = 0;
     o->fields[o->n_fields++] = (struct s3__field){
         SL_STR_LIT("content-type"), sl_str_c(ct && ct[0] ? ct : "binary/octet-stream")
     };
@@ -347,20 +533,17 @@ static int put_fields_or_reply(struct http_req *r, struct put_state *p)
     return 0;
 }
 
-int s3_put_object(struct http_req *r)
+/* The checks PutObject and UploadPart share before a byte is written: key length, a body
+ * length, its limit, Content-MD5. Returns 0 or -1 with the error set. */
+static int put_headers_or_reply(struct http_req *r, struct s3__put *p)
 {
-    struct s3 *s3 = s3__of(r);
     struct s3__target *t = s3__target_of(r);
-    struct put_state *p;
     const char *md5 = http_req_header(r, "content-md5");
     const char *decoded = http_req_header(r, "x-amz-decoded-content-length");
-    MDB_txn *txn;
-    int rc;
 
     if (t->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
-    /* Refuse early what can be refused on the headers, before a byte is written. */
     if (!r->has_content_length && !http_req_header(r, "transfer-encoding")) {
         return http_req_fail(r, AWSERR_S3_MISSING_CONTENT_LENGTH, NULL);
     }
@@ -368,17 +551,6 @@ int s3_put_object(struct http_req *r)
         (decoded && strtoull(decoded, NULL, 10) > S3__PUT_MAX)) {
         return http_req_fail(r, AWSERR_S3_ENTITY_TOO_LARGE, NULL);
     }
-    rc = store_read_begin(s3->st, &txn);
-    if (rc != 0) {
-        return s3__internal_or_reply(r, "PutObject", rc);
-    }
-    rc = s3__bucket_check_or_reply(r, txn, t->bucket);
-    store_read_end(s3->st, txn);
-    if (rc < 0) {
-        return -1;
-    }
-    p = arena_new(&r->arena, struct put_state);
-    p->r = r;
     if (md5) {
         unsigned char d[17];
         if (s3__base64_decode(sl_str_c(md5), d, sizeof d) != 16) {
@@ -387,11 +559,82 @@ int s3_put_object(struct http_req *r)
         memcpy(p->content_md5, d, 16);
         p->has_md5 = true;
     }
-    if (put_fields_or_reply(r, p) < 0) {
-        return -1;
+    return s3__checksum_headers_or_reply(r, p);
+}
+
+int s3__checksum_headers_or_reply(struct http_req *r, struct s3__put *p)
+{
+    const char *trailer = http_req_header(r, "x-amz-trailer");
+    const char *sdk = http_req_header(r, "x-amz-sdk-checksum-algorithm");
+    unsigned count = 0;
+
+    for (size_t i = 0; i < r->n_headers; i++) {
+        unsigned algo = s3__ck_algo_of_header(r->headers[i].name);
+        unsigned char d[sizeof p->ck_want.value + 3];
+        long n;
+        if (!algo) {
+            continue;
+        }
+        if (++count > 1) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "Expecting a single x-amz-checksum- header. Multiple checksum "
+                                 "Types are not allowed.");
+        }
+        n = s3__base64_decode(r->headers[i].value, d, sizeof d);
+        if (n < 0 || (size_t)n != s3__ck_len(algo)) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST, "Value for %s header is invalid.",
+                                 s3__ck_header(algo));
+        }
+        p->ck_algo = algo;
+        p->ck_want.algo = (uint8_t)algo;
+        p->ck_want.len = (uint8_t)n;
+        memcpy(p->ck_want.value, d, (size_t)n);
+        p->ck_expect = true;
     }
-    rc = put_begin(p, s3, t->bucket, t->key);
-    arena_on_clear(&r->arena, put_cleanup, p);
+    if (trailer) {
+        unsigned algo = s3__ck_algo_of_header(sl_str_c(trailer));
+        if (algo && count) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "Expecting a single x-amz-checksum- header. Multiple checksum "
+                                 "Types are not allowed.");
+        }
+        if (algo) {
+            p->ck_algo = algo;
+            p->ck_trailer = s3__ck_header(algo);
+        }
+    }
+    if (sdk && !p->ck_algo) {
+        p->ck_algo = s3__ck_algo_parse(sdk);
+        if (!p->ck_algo) {
+            return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                                 "Checksum algorithm provided is unsupported. Please try again "
+                                 "with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, "
+                                 "SHA256]");
+        }
+    }
+    return 0;
+}
+
+void s3__checksum_reply_headers(struct http_req *r, const struct s3__checksum *ck,
+                                uint32_t parts, bool with_type)
+{
+    if (!ck->algo) {
+        return;
+    }
+    http_reply_header(r, s3__ck_header(ck->algo), s3__ck_b64(&r->arena, ck, parts));
+    if (with_type) {
+        http_reply_header(r, "x-amz-checksum-type",
+                          ck->type == S3__CK_COMPOSITE ? "COMPOSITE" : "FULL_OBJECT");
+    }
+}
+
+/* Starts a streamed body into p (PutObject, UploadPart). Returns 0 or -1. */
+static int put_stream_or_reply(struct http_req *r, struct s3__put *p, const char *bucket,
+                               struct sl_str key)
+{
+    p->who = r->auth.access_key;
+    int rc = s3__put_begin(p, s3__of(r), bucket, key);
+    arena_on_clear(&r->arena, s3__put_cleanup, p);
     if (rc < 0) {
         return s3__internal_or_reply(r, "PutObject open", rc);
     }
@@ -401,9 +644,79 @@ int s3_put_object(struct http_req *r)
     return 0;
 }
 
+int s3_put_object(struct http_req *r)
+{
+    struct s3 *s3 = s3__of(r);
+    struct s3__target *t = s3__target_of(r);
+    struct s3__put *p = arena_new(&r->arena, struct s3__put);
+    MDB_txn *txn;
+    int rc;
+
+    p->r = r;
+    /* Refuse early what can be refused on the headers, before a byte is written. */
+    if (put_headers_or_reply(r, p) < 0) {
+        return -1;
+    }
+    rc = store_read_begin(s3->st, &txn);
+    if (rc != 0) {
+        return s3__internal_or_reply(r, "PutObject", rc);
+    }
+    rc = s3__bucket_check_or_reply(r, txn, t->bucket);
+    if (rc == 0) {
+        rc = s3__sse_headers_or_reply(r, &p->sse, false);
+    }
+    if (rc == 0 && !p->sse.type && s3__sse_bucket_default(s3, txn, t->bucket)) {
+        p->sse.type = S3__SSE_S3;
+    }
+    store_read_end(s3->st, txn);
+    if (rc < 0) {
+        return -1;
+    }
+    p->cond.if_match = http_req_header(r, "if-match");
+    p->cond.if_none_match = http_req_header(r, "if-none-match");
+    if (p->cond.if_none_match && strcmp(p->cond.if_none_match, "*") != 0) {
+        return http_req_fail(r, AWSERR_S3_NOT_IMPLEMENTED, NULL);
+    }
+    if (s3__fields_from_request_or_reply(r, &p->obj) < 0 ||
+        s3__tags_from_header_or_reply(r, &p->obj.tags) < 0 ||
+        s3__lock_headers_or_reply(r, &p->obj) < 0) {
+        return -1;
+    }
+    return put_stream_or_reply(r, p, t->bucket, t->key);
+}
+
+int s3_upload_part(struct http_req *r)
+{
+    struct s3__target *t = s3__target_of(r);
+    struct s3__put *p = arena_new(&r->arena, struct s3__put);
+    struct s3__upload_info up;
+    unsigned algo;
+
+    memset(&up, 0, sizeof up);
+    p->r = r;
+    if (put_headers_or_reply(r, p) < 0 ||
+        s3__part_target_or_reply(r, p->upload, &p->part_number, &up) < 0 ||
+        s3__part_sse_or_reply(r, &up, &p->sse) < 0) {
+        return -1;
+    }
+    algo = up.algo;
+    /* A part of an upload created with a checksum algorithm gets that checksum, sent or not
+     * (CompleteMultipartUpload needs every part's). */
+    if (algo && p->ck_algo && p->ck_algo != algo) {
+        return http_req_fail(r, AWSERR_S3_INVALID_REQUEST,
+                             "Checksum Type mismatch occurred, expected checksum Type: %s, "
+                             "actual checksum Type: %s", s3__ck_name(algo),
+                             s3__ck_name(p->ck_algo));
+    }
+    if (algo) {
+        p->ck_algo = algo;
+    }
+    return put_stream_or_reply(r, p, t->bucket, t->key);
+}
+
 /* ---- the C API's puts ---- */
 
-static void fill_info(const struct put_state *p, struct s3_object_info *info)
+static void fill_info(const struct s3__put *p, struct s3_object_info *info)
 {
     info->size = p->obj.size;
     info->mtime_ms = p->obj.mtime_ms;
@@ -412,7 +725,7 @@ static void fill_info(const struct put_state *p, struct s3_object_info *info)
              (int)p->obj.fields[0].value.len, p->obj.fields[0].value.p);
 }
 
-static int put_prepare(struct put_state *p, struct s3 *s3, const char *bucket, struct sl_str key,
+static int put_prepare(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key,
                        const struct s3_put_options *opt)
 {
     if (key.len == 0 || key.len > S3_KEY_MAX) {
@@ -435,18 +748,18 @@ static int put_prepare(struct put_state *p, struct s3 *s3, const char *bucket, s
         p->obj.fields[p->obj.n_fields++] =
             (struct s3__field){ SL_STR_LIT("content-encoding"), sl_str_c(p->cenc) };
     }
-    return put_begin(p, s3, p->bucket_buf, key);
+    return s3__put_begin(p, s3, p->bucket_buf, key);
 }
 
 /* Stages from a buffer (fd < 0) or from fd. */
 static int stage(struct s3 *s3, const char *bucket, struct sl_str key, int fd, const void *data,
                  size_t n, const struct s3_put_options *opt, struct s3_staged **out)
 {
-    struct put_state *p = xcalloc(1, sizeof *p);
+    struct s3__put *p = xcalloc(1, sizeof *p);
     int rc = put_prepare(p, s3, bucket, key, opt);
 
     if (rc == 0 && fd < 0) {
-        rc = put_feed(p, data, n);
+        rc = s3__put_feed(p, data, n);
     }
     if (rc == 0 && fd >= 0) {
         char *chunk = xmalloc(256 * 1024);
@@ -461,21 +774,21 @@ static int stage(struct s3 *s3, const char *bucket, struct sl_str key, int fd, c
                 break;
             }
             off += (uint64_t)got;
-            rc = put_feed(p, chunk, (size_t)got);
+            rc = s3__put_feed(p, chunk, (size_t)got);
         }
         free(chunk);
     }
     if (rc == 0) {
-        rc = put_seal(p);
+        rc = s3__put_seal(p);
     }
     if (rc != 0) {
         if (p->s3) {
-            put_cleanup(p);
+            s3__put_cleanup(p);
         }
         free(p);
         return rc;
     }
-    p->base.apply = put_apply;
+    p->base.apply = s3__put_apply;
     *out = (struct s3_staged *)p;
     return 0;
 }
@@ -497,24 +810,27 @@ int s3_stage_from_fd(struct s3 *s3, const char *bucket, struct sl_str key, int f
 
 int s3_staged_apply(struct s3_staged *sg, MDB_txn *txn)
 {
-    struct put_state *p = (struct put_state *)sg;
+    struct s3__put *p = (struct s3__put *)sg;
     store_assert_writer(p->s3->st);
-    return put_apply(&p->base, txn);
+    return s3__put_apply(&p->base, txn);
 }
 
 void s3_staged_info(const struct s3_staged *sg, struct s3_object_info *info)
 {
-    fill_info((const struct put_state *)sg, info);
+    fill_info((const struct s3__put *)sg, info);
 }
 
 void s3_staged_finish(struct s3_staged *sg, bool committed)
 {
-    struct put_state *p = (struct put_state *)sg;
+    struct s3__put *p = (struct s3__put *)sg;
     if (!p) {
         return;
     }
     p->committed = committed;
-    put_cleanup(p);
+    if (committed) {
+        s3__events_kick(p->s3);
+    }
+    s3__put_cleanup(p);
     free(p);
 }
 
@@ -523,7 +839,7 @@ static int put_sync(struct s3 *s3, struct s3_staged *sg, int rc, struct s3_objec
     if (rc != 0) {
         return rc;
     }
-    rc = store_submit_wait(s3->st, &((struct put_state *)sg)->base);
+    rc = store_submit_wait(s3->st, &((struct s3__put *)sg)->base);
     if (rc == 0 && info) {
         s3_staged_info(sg, info);
     }
@@ -621,9 +937,7 @@ enum s3__range_result s3__range_parse(const char *h, uint64_t size, uint64_t *of
 
 /* ---- GetObject, HeadObject ---- */
 
-/* Finds (bucket, key) in txn. Returns 0 with *o decoded (borrowing from the map), or
- * S3_ENOKEY / S3_ENOBUCKET, or a store code. */
-static int object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
+int s3__object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
                          struct s3__obj *o)
 {
     unsigned char lk[S3__LMDB_KEY_MAX];
@@ -650,20 +964,22 @@ static int object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct
     return 0;
 }
 
-/* Opens the body of (bucket, key), reading again if a concurrent overwrite removed the file
- * the first snapshot named. On success *fd is open and *o decoded in *txn (still open). */
-static int object_open(struct s3 *s3, const char *bucket, struct sl_str key, MDB_txn **txn,
-                       struct s3__obj *o, int *fd)
+int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, const char *vid,
+                    MDB_txn **txn, struct s3__obj *o, int *fd)
 {
     int rc = 0;
 
+    *fd = -1;
     for (int attempt = 0; attempt < OPEN_RETRIES; attempt++) {
         char name[33];
         rc = store_read_begin(s3->st, txn);
         if (rc != 0) {
             return rc;
         }
-        rc = object_lookup(s3, *txn, bucket, key, o);
+        rc = s3__object_lookup_version(s3, *txn, bucket, key, vid, o);
+        if (rc == 0 && o->delete_marker) {
+            return S3__EMARKER; /* *txn stays open: o is the marker */
+        }
         if (rc == 0) {
             s3__body_name(o->body, name);
             *fd = openat(s3->objdir_fd, name, O_RDONLY | O_CLOEXEC);
@@ -691,6 +1007,96 @@ static const char *const overrides[][2] = {
     { "response-content-encoding", "Content-Encoding" },
 };
 
+/*
+ * The conditional headers of a GET or HEAD against the object's ETag and Last-Modified, with
+ * RFC 9110's precedence as S3 applies it: If-Match, else If-Unmodified-Since, can fail with
+ * 412; If-None-Match, else If-Modified-Since, can answer 304. Returns 0 (go on), 1 (answer
+ * 304) or -1 with PreconditionFailed set.
+ */
+static int get_conditions(struct http_req *r, const char *etag, uint64_t mtime_ms)
+{
+    const char *im = http_req_header(r, "if-match");
+    const char *inm = http_req_header(r, "if-none-match");
+    const char *ims = http_req_header(r, "if-modified-since");
+    const char *ius = http_req_header(r, "if-unmodified-since");
+    int64_t mtime = (int64_t)(mtime_ms / 1000), t;
+
+    if (im && !s3__etag_matches(im, etag)) {
+        http_req_fail(r, AWSERR_S3_PRECONDITION_FAILED, NULL);
+        http_req_fail_field(r, "Condition", "If-Match");
+        return -1;
+    }
+    if (!im && ius && s3__http_date_parse(ius, &t) == 0 && mtime > t) {
+        http_req_fail(r, AWSERR_S3_PRECONDITION_FAILED, NULL);
+        http_req_fail_field(r, "Condition", "If-Unmodified-Since");
+        return -1;
+    }
+    if (inm && s3__etag_matches(inm, etag)) {
+        return 1;
+    }
+    if (!inm && ims && s3__http_date_parse(ims, &t) == 0 && mtime <= t) {
+        return 1;
+    }
+    return 0;
+}
+
+/* The byte range of ?partNumber=N: a part of a multipart object, or the whole of any other
+ * object as its part 1. Returns 0 or -1 with InvalidArgument / InvalidPartNumber set. */
+static int part_range_or_reply(struct http_req *r, const struct s3__obj *o, const char *s,
+                               uint64_t *off, uint64_t *len)
+{
+    char *end;
+    long n;
+    uint32_t count = o->multipart ? o->n_parts : 1;
+
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (errno || end == s || *end || n < 1 || n > S3__PARTS_MAX) {
+        http_req_fail(r, AWSERR_S3_INVALID_ARGUMENT,
+                      "Part number must be an integer between 1 and 10000, inclusive");
+        http_req_fail_field(r, "ArgumentName", "partNumber");
+        http_req_fail_field(r, "ArgumentValue", s);
+        return -1;
+    }
+    if ((uint32_t)n > count) {
+        return http_req_fail(r, AWSERR_S3_INVALID_PART_NUMBER, NULL);
+    }
+    *off = 0;
+    *len = o->size;
+    if (o->multipart) {
+        for (uint32_t i = 0; i + 1 < (uint32_t)n; i++) {
+            *off += s3__obj_part_size(o, i);
+        }
+        *len = s3__obj_part_size(o, (uint32_t)n - 1);
+    }
+    return 0;
+}
+
+/* x-amz-checksum-mode: ENABLED: the whole object's checksum, or a part's when partNumber
+ * names one of a multipart object that kept its parts' checksums. */
+static void get_checksum_headers(struct http_req *r, const struct s3__obj *o, const char *part_s,
+                                 enum s3__range_result range)
+{
+    const char *mode = http_req_header(r, "x-amz-checksum-mode");
+
+    if (!mode || strcasecmp(mode, "ENABLED") != 0 || !o->ck.algo) {
+        return;
+    }
+    if (part_s && o->multipart) {
+        long n = strtol(part_s, NULL, 10);
+        struct s3__checksum pc = { o->ck.algo, S3__CK_FULL_OBJECT, o->part_ck_len, { 0 } };
+        if (o->part_cks && o->ck.type == S3__CK_COMPOSITE && n >= 1 &&
+            (uint32_t)n <= o->n_parts) {
+            memcpy(pc.value, o->part_cks + (size_t)(n - 1) * o->part_ck_len, o->part_ck_len);
+            s3__checksum_reply_headers(r, &pc, 0, false);
+        }
+        return;
+    }
+    if (range == S3__RANGE_NONE || (part_s && !o->multipart)) {
+        s3__checksum_reply_headers(r, &o->ck, o->n_parts, true);
+    }
+}
+
 static int get_or_head(struct http_req *r, const char *opname)
 {
     struct s3 *s3 = s3__of(r);
@@ -699,35 +1105,74 @@ static int get_or_head(struct http_req *r, const char *opname)
     struct s3__obj o;
     uint64_t off = 0, len;
     enum s3__range_result range;
-    char etag[35], lm[30];
+    char etag[S3__ETAG_MAX], lm[30];
+    const char *part_s = http_req_query(r, "partNumber");
+    const char *vid = http_req_query(r, "versionId");
+    struct s3__sse given;
     int fd = -1;
     int rc;
 
     if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
+        return s3__no_such_bucket_or_reply(r, t->bucket);
     }
     if (t->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
-    rc = object_open(s3, t->bucket, t->key, &txn, &o, &fd);
-    if (rc == S3_ENOBUCKET) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
-    }
-    if (rc == S3_ENOKEY) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_KEY, NULL);
-        http_req_fail_field(r, "Key", arena_strndup(&r->arena, t->key.p, t->key.len));
-        return -1;
+    rc = s3__object_open(s3, t->bucket, t->key, vid, &txn, &o, &fd);
+    if (rc == S3__EMARKER) {
+        /* A delete marker: 404 as the current version, 405 when named by its id. */
+        char mv[33];
+        s3__vid_str(&o, mv);
+        store_read_end(s3->st, txn);
+        http_reply_header(r, "x-amz-delete-marker", "true");
+        http_reply_header(r, "x-amz-version-id", mv);
+        if (vid) {
+            http_req_fail(r, AWSERR_S3_METHOD_NOT_ALLOWED, NULL);
+            http_req_fail_field(r, "Method", arena_strndup(&r->arena, r->method.p,
+                                                           r->method.len));
+            http_req_fail_field(r, "ResourceType", "DeleteMarker");
+            return -1;
+        }
+        rc = S3_ENOKEY;
     }
     if (rc != 0) {
-        return s3__internal_or_reply(r, opname, rc);
+        return s3__version_fail_or_reply(r, t->bucket, t->key, vid, rc, opname);
     }
+    if (s3__sse_headers_or_reply(r, &given, false) < 0 ||
+        s3__sse_open_check_or_reply(r, &o, &given) < 0) {
+        store_read_end(s3->st, txn);
+        close(fd);
+        return -1;
+    }
+    s3__sse_reply_headers(r, o.sse_type, o.sse_md5);
     /* Headers are copied into the arena while the snapshot still holds the record. */
+    s3__obj_etag(&o, etag);
+    s3__time_http(o.mtime_ms, lm);
+    rc = get_conditions(r, etag, o.mtime_ms);
+    if (rc != 0) {
+        store_read_end(s3->st, txn);
+        close(fd);
+        if (rc > 0) {
+            /* 304 Not Modified: no body, the validators only (RFC 9110 15.4.5). */
+            http_reply_header(r, "ETag", etag);
+            http_reply_header(r, "Last-Modified", lm);
+            return http_reply(r, 304, NULL, NULL, 0);
+        }
+        return -1;
+    }
     len = o.size;
-    range = s3__range_parse(http_req_header(r, "range"), o.size, &off, &len);
+    if (part_s) {
+        rc = part_range_or_reply(r, &o, part_s, &off, &len);
+        if (rc < 0) {
+            store_read_end(s3->st, txn);
+            close(fd);
+            return -1;
+        }
+        range = len > 0 ? S3__RANGE_PARTIAL : S3__RANGE_NONE;
+    }
+    else {
+        range = s3__range_parse(http_req_header(r, "range"), o.size, &off, &len);
+    }
     if (range == S3__RANGE_UNSATISFIABLE) {
         char sz[24];
         snprintf(sz, sizeof sz, "%llu", (unsigned long long)o.size);
@@ -738,8 +1183,16 @@ static int get_or_head(struct http_req *r, const char *opname)
         http_req_fail_field(r, "RangeRequested", http_req_header(r, "range"));
         return -1;
     }
-    s3__obj_etag(&o, etag);
-    s3__time_http(o.mtime_ms, lm);
+    if (o.multipart && part_s) {
+        http_reply_header(r, "x-amz-mp-parts-count",
+                          arena_printf(&r->arena, "%u", (unsigned)o.n_parts));
+    }
+    get_checksum_headers(r, &o, part_s, range);
+    s3__version_reply_headers(r, &o, false);
+    if (o.tags.len) {
+        http_reply_header(r, "x-amz-tagging-count",
+                          arena_printf(&r->arena, "%zu", s3__tags_count(o.tags)));
+    }
     http_reply_header(r, "ETag", etag);
     http_reply_header(r, "Last-Modified", lm);
     http_reply_header(r, "Accept-Ranges", "bytes");
@@ -774,6 +1227,13 @@ static int get_or_head(struct http_req *r, const char *opname)
                                        (unsigned long long)(off + len - 1),
                                        (unsigned long long)o.size));
     }
+    if (o.sse_type) {
+        /* Encrypted: decrypted as it is sent, only the chunks the range needs. */
+        struct s3__sse_reader *rd = s3__sse_reader_new(s3, fd, &o, &given);
+        s3__sse_reader_base(rd, off);
+        return http_reply_reader(r, range == S3__RANGE_PARTIAL ? 206 : 200, len,
+                                 s3__sse_response_read, s3__sse_reader_free, rd);
+    }
     /* The body goes out from the file (E3); MHD closes fd when the response is done. */
     r->status = range == S3__RANGE_PARTIAL ? 206 : 200;
     r->resp_fd = fd;
@@ -792,107 +1252,75 @@ int s3_head_object(struct http_req *r)
     return get_or_head(r, "HeadObject");
 }
 
-/* ---- DeleteObject ---- */
-
-struct delete_state {
-    struct store_op base;
-    struct s3 *s3;
-    struct http_req *r;
-    const char *bucket;
-    struct sl_str key;
-    unsigned char lkey[S3__LMDB_KEY_MAX];
-    size_t lkey_len;
-    bool had_old;                   /* set by delete_apply on each run */
-    bool committed;
-    unsigned char old_body[16];
-};
-
-static int delete_apply(struct store_op *op, MDB_txn *txn)
+void s3__obj_own(struct arena *a, struct s3__obj *o)
 {
-    struct delete_state *d = (struct delete_state *)op;
-    MDB_val k = { d->lkey_len, d->lkey }, v;
-    struct s3__obj old;
-    int rc;
-
-    d->had_old = false;
-    if (!s3__bucket_exists(d->s3, txn, d->bucket, NULL)) {
-        return S3_ENOBUCKET;
+    o->key = (struct sl_str){ arena_strndup(a, o->key.p, o->key.len), o->key.len };
+    for (size_t i = 0; i < o->n_fields; i++) {
+        struct s3__field *f = &o->fields[i];
+        f->name = (struct sl_str){ arena_strndup(a, f->name.p, f->name.len), f->name.len };
+        f->value = (struct sl_str){ arena_strndup(a, f->value.p, f->value.len), f->value.len };
     }
-    rc = mdb_get(txn, d->s3->objects, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        return 0; /* S3's DeleteObject succeeds on a missing key. */
+    if (o->tags.len) {
+        o->tags = (struct sl_str){ arena_strndup(a, o->tags.p, o->tags.len), o->tags.len };
     }
-    if (rc != 0) {
-        return rc;
+    if (o->n_parts) {
+        unsigned char *ps = arena_alloc(a, (size_t)o->n_parts * 8);
+        memcpy(ps, o->part_sizes, (size_t)o->n_parts * 8);
+        o->part_sizes = ps;
     }
-    if (s3__obj_decode(v.mv_data, v.mv_size, k.mv_data, k.mv_size, strlen(d->bucket), &old) ==
-            0 &&
-        !sl_str_eq(old.key, d->key)) {
-        return 0; /* a long key's hash matched another key: ours is not there */
+    if (o->part_cks) {
+        unsigned char *pc = arena_alloc(a, (size_t)o->n_parts * o->part_ck_len);
+        memcpy(pc, o->part_cks, (size_t)o->n_parts * o->part_ck_len);
+        o->part_cks = pc;
     }
-    d->had_old = true;
-    memcpy(d->old_body, old.body, 16);
-    k = (MDB_val){ d->lkey_len, d->lkey };
-    return mdb_del(txn, d->s3->objects, &k, NULL);
-}
-
-static void delete_done(struct store_op *op, int rc)
-{
-    struct delete_state *d = (struct delete_state *)op;
-    d->committed = rc == 0;
-    http_req_resume(d->r);
-}
-
-static void delete_cleanup(void *arg)
-{
-    struct delete_state *d = arg;
-    if (d->committed && d->had_old) {
-        s3__body_unlink(d->s3, d->old_body);
+    if (o->part_bodies) {
+        unsigned char *pb = arena_alloc(a, (size_t)o->n_parts * 16);
+        memcpy(pb, o->part_bodies, (size_t)o->n_parts * 16);
+        o->part_bodies = pb;
     }
-}
-
-static int delete_cont(struct http_req *r)
-{
-    struct delete_state *d = r->op_ctx;
-    switch (d->base.rc) {
-    case 0:
-        return http_reply(r, 204, NULL, NULL, 0);
-    case S3_ENOBUCKET:
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", d->bucket);
-        return -1;
-    default:
-        return s3__internal_or_reply(r, "DeleteObject", d->base.rc);
-    }
-}
-
-int s3_delete_object(struct http_req *r)
-{
-    struct s3__target *t = s3__target_of(r);
-    struct delete_state *d;
-
-    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
-    }
-    if (t->key.len > S3_KEY_MAX) {
-        return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
-    }
-    d = arena_new(&r->arena, struct delete_state);
-    d->base.apply = delete_apply;
-    d->base.done = delete_done;
-    d->s3 = s3__of(r);
-    d->r = r;
-    d->bucket = t->bucket;
-    d->key = t->key;
-    d->lkey_len = s3__objkey(t->bucket, t->key, d->lkey);
-    arena_on_clear(&r->arena, delete_cleanup, d);
-    r->op_ctx = d;
-    return s3__submit_or_reply(r, &d->base, delete_cont);
 }
 
 /* ---- the C API's reads ---- */
+
+static int write_sink(void *ctx, const char *p, size_t n)
+{
+    return write_all(*(int *)ctx, p, n);
+}
+
+/* The plain bytes of an encrypted body (SSE-S3; SSE-C needs the client's key) in an
+ * unlinked file of objects/, which replaces *fd. Returns 0, -EACCES or -errno. */
+static int plain_copy(struct s3 *s3, const struct s3__obj *o, int *fd)
+{
+    struct s3__sse none;
+    struct s3__sse_reader *rd;
+    char name[40];
+    int out, rc;
+
+    if (o->sse_type != S3__SSE_S3) {
+        close(*fd);
+        *fd = -1;
+        return -EACCES;
+    }
+    s3__body_name(o->body, name);
+    memcpy(name + 32, ".plain", 7);
+    out = openat(s3->objdir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        rc = -errno;
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
+    unlinkat(s3->objdir_fd, name, 0);
+    memset(&none, 0, sizeof none);
+    rd = s3__sse_reader_new(s3, *fd, o, &none);
+    rc = s3__sse_copy(rd, 0, o->size, write_sink, &out);
+    s3__sse_reader_free(rd);
+    *fd = rc == 0 ? out : -1;
+    if (rc != 0) {
+        close(out);
+    }
+    return rc;
+}
 
 int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd,
                    struct s3_object_info *info)
@@ -907,9 +1335,20 @@ int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd
     if (!s3__bucket_name_valid(bucket, strlen(bucket))) {
         return S3_ENOBUCKET;
     }
-    rc = object_open(s3, bucket, key, &txn, &o, fd);
+    rc = s3__object_open(s3, bucket, key, NULL, &txn, &o, fd);
+    if (rc == S3__EMARKER) {
+        store_read_end(s3->st, txn);
+        return S3_ENOKEY;
+    }
     if (rc != 0) {
         return rc;
+    }
+    if (o.sse_type) {
+        rc = plain_copy(s3, &o, fd);
+        if (rc != 0) {
+            store_read_end(s3->st, txn);
+            return rc;
+        }
     }
     if (info) {
         struct sl_str ct = s3__obj_field(&o, "content-type");
@@ -921,192 +1360,4 @@ int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd
     }
     store_read_end(s3->st, txn);
     return 0;
-}
-
-/* ---- DeleteObjects ---- */
-
-#define DELETE_MAX 1000     /* S3's limit of keys per DeleteObjects request */
-
-struct multi_key {
-    struct sl_str key;          /* arena copy */
-    unsigned char lkey[S3__LMDB_KEY_MAX];
-    size_t lkey_len;
-    bool had_old;               /* set by multi_apply on each run */
-    unsigned char old_body[16];
-};
-
-struct multi_state {
-    struct store_op base;
-    struct s3 *s3;
-    struct http_req *r;
-    const char *bucket;
-    struct multi_key *keys;     /* arena, DELETE_MAX entries */
-    size_t n;
-    bool quiet;
-    bool committed;
-};
-
-static int multi_xml_cb(void *ctx, const char *path, struct sl_str text)
-{
-    struct multi_state *m = ctx;
-    if (strcmp(path, "Delete/Quiet") == 0) {
-        m->quiet = sl_str_eq_c(text, "true");
-    }
-    else if (strcmp(path, "Delete/Object/Key") == 0) {
-        struct multi_key *k;
-        if (m->n == DELETE_MAX) {
-            return -1; /* S3 answers more than 1000 keys with MalformedXML too */
-        }
-        k = &m->keys[m->n++];
-        k->key = (struct sl_str){ arena_strndup(&m->r->arena, text.p, text.len), text.len };
-        if (text.len >= 1 && text.len <= S3_KEY_MAX) {
-            k->lkey_len = s3__objkey(m->bucket, k->key, k->lkey);
-        }
-    }
-    return 0;
-}
-
-static int multi_apply(struct store_op *op, MDB_txn *txn)
-{
-    struct multi_state *m = (struct multi_state *)op;
-    size_t bl = strlen(m->bucket);
-
-    if (!s3__bucket_exists(m->s3, txn, m->bucket, NULL)) {
-        return S3_ENOBUCKET;
-    }
-    for (size_t i = 0; i < m->n; i++) {
-        struct multi_key *k = &m->keys[i];
-        MDB_val key = { k->lkey_len, k->lkey }, v;
-        struct s3__obj old;
-        int rc;
-        k->had_old = false;
-        if (!k->lkey_len) {
-            continue;
-        }
-        rc = mdb_get(txn, m->s3->objects, &key, &v);
-        if (rc == MDB_NOTFOUND) {
-            continue;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        if (s3__obj_decode(v.mv_data, v.mv_size, key.mv_data, key.mv_size, bl, &old) != 0 ||
-            !sl_str_eq(old.key, k->key)) {
-            continue;
-        }
-        k->had_old = true;
-        memcpy(k->old_body, old.body, 16);
-        key = (MDB_val){ k->lkey_len, k->lkey };
-        rc = mdb_del(txn, m->s3->objects, &key, NULL);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-static void multi_done(struct store_op *op, int rc)
-{
-    struct multi_state *m = (struct multi_state *)op;
-    m->committed = rc == 0;
-    http_req_resume(m->r);
-}
-
-static void multi_cleanup(void *arg)
-{
-    struct multi_state *m = arg;
-    for (size_t i = 0; m->committed && i < m->n; i++) {
-        /* The same key twice in one request deletes (and names) one body once. */
-        if (m->keys[i].had_old) {
-            bool dup = false;
-            for (size_t j = 0; j < i && !dup; j++) {
-                dup = m->keys[j].had_old &&
-                      memcmp(m->keys[j].old_body, m->keys[i].old_body, 16) == 0;
-            }
-            if (!dup) {
-                s3__body_unlink(m->s3, m->keys[i].old_body);
-            }
-        }
-    }
-}
-
-static int multi_cont(struct http_req *r)
-{
-    struct multi_state *m = r->op_ctx;
-    struct buf b;
-
-    if (m->base.rc == S3_ENOBUCKET) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", m->bucket);
-        return -1;
-    }
-    if (m->base.rc != 0) {
-        return s3__internal_or_reply(r, "DeleteObjects", m->base.rc);
-    }
-    buf_init(&b, 16u * 1024 * 1024);
-    buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<DeleteResult xmlns=\"" S3__XMLNS "\">");
-    for (size_t i = 0; i < m->n; i++) {
-        const struct multi_key *k = &m->keys[i];
-        if (!k->lkey_len) {
-            buf_puts(&b, "<Error>");
-            s3__xml_elem(&b, "Key", k->key);
-            buf_puts(&b, k->key.len ? "<Code>KeyTooLongError</Code><Message>Your key is too "
-                                      "long</Message></Error>"
-                                    : "<Code>InvalidArgument</Code><Message>Invalid key"
-                                      "</Message></Error>");
-            continue;
-        }
-        if (!m->quiet) {
-            buf_puts(&b, "<Deleted>");
-            s3__xml_elem(&b, "Key", k->key);
-            buf_puts(&b, "</Deleted>");
-        }
-    }
-    if (buf_puts(&b, "</DeleteResult>") < 0) {
-        buf_release(&b);
-        return s3__internal_or_reply(r, "DeleteObjects", -E2BIG);
-    }
-    return s3__reply_xml(r, 200, &b);
-}
-
-int s3_delete_objects(struct http_req *r)
-{
-    struct s3__target *t = s3__target_of(r);
-    const char *md5 = http_req_header(r, "content-md5");
-    struct multi_state *m;
-
-    if (!s3__bucket_name_valid(t->bucket, strlen(t->bucket))) {
-        http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
-        http_req_fail_field(r, "BucketName", t->bucket);
-        return -1;
-    }
-    if (md5) {
-        unsigned char want[17], got[16];
-        unsigned int n = 0;
-        if (s3__base64_decode(sl_str_c(md5), want, sizeof want) != 16) {
-            return http_req_fail(r, AWSERR_S3_INVALID_DIGEST, NULL);
-        }
-        if (EVP_Digest(r->body.p ? r->body.p : "", r->body.len, got, &n, s3__of(r)->md5,
-                       NULL) != 1 ||
-            memcmp(want, got, 16) != 0) {
-            return http_req_fail(r, AWSERR_S3_BAD_DIGEST, NULL);
-        }
-    }
-    m = arena_new(&r->arena, struct multi_state);
-    m->s3 = s3__of(r);
-    m->r = r;
-    m->bucket = t->bucket;
-    m->keys = arena_alloc(&r->arena, DELETE_MAX * sizeof *m->keys);
-    if (s3__xml_parse_or_reply(r, "Delete", multi_xml_cb, m) < 0) {
-        return -1;
-    }
-    if (m->n == 0) {
-        return http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
-    }
-    m->base.apply = multi_apply;
-    m->base.done = multi_done;
-    arena_on_clear(&r->arena, multi_cleanup, m);
-    r->op_ctx = m;
-    return s3__submit_or_reply(r, &m->base, multi_cont);
 }

@@ -6,8 +6,11 @@
  * the query engine reading them. Object bodies are files under <data-dir>/objects/, metadata
  * lives in LMDB (docs/formats.md, "S3 buckets and objects").
  *
- * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), multipart uploads,
- * versioning, ACLs and policies (docs/compatibility.md lists what is served).
+ * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), ACLs or IAM
+ * (docs/compatibility.md lists what is served). The C API below is not subject to bucket
+ * owners or policies: it is sluice's own services that call it. Puts through this C API are not encrypted by
+ * a bucket's default encryption; s3_object_open() reads SSE-S3 bodies decrypted (into an
+ * unlinked file) and refuses SSE-C ones (-EACCES).
  *
  * Invariants:
  *  - a body file is complete and fsynced, and renamed to its final name, before any
@@ -53,6 +56,28 @@ struct s3;
  */
 int s3_new(struct store *st, const char *data_dir, const char *region, const char *account,
            struct s3 **out, struct http_service **svc);
+/*
+ * Starts S3's background thread: it hands new event notifications to the notifier as they
+ * commit, and is the lifecycle sweeper: every interval_s seconds it applies the buckets' lifecycle
+ * rules, counting a rule's days as day_s seconds (86400 for S3's days; less to try rules
+ * out). 0 picks the defaults (60, 86400). Returns 0 or -errno. Thread: main, after s3_new().
+ */
+int s3_lifecycle_start(struct s3 *s3, unsigned interval_s, unsigned day_s);
+/* An object event for a function (S3 event notifications): function is the ARN the bucket's
+ * configuration names, json (len bytes, borrowed for the call) AWS's S3 event message. Returns
+ * 0 when the event is queued durably, S3_ENOTIFY_DROP when it never can be (no such
+ * function: the event is dropped), anything else to have it offered again later. Called on
+ * S3's background thread. */
+#define S3_ENOTIFY_DROP (-31105)
+typedef int (*s3_notify_fn)(void *ctx, const char *function, const char *json, size_t len);
+/* Registers the callback that delivers events (main.c wires it to Lambda: S3 cannot include
+ * Lambda's header, a floor above). Events wait in the store until it is set and the
+ * background thread runs (s3_lifecycle_start()). Thread: main, before the front door starts. */
+void s3_set_notifier(struct s3 *s3, s3_notify_fn fn, void *ctx);
+/* Stops the lifecycle sweeper, stops taking offloaded work (copies, multipart completions)
+ * and waits until every running one has handed its request back to the front door. Call before the front door stops.
+ * s3_shutdown(NULL) does nothing. Thread: main. */
+void s3_shutdown(struct s3 *s3);
 /* Frees s3 (after the front door and every user of the C API stopped). s3_free(NULL) does
  * nothing. Thread: main. */
 void s3_free(struct s3 *s3);
@@ -61,7 +86,8 @@ void s3_free(struct s3 *s3);
 struct s3_object_info {
     uint64_t size;
     uint64_t mtime_ms;          /* Last-Modified, milliseconds since the epoch */
-    char etag[35];              /* quoted hex MD5, "\"d41d8cd98f00b204e9800998ecf8427e\"" */
+    char etag[48];              /* quoted hex MD5, "\"d41d8cd98f00b204e9800998ecf8427e\"", or
+                                   for a multipart upload "\"<hex>-<parts>\"" */
     char content_type[256];     /* truncated if longer (the HTTP API keeps the whole value) */
 };
 
@@ -123,8 +149,8 @@ void s3_staged_finish(struct s3_staged *sg, bool committed);
  * Opens an object's body for reading: *fd (owned by the caller, who closes it) reads the whole
  * body from offset 0, and stays valid and unchanged even if the object is overwritten or
  * deleted meanwhile. info (may be NULL) receives the object's metadata.
- * Returns 0, S3_ENOBUCKET, S3_ENOKEY, S3_EKEY, -errno or a store code. Thread: any but the
- * writer.
+ * Returns 0, S3_ENOBUCKET, S3_ENOKEY (also for a delete marker), S3_EKEY, -EACCES (an SSE-C
+ * body), -errno or a store code. Thread: any but the writer.
  */
 int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd,
                    struct s3_object_info *info);

@@ -26,33 +26,91 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "core/log.h"
 #include "core/sigv4.h"
 #include "s3/s3_int.h"
 
-static const struct http_op s3_ops[] = {
-    { "CreateBucket", s3_create_bucket, HTTP_OP_WRITE },
-    { "DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE },
-    { "DeleteObject", s3_delete_object, HTTP_OP_WRITE },
-    { "DeleteObjects", s3_delete_objects, HTTP_OP_WRITE },
-    { "GetBucketLocation", s3_get_bucket_location, 0 },
-    { "GetObject", s3_get_object, 0 },
-    { "HeadBucket", s3_head_bucket, 0 },
-    { "HeadObject", s3_head_object, 0 },
-    { "ListBuckets", s3_list_buckets, 0 },
-    { "ListObjects", s3_list_objects, 0 },
-    { "ListObjectsV2", s3_list_objects_v2, 0 },
-    { "PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM },
-};
+/* The operation table (R5): name, handler, flags. Every operation enters through dispatch(),
+ * which checks the caller may do it (policy.c) before the handler runs. */
+#define S3_OPS(X) \
+    X("AbortMultipartUpload", s3_abort_multipart_upload, HTTP_OP_WRITE)                        \
+    X("CompleteMultipartUpload", s3_complete_multipart_upload, HTTP_OP_WRITE)                  \
+    X("CopyObject", s3_copy_object, HTTP_OP_WRITE)                                             \
+    X("CreateBucket", s3_create_bucket, HTTP_OP_WRITE)                                         \
+    X("CreateMultipartUpload", s3_create_multipart_upload, HTTP_OP_WRITE)                      \
+    X("DeleteBucket", s3_delete_bucket, HTTP_OP_WRITE)                                         \
+    X("DeleteBucketCors", s3_delete_bucket_cors, HTTP_OP_WRITE)                                \
+    X("DeleteBucketEncryption", s3_delete_bucket_encryption, HTTP_OP_WRITE)                    \
+    X("DeleteBucketLifecycle", s3_delete_bucket_lifecycle, HTTP_OP_WRITE)                      \
+    X("DeleteBucketPolicy", s3_delete_bucket_policy, HTTP_OP_WRITE)                            \
+    X("DeleteObject", s3_delete_object, HTTP_OP_WRITE)                                         \
+    X("DeleteObjectTagging", s3_delete_object_tagging, HTTP_OP_WRITE)                          \
+    X("DeleteObjects", s3_delete_objects, HTTP_OP_WRITE)                                       \
+    X("GetBucketCors", s3_get_bucket_cors, 0)                                                  \
+    X("GetBucketEncryption", s3_get_bucket_encryption, 0)                                      \
+    X("GetBucketLifecycleConfiguration", s3_get_bucket_lifecycle, 0)                           \
+    X("GetBucketLocation", s3_get_bucket_location, 0)                                          \
+    X("GetBucketNotificationConfiguration", s3_get_bucket_notification, 0)                     \
+    X("GetBucketPolicy", s3_get_bucket_policy, 0)                                              \
+    X("GetBucketVersioning", s3_get_bucket_versioning, 0)                                      \
+    X("GetObject", s3_get_object, 0)                                                           \
+    X("GetObjectAttributes", s3_get_object_attributes, 0)                                      \
+    X("GetObjectLegalHold", s3_get_object_legal_hold, 0)                                       \
+    X("GetObjectLockConfiguration", s3_get_object_lock_configuration, 0)                       \
+    X("GetObjectRetention", s3_get_object_retention, 0)                                        \
+    X("GetObjectTagging", s3_get_object_tagging, 0)                                            \
+    X("HeadBucket", s3_head_bucket, 0)                                                         \
+    X("HeadObject", s3_head_object, 0)                                                         \
+    X("ListBuckets", s3_list_buckets, 0)                                                       \
+    X("ListMultipartUploads", s3_list_multipart_uploads, 0)                                    \
+    X("ListObjectVersions", s3_list_object_versions, 0)                                        \
+    X("ListObjects", s3_list_objects, 0)                                                       \
+    X("ListObjectsV2", s3_list_objects_v2, 0)                                                  \
+    X("ListParts", s3_list_parts, 0)                                                           \
+    X("OptionsObject", s3_options_object, HTTP_OP_NOAUTH)                                      \
+    X("PostObject", s3_post_object, HTTP_OP_WRITE | HTTP_OP_STREAM | HTTP_OP_NOAUTH)           \
+    X("PutBucketCors", s3_put_bucket_cors, HTTP_OP_WRITE)                                      \
+    X("PutBucketEncryption", s3_put_bucket_encryption, HTTP_OP_WRITE)                          \
+    X("PutBucketLifecycleConfiguration", s3_put_bucket_lifecycle, HTTP_OP_WRITE)               \
+    X("PutBucketNotificationConfiguration", s3_put_bucket_notification, HTTP_OP_WRITE)         \
+    X("PutBucketPolicy", s3_put_bucket_policy, HTTP_OP_WRITE)                                  \
+    X("PutBucketVersioning", s3_put_bucket_versioning, HTTP_OP_WRITE)                          \
+    X("PutObject", s3_put_object, HTTP_OP_WRITE | HTTP_OP_STREAM)                              \
+    X("PutObjectLegalHold", s3_put_object_legal_hold, HTTP_OP_WRITE)                           \
+    X("PutObjectLockConfiguration", s3_put_object_lock_configuration, HTTP_OP_WRITE)           \
+    X("PutObjectRetention", s3_put_object_retention, HTTP_OP_WRITE)                            \
+    X("PutObjectTagging", s3_put_object_tagging, HTTP_OP_WRITE)                                \
+    X("UploadPart", s3_upload_part, HTTP_OP_WRITE | HTTP_OP_STREAM)                            \
+    X("UploadPartCopy", s3_upload_part_copy, HTTP_OP_WRITE)
+
+static int dispatch(struct http_req *r);
+
+#define S3_AS_OP(name, handler, flags) { name, dispatch, flags },
+#define S3_AS_HANDLER(name, handler, flags) handler,
+static const struct http_op s3_ops[] = { S3_OPS(S3_AS_OP) };
+static int (*const s3_handlers[])(struct http_req *r) = { S3_OPS(S3_AS_HANDLER) };
+
+static int dispatch(struct http_req *r)
+{
+    struct s3__target *t = s3__target_of(r);
+
+    /* Unsigned operations (a preflight, a browser POST whose policy is checked later) have
+     * no caller yet. */
+    if (!(r->op->flags & HTTP_OP_NOAUTH) &&
+        s3__authorize_or_reply(r, t->bucket, t->key, r->op->name) < 0) {
+        return -1;
+    }
+    return s3_handlers[r->op_index](r);
+}
 
 /* Subresources of S3's API that select operations sluice does not serve. */
 static const char *const unserved[] = {
-    "accelerate", "acl", "analytics", "attributes", "cors", "encryption",
-    "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metrics",
-    "notification", "object-lock", "ownershipControls", "partNumber", "policy",
-    "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore",
-    "retention", "select", "tagging", "torrent", "uploadId", "uploads", "versioning",
-    "versions", "website",
+    "accelerate", "acl", "analytics",
+    "intelligent-tiering", "inventory", "logging", "metrics",
+    "ownershipControls", "policyStatus", "publicAccessBlock",
+    "replication", "requestPayment", "restore", "select", "torrent", "website",
 };
 
 static const struct http_op *op_named(const char *name)
@@ -122,6 +180,7 @@ static const struct http_op *route(struct http_req *r)
     bool head = sl_str_eq_c(r->method, "HEAD");
     bool put = sl_str_eq_c(r->method, "PUT");
     bool del = sl_str_eq_c(r->method, "DELETE");
+    bool post = sl_str_eq_c(r->method, "POST");
 
     r->op_ctx = t;
     if (plen > 0 && p[0] == '/') {
@@ -139,9 +198,14 @@ static const struct http_op *route(struct http_req *r)
         t->bucket = arena_strndup(&r->arena, p, bl);
         t->key = slash ? (struct sl_str){ slash + 1, plen - bl - 1 } : SL_STR_NULL;
     }
-    if (sl_str_eq_c(r->method, "POST") && t->key.len == 0 && t->bucket[0] &&
-        has_query(r, "delete")) {
+    if (post && t->key.len == 0 && t->bucket[0] && has_query(r, "delete")) {
         return op_named("DeleteObjects");
+    }
+    if (sl_str_eq_c(r->method, "OPTIONS") && t->bucket[0]) {
+        return op_named("OptionsObject");
+    }
+    if (t->bucket[0]) {
+        s3__cors_headers(r, t->bucket);
     }
     for (size_t i = 0; i < sizeof unserved / sizeof unserved[0]; i++) {
         if (has_query(r, unserved[i])) {
@@ -154,7 +218,48 @@ static const struct http_op *route(struct http_req *r)
         }
         goto not_allowed;
     }
+    if (t->key.len == 0 && has_query(r, "tagging")) {
+        return route_fail(r, "The bucket ?tagging subresource");
+    }
     if (t->key.len == 0) {
+        /* A bucket's subresources first: PUT ?cors is no CreateBucket. */
+        if (has_query(r, "versioning") && (get || put)) {
+            return op_named(get ? "GetBucketVersioning" : "PutBucketVersioning");
+        }
+        if (has_query(r, "object-lock") && (get || put)) {
+            return op_named(get ? "GetObjectLockConfiguration" : "PutObjectLockConfiguration");
+        }
+        if (has_query(r, "lifecycle") && (get || put || del)) {
+            return op_named(get   ? "GetBucketLifecycleConfiguration"
+                            : put ? "PutBucketLifecycleConfiguration"
+                                  : "DeleteBucketLifecycle");
+        }
+        if (has_query(r, "policy") && (get || put || del)) {
+            return op_named(get   ? "GetBucketPolicy"
+                            : put ? "PutBucketPolicy"
+                                  : "DeleteBucketPolicy");
+        }
+        if (has_query(r, "notification") && (get || put)) {
+            return op_named(get ? "GetBucketNotificationConfiguration"
+                                : "PutBucketNotificationConfiguration");
+        }
+        if (has_query(r, "encryption") && (get || put || del)) {
+            return op_named(get   ? "GetBucketEncryption"
+                            : put ? "PutBucketEncryption"
+                                  : "DeleteBucketEncryption");
+        }
+        if (has_query(r, "versioning") || has_query(r, "object-lock") ||
+            has_query(r, "lifecycle") || has_query(r, "encryption") ||
+            has_query(r, "notification") || has_query(r, "policy")) {
+            goto not_allowed;
+        }
+        if (has_query(r, "cors")) {
+            if (get || put || del) {
+                return op_named(get ? "GetBucketCors" : put ? "PutBucketCors"
+                                                           : "DeleteBucketCors");
+            }
+            goto not_allowed;
+        }
         if (put) {
             return op_named("CreateBucket");
         }
@@ -167,17 +272,63 @@ static const struct http_op *route(struct http_req *r)
         if (get && has_query(r, "location")) {
             return op_named("GetBucketLocation");
         }
+        if (get && has_query(r, "uploads")) {
+            return op_named("ListMultipartUploads");
+        }
+        if (get && has_query(r, "versions")) {
+            return op_named("ListObjectVersions");
+        }
+        if (post && r->n_query == 0) {
+            return op_named("PostObject");
+        }
         if (get) {
             const char *lt = http_req_query(r, "list-type");
             return op_named(lt && strcmp(lt, "2") == 0 ? "ListObjectsV2" : "ListObjects");
         }
         goto not_allowed;
     }
-    if (put) {
-        if (http_req_header(r, "x-amz-copy-source")) {
-            return route_fail(r, "CopyObject");
+    if (has_query(r, "uploadId")) {
+        if (put) {
+            return op_named(http_req_header(r, "x-amz-copy-source") ? "UploadPartCopy"
+                                                                     : "UploadPart");
         }
-        return op_named("PutObject");
+        if (post) {
+            return op_named("CompleteMultipartUpload");
+        }
+        if (get) {
+            return op_named("ListParts");
+        }
+        if (del) {
+            return op_named("AbortMultipartUpload");
+        }
+        goto not_allowed;
+    }
+    if (post && has_query(r, "uploads")) {
+        return op_named("CreateMultipartUpload");
+    }
+    if (has_query(r, "tagging")) {
+        if (get) {
+            return op_named("GetObjectTagging");
+        }
+        if (put) {
+            return op_named("PutObjectTagging");
+        }
+        if (del) {
+            return op_named("DeleteObjectTagging");
+        }
+        goto not_allowed;
+    }
+    if (get && has_query(r, "attributes")) {
+        return op_named("GetObjectAttributes");
+    }
+    if (has_query(r, "retention") && (get || put)) {
+        return op_named(get ? "GetObjectRetention" : "PutObjectRetention");
+    }
+    if (has_query(r, "legal-hold") && (get || put)) {
+        return op_named(get ? "GetObjectLegalHold" : "PutObjectLegalHold");
+    }
+    if (put) {
+        return op_named(http_req_header(r, "x-amz-copy-source") ? "CopyObject" : "PutObject");
     }
     if (get) {
         return op_named("GetObject");
@@ -206,6 +357,89 @@ int s3__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(str
         return http_req_fail(r, AWSERR_S3_SERVICE_UNAVAILABLE, NULL);
     }
     return 0;
+}
+
+struct job {
+    struct s3 *s3;
+    struct http_req *r;
+    void (*work)(struct http_req *r);
+};
+
+static void *job_main(void *arg)
+{
+    struct job *j = arg;
+    struct s3 *s3 = j->s3;
+
+    j->work(j->r);
+    /* Resumed before the count drops, so that s3_shutdown() returns only once every
+     * offloaded request has been handed back to the front door. */
+    http_req_resume(j->r);
+    free(j);
+    pthread_mutex_lock(&s3->jobs_lock);
+    s3->jobs--;
+    pthread_cond_broadcast(&s3->jobs_cond);
+    pthread_mutex_unlock(&s3->jobs_lock);
+    return NULL;
+}
+
+int s3__offload_or_reply(struct http_req *r, void (*work)(struct http_req *r),
+                         int (*cont)(struct http_req *r))
+{
+    struct s3 *s3 = s3__of(r);
+    struct job *j;
+    pthread_attr_t attr;
+    pthread_t tid;
+    int rc;
+
+    pthread_mutex_lock(&s3->jobs_lock);
+    if (s3->stopping || s3->jobs >= S3__JOBS_MAX) {
+        bool stopping = s3->stopping;
+        pthread_mutex_unlock(&s3->jobs_lock);
+        return http_req_fail(r, stopping ? AWSERR_S3_SERVICE_UNAVAILABLE : AWSERR_S3_SLOW_DOWN,
+                             NULL);
+    }
+    s3->jobs++;
+    pthread_mutex_unlock(&s3->jobs_lock);
+    j = xmalloc(sizeof *j);
+    j->s3 = s3;
+    j->r = r;
+    j->work = work;
+    http_req_pending(r, cont);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&tid, &attr, job_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        free(j);
+        r->state = HTTP_REQ_READY;
+        pthread_mutex_lock(&s3->jobs_lock);
+        s3->jobs--;
+        pthread_cond_broadcast(&s3->jobs_cond);
+        pthread_mutex_unlock(&s3->jobs_lock);
+        return http_req_fail(r, AWSERR_S3_SLOW_DOWN, NULL);
+    }
+    return 0;
+}
+
+void s3_shutdown(struct s3 *s3)
+{
+    if (!s3) {
+        return;
+    }
+    s3__lifecycle_stop(s3);
+    pthread_mutex_lock(&s3->jobs_lock);
+    s3->stopping = true;
+    while (s3->jobs > 0) {
+        pthread_cond_wait(&s3->jobs_cond, &s3->jobs_lock);
+    }
+    pthread_mutex_unlock(&s3->jobs_lock);
+}
+
+int s3__no_such_bucket_or_reply(struct http_req *r, const char *bucket)
+{
+    http_req_fail(r, AWSERR_S3_NO_SUCH_BUCKET, NULL);
+    http_req_fail_field(r, "BucketName", bucket);
+    return -1;
 }
 
 int s3__internal_or_reply(struct http_req *r, const char *what, int rc)
@@ -240,6 +474,12 @@ const char *s3_strerror(int rc)
         return "key empty or longer than 1024 bytes";
     case S3_ESTOP:
         return "stopped";
+    case S3__EPRECOND:
+        return "precondition failed";
+    case S3__ENOUPLOAD:
+        return "no such upload";
+    case S3__ECHANGED:
+        return "a part changed";
     default:
         return store_strerror(rc);
     }
@@ -288,29 +528,35 @@ static int sweep(struct s3 *s3)
     int rc, dfd;
 
     rc = store_read_begin(s3->st, &txn);
-    if (rc == 0) {
-        rc = mdb_cursor_open(txn, s3->objects, &cur);
-    }
-    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        /* The body id sits at a fixed offset of every record version 1 (formats.md). */
-        if (v.mv_size < 52) {
-            continue;
+    for (int db = 0; db < 3 && rc == 0; db++) {
+        rc = mdb_cursor_open(txn, db == 0 ? s3->objects : db == 1 ? s3->parts : s3->versions,
+                             &cur);
+        for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            /* The body id sits at a fixed offset of every object, version and part record
+             * (formats.md); a delete marker has none. */
+            if (v.mv_size < 52 || (((const unsigned char *)v.mv_data)[1] & 4)) {
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 1024;
+                ids = xrealloc(ids, cap * 16);
+            }
+            memcpy(ids + n * 16, (const unsigned char *)v.mv_data + 34, 16);
+            n++;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            ids = xrealloc(ids, cap * 16);
+        if (cur) {
+            mdb_cursor_close(cur);
+            cur = NULL;
         }
-        memcpy(ids + n * 16, (const unsigned char *)v.mv_data + 34, 16);
-        n++;
-    }
-    if (cur) {
-        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
     }
     if (txn) {
         store_read_end(s3->st, txn);
     }
-    if (rc != MDB_NOTFOUND) {
+    if (rc != 0) {
         free(ids);
         return rc;
     }
@@ -361,6 +607,9 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
 
     s3->st = st;
     s3->objdir_fd = -1;
+    pthread_mutex_init(&s3->jobs_lock, NULL);
+    pthread_cond_init(&s3->jobs_cond, NULL);
+    pthread_cond_init(&s3->lc_cond, NULL);
     snprintf(s3->region, sizeof s3->region, "%s", region);
     snprintf(s3->account, sizeof s3->account, "%s", account);
     snprintf(seed, sizeof seed, "sluice-owner:%s", s3->account);
@@ -369,14 +618,39 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     memcpy(s3->objdir, data_dir, strlen(data_dir));
     memcpy(s3->objdir + strlen(data_dir), "/objects", sizeof "/objects");
     s3->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-    if (!s3->md5) {
-        log_error("s3", "OpenSSL has no MD5");
+    s3->aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    if (!s3->md5 || !s3->aes_gcm) {
+        log_error("s3", "OpenSSL has no MD5 or AES-256-GCM");
         rc = -ENOSYS;
+        goto fail;
+    }
+    rc = s3__sse_init(s3, data_dir);
+    if (rc != 0) {
+        log_error("s3", "cannot load or create the encryption key of %s: %s", data_dir,
+                  strerror(-rc));
         goto fail;
     }
     rc = store_dbi_open(st, "s3.buckets", 0, &s3->buckets);
     if (rc == 0) {
         rc = store_dbi_open(st, "s3.objects", 0, &s3->objects);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.uploads", 0, &s3->uploads);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.parts", 0, &s3->parts);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.config", 0, &s3->config);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.versions", 0, &s3->versions);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.events", 0, &s3->events);
+    }
+    if (rc == 0) {
+        rc = s3__events_init(s3);
     }
     if (rc != 0) {
         goto fail;
@@ -419,10 +693,16 @@ void s3_free(struct s3 *s3)
     if (!s3) {
         return;
     }
+    s3_shutdown(s3);
+    pthread_mutex_destroy(&s3->jobs_lock);
+    pthread_cond_destroy(&s3->jobs_cond);
+    pthread_cond_destroy(&s3->lc_cond);
     if (s3->objdir_fd >= 0) {
         close(s3->objdir_fd);
     }
     EVP_MD_free(s3->md5);
+    EVP_CIPHER_free(s3->aes_gcm);
+    OPENSSL_cleanse(s3->sse_key, sizeof s3->sse_key);
     free(s3->objdir);
     free(s3);
 }

@@ -13,6 +13,7 @@
  * body) and a path of at most 255 bytes; DTDs and entities other than XML's five are refused
  * (no entity expansion attacks).
  */
+#include <errno.h>
 #include <expat.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,6 +152,21 @@ long s3__base64_decode(struct sl_str s, unsigned char *out, size_t cap)
     return (long)o;
 }
 
+long s3__xml_long(struct sl_str t)
+{
+    char b[24];
+    char *end;
+    long v;
+    if (t.len == 0 || t.len >= sizeof b) {
+        return -1;
+    }
+    memcpy(b, t.p, t.len);
+    b[t.len] = '\0';
+    errno = 0;
+    v = strtol(b, &end, 10);
+    return *end || errno || end == b ? -1 : v;
+}
+
 /* ---- reading request bodies ---- */
 
 #define PATH_MAX_LEN 255
@@ -256,14 +272,16 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
     XML_StopParser(x->p, XML_FALSE);
 }
 
-int s3__xml_parse_or_reply(struct http_req *r, const char *root,
-                           int (*fn)(void *ctx, const char *path, struct sl_str text),
-                           void *ctx)
+int s3__xml_parse(const char *p, size_t n, const char *root,
+                  int (*fn)(void *ctx, const char *path, struct sl_str text), void *ctx)
 {
     struct xml_ctx x;
     enum XML_Status st;
     int rc = 0;
 
+    if (n > S3__MAX_BODY) {
+        return -1;
+    }
     memset(&x, 0, sizeof x);
     x.root = root;
     x.fn = fn;
@@ -272,20 +290,127 @@ int s3__xml_parse_or_reply(struct http_req *r, const char *root,
     x.p = XML_ParserCreateNS(NULL, ' ');
     if (!x.p) {
         buf_release(&x.text);
-        return http_req_fail(r, AWSERR_S3_INTERNAL, NULL);
+        return -ENOMEM;
     }
     XML_SetUserData(x.p, &x);
     XML_SetElementHandler(x.p, on_start, on_end);
     XML_SetCharacterDataHandler(x.p, on_text);
     XML_SetStartDoctypeDeclHandler(x.p, on_doctype);
-    st = XML_Parse(x.p, r->body.p ? r->body.p : "", (int)r->body.len, XML_TRUE);
+    st = XML_Parse(x.p, p ? p : "", (int)n, XML_TRUE);
     if (st != XML_STATUS_OK || x.failed) {
         rc = -1;
     }
     XML_ParserFree(x.p);
     buf_release(&x.text);
+    return rc;
+}
+
+int s3__xml_parse_or_reply(struct http_req *r, const char *root,
+                           int (*fn)(void *ctx, const char *path, struct sl_str text),
+                           void *ctx)
+{
+    int rc = s3__xml_parse(r->body.p, r->body.len, root, fn, ctx);
+
+    if (rc == -ENOMEM) {
+        return http_req_fail(r, AWSERR_S3_INTERNAL, NULL);
+    }
     if (rc < 0 && r->err == AWSERR_NONE) {
         http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
     }
-    return rc;
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- conditional request headers ---- */
+
+bool s3__etag_matches(const char *h, const char *etag)
+{
+    /* etag is quoted; compare what is inside the quotes with each listed tag, quoted or not,
+     * a weak W/ prefix ignored (S3 compares entity tags strongly but clients send both). */
+    size_t el = strlen(etag);
+    struct sl_str want = { etag + 1, el >= 2 ? el - 2 : 0 };
+    const char *p = h;
+
+    while (*p) {
+        const char *start, *stop;
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        start = p;
+        while (*p && *p != ',') {
+            p++;
+        }
+        stop = p;
+        while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t')) {
+            stop--;
+        }
+        if (stop - start == 1 && *start == '*') {
+            return true;
+        }
+        if (stop - start >= 2 && start[0] == 'W' && start[1] == '/') {
+            start += 2;
+        }
+        if (stop - start >= 2 && *start == '"' && stop[-1] == '"') {
+            start++;
+            stop--;
+        }
+        if (sl_str_eq((struct sl_str){ start, (size_t)(stop - start) }, want)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int month_of(const char *s)
+{
+    static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    for (int i = 0; i < 12; i++) {
+        if (strncmp(names + 3 * i, s, 3) == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+int s3__http_date_parse(const char *s, int64_t *out)
+{
+    char mon[4] = "";
+    int d = 0, y = 0, hh = 0, mm = 0, ss = 0, m;
+    const char *comma = strchr(s, ',');
+
+    if (comma) {
+        /* "Sun, 06 Nov 1994 08:49:37 GMT" or RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" */
+        if (sscanf(comma + 1, " %2d %3s %4d %2d:%2d:%2d", &d, mon, &y, &hh, &mm, &ss) != 6 &&
+            sscanf(comma + 1, " %2d-%3s-%4d %2d:%2d:%2d", &d, mon, &y, &hh, &mm, &ss) != 6) {
+            return -1;
+        }
+        if (y < 100) {
+            y += y < 70 ? 2000 : 1900;
+        }
+    }
+    else if (sscanf(s, "%*3s %3s %2d %2d:%2d:%2d %4d", mon, &d, &hh, &mm, &ss, &y) != 6) {
+        return -1; /* asctime: "Sun Nov  6 08:49:37 1994" */
+    }
+    m = month_of(mon);
+    if (!m || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1900 || y > 9999) {
+        return -1;
+    }
+    *out = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 + hh * 3600 + mm * 60 + ss;
+    return 0;
 }

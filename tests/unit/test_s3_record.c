@@ -112,10 +112,135 @@ static void test_obj_roundtrip(void **state)
     free(rec);
 }
 
+/* Version 2 extensions: parts, checksum, tags; a key kept in the record though short; and a
+ * version 1 record (no extensions) still read. */
+static void test_obj_extensions_and_v1(void **state)
+{
+    struct s3__obj o, d;
+    unsigned char *rec, sizes[24];
+    unsigned char lk[S3__LMDB_KEY_MAX];
+    char etag[S3__ETAG_MAX];
+    size_t len, ln;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    memset(sizes, 0, sizeof sizes);
+    sizes[0] = 1;
+    sizes[8] = 2;
+    sizes[17] = 1; /* 256 */
+    o.size = 259;
+    o.key = SL_STR_LIT("k");
+    o.key_in_record = true;
+    o.multipart = true;
+    o.n_parts = 3;
+    o.part_sizes = sizes;
+    o.ck.algo = S3__CK_CRC32;
+    o.ck.type = S3__CK_COMPOSITE;
+    o.ck.len = 4;
+    memcpy(o.ck.value, "\x01\x02\x03\x04", 4);
+    o.tags = (struct sl_str){ "\x01\x00\x01\x00k\x01\x00v", 8 }; /* one tag, k=v */
+    o.fields[o.n_fields++] = (struct s3__field){ SL_STR_LIT("content-type"), SL_STR_LIT("a/b") };
+    rec = s3__obj_encode(&o, &len);
+    /* The LMDB key does not hold the object key: the record does. */
+    ln = s3__partkey((const unsigned char *)"0123456789abcdef", 7, lk);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 0, &d), 0);
+    assert_true(sl_str_eq_c(d.key, "k"));
+    assert_true(d.multipart);
+    assert_int_equal(d.n_parts, 3);
+    assert_int_equal(s3__obj_part_size(&d, 0), 1);
+    assert_int_equal(s3__obj_part_size(&d, 1), 2);
+    assert_int_equal(s3__obj_part_size(&d, 2), 256);
+    assert_int_equal(d.ck.algo, S3__CK_CRC32);
+    assert_int_equal(d.ck.type, S3__CK_COMPOSITE);
+    assert_memory_equal(d.ck.value, "\x01\x02\x03\x04", 4);
+    assert_int_equal(d.tags.len, 8);
+    assert_memory_equal(d.tags.p, "\x01\x00\x01\x00k\x01\x00v", 8);
+    memset(d.md5, 0, 16);
+    s3__obj_etag(&d, etag);
+    assert_string_equal(etag, "\"00000000000000000000000000000000-3\"");
+    /* A parts extension whose count disagrees with its length is corrupt. */
+    rec[len - 13 - 12 - 33 + 5] ^= 1; /* the count (tags 13, checksum 12, parts 33 bytes) */
+    assert_int_not_equal(s3__obj_decode(rec, len, lk, ln, 0, &d), 0);
+    free(rec);
+
+    memset(&o, 0, sizeof o);
+    o.key = SL_STR_LIT("old");
+    o.size = 5;
+    o.fields[o.n_fields++] = (struct s3__field){ SL_STR_LIT("content-type"), SL_STR_LIT("x/y") };
+    rec = s3__obj_encode(&o, &len);
+    rec[0] = 1;
+    ln = s3__objkey("bkt", o.key, lk);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    assert_true(sl_str_eq_c(d.key, "old"));
+    assert_false(d.multipart);
+    assert_int_equal(d.size, 5);
+    rec[0] = 3;
+    assert_int_not_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    free(rec);
+}
+
+/* Versions and Object Lock: a delete marker, a null version, a version key, retention. */
+static void test_obj_versions_and_lock(void **state)
+{
+    struct s3__obj o, d;
+    unsigned char *rec, lk[S3__LMDB_KEY_MAX], vsk[16];
+    char vid[33];
+    size_t len, ln;
+    bool is_null;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    o.key = SL_STR_LIT("inv");
+    o.delete_marker = true;
+    o.has_vsk = true;
+    memset(o.vsk, 0xa5, 16);
+    rec = s3__obj_encode(&o, &len);
+    ln = s3__objkey("bkt", o.key, lk);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    assert_true(d.delete_marker);
+    assert_false(d.null_version);
+    assert_true(d.has_vsk);
+    s3__vid_str(&d, vid);
+    assert_string_equal(vid, "a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5");
+    assert_int_equal(s3__vid_parse(vid, &is_null, vsk), 0);
+    assert_false(is_null);
+    assert_memory_equal(vsk, o.vsk, 16);
+    free(rec);
+
+    o.delete_marker = false;
+    o.null_version = true;
+    o.lock_mode = S3__LOCK_COMPLIANCE;
+    o.retain_until_ms = 1900000000000ull;
+    o.legal_hold = true;
+    rec = s3__obj_encode(&o, &len);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    assert_true(d.null_version);
+    s3__vid_str(&d, vid);
+    assert_string_equal(vid, "null");
+    assert_int_equal(d.lock_mode, S3__LOCK_COMPLIANCE);
+    assert_true(d.retain_until_ms == 1900000000000ull);
+    assert_true(d.legal_hold);
+    /* A locked version is kept; a delete marker never is. */
+    assert_int_equal(s3__lock_check(&d, true, 1800000000000ull), S3__ELOCKED);
+    d.legal_hold = false;
+    assert_int_equal(s3__lock_check(&d, true, 1800000000000ull), S3__ELOCKED);
+    assert_int_equal(s3__lock_check(&d, false, 1950000000000ull), 0);
+    d.lock_mode = S3__LOCK_GOVERNANCE;
+    assert_int_equal(s3__lock_check(&d, false, 1800000000000ull), S3__ELOCKED);
+    assert_int_equal(s3__lock_check(&d, true, 1800000000000ull), 0);
+    free(rec);
+
+    assert_int_equal(s3__vid_parse("null", &is_null, vsk), 0);
+    assert_true(is_null);
+    assert_int_not_equal(s3__vid_parse("xyz", &is_null, vsk), 0);
+    assert_int_not_equal(s3__vid_parse("a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5ag", &is_null, vsk), 0);
+    assert_int_not_equal(s3__vid_parse(NULL, &is_null, vsk), 0);
+}
+
 static void test_etag_and_body_name(void **state)
 {
     struct s3__obj o;
-    char etag[35], name[33];
+    char etag[S3__ETAG_MAX], name[33];
     unsigned char a[16], b[16];
     (void)state;
     memset(&o, 0, sizeof o);
@@ -135,12 +260,24 @@ static void test_bucket_record(void **state)
     uint64_t ms = 0;
     size_t n;
     (void)state;
-    n = s3__bucket_encode(1700000000123ull, "eu-west-1", rec, sizeof rec);
+    n = s3__bucket_encode(1700000000123ull, "eu-west-1", NULL, rec, sizeof rec);
     assert_int_equal(n, 19);
-    assert_int_equal(s3__bucket_decode(rec, n, &ms), 0);
+    assert_int_equal(s3__bucket_decode(rec, n, &ms, NULL), 0);
     assert_int_equal(ms, 1700000000123ull);
-    assert_int_not_equal(s3__bucket_decode(rec, n - 1, &ms), 0);
-    assert_int_equal(s3__bucket_encode(1, "eu-west-1", rec, 5), 0);
+    assert_int_not_equal(s3__bucket_decode(rec, n - 1, &ms, NULL), 0);
+    assert_int_equal(s3__bucket_encode(1, "eu-west-1", NULL, rec, 5), 0);
+    /* With its owner's key id (version 2). */
+    {
+        struct sl_str owner;
+        n = s3__bucket_encode(5, "us-east-1", "AKIAOWNER", rec, sizeof rec);
+        assert_int_equal(n, 10 + 9 + 1 + 9);
+        assert_int_equal(s3__bucket_decode(rec, n, &ms, &owner), 0);
+        assert_true(sl_str_eq_c(owner, "AKIAOWNER"));
+        assert_int_not_equal(s3__bucket_decode(rec, n - 1, &ms, &owner), 0);
+        n = s3__bucket_encode(5, "us-east-1", NULL, rec, sizeof rec);
+        assert_int_equal(s3__bucket_decode(rec, n, &ms, &owner), 0);
+        assert_int_equal(owner.len, 0);
+    }
 }
 
 static void test_tokens(void **state)
@@ -182,6 +319,8 @@ int main(void)
         cmocka_unit_test(test_objkey_short_and_long),
         cmocka_unit_test(test_objkey_order),
         cmocka_unit_test(test_obj_roundtrip),
+        cmocka_unit_test(test_obj_extensions_and_v1),
+        cmocka_unit_test(test_obj_versions_and_lock),
         cmocka_unit_test(test_etag_and_body_name),
         cmocka_unit_test(test_bucket_record),
         cmocka_unit_test(test_tokens),

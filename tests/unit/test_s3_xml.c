@@ -76,6 +76,42 @@ static void test_base64(void **state)
     assert_int_equal(s3__base64_decode(SL_STR_LIT("1B2M2Y8AsgTpgAmY7PhCfg=="), out, 8), -1);
 }
 
+static void test_etag_lists(void **state)
+{
+    const char *e = "\"abc\"";
+    (void)state;
+    assert_true(s3__etag_matches("\"abc\"", e));
+    assert_true(s3__etag_matches("abc", e));
+    assert_true(s3__etag_matches("*", e));
+    assert_true(s3__etag_matches("\"x\", \"abc\"", e));
+    assert_true(s3__etag_matches("W/\"abc\"", e));
+    assert_true(s3__etag_matches(" \"x\" ,abc ", e));
+    assert_false(s3__etag_matches("\"abcd\"", e));
+    assert_false(s3__etag_matches("", e));
+    assert_false(s3__etag_matches(",,", e));
+    assert_false(s3__etag_matches("\"ab", e));
+}
+
+static void test_http_dates(void **state)
+{
+    int64_t t = 0;
+    (void)state;
+    assert_int_equal(s3__http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(s3__http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(s3__http_date_parse("Sun Nov  6 08:49:37 1994", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(s3__http_date_parse("Thu, 01 Jan 1970 00:00:00 GMT", &t), 0);
+    assert_int_equal(t, 0);
+    assert_int_equal(s3__http_date_parse("Tue, 29 Feb 2028 23:59:59 GMT", &t), 0);
+    assert_int_equal(t, 1835481599);
+    assert_int_equal(s3__http_date_parse("yesterday", &t), -1);
+    assert_int_equal(s3__http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT", &t), -1);
+    assert_int_equal(s3__http_date_parse("Sun, 36 Nov 1994 08:49:37 GMT", &t), -1);
+    assert_int_equal(s3__http_date_parse("", &t), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -83,6 +119,8 @@ int main(void)
         cmocka_unit_test(test_escape_bounded),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_etag_lists),
+        cmocka_unit_test(test_http_dates),
     };
     return cmocka_run_group_tests_name("s3_xml", tests, NULL, NULL);
 }
