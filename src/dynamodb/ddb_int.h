@@ -146,6 +146,10 @@ int ddb__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(st
 void ddb__free_cb(void *p);
 void ddb__decref_cb(void *p);
 
+/* Stops the time-to-live sweeper and joins its thread; nothing when it never started
+ * (ttl.c). Main thread, in ddb_free(). */
+void ddb__ttl_stop(struct ddb *d);
+
 /* ---- request validation, as DynamoDB words it (validate.c) ---- */
 
 /* The "N validation error(s) detected: ..." list of constraint violations. */
@@ -189,6 +193,14 @@ int ddb__type_or_reply(struct http_req *r, const json_t *v, enum ddb_jtype t);
 
 /* Fails r with an attribute-value error from attr.c. Returns -1. */
 int ddb__attr_fail_or_reply(struct http_req *r, const struct ddb_err *err);
+
+/* ---- tags (tags.c) ---- */
+
+/* The JSON types, constraints and rules of a Tags list (TagResource, CreateTable): keys and
+ * values, "aws:", duplicates, 50 at most. Returns 0 or -1 with the error set. */
+int ddb__tags_check_or_reply(struct http_req *r, const json_t *tags);
+/* A checked Tags list as a catalog entry keeps it ("SluiceTags"). New reference. */
+json_t *ddb__tags_new(const json_t *tags);
 
 /* ---- the expression members of item requests (item_expr.c) ---- */
 
