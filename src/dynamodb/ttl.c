@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -223,7 +224,11 @@ int ddb_update_time_to_live(struct http_req *r)
     t->r = r;
     t->name = json_string_value(json_object_get(in, "TableName"));
     t->attr = json_string_value(attr);
-    t->enable = json_is_true(en);
+    /* The deserialiser's booleans: true, or the strings "true", "1" and "yes". */
+    t->enable = json_is_true(en) ||
+                (json_is_string(en) && (strcasecmp(json_string_value(en), "true") == 0 ||
+                                        strcmp(json_string_value(en), "1") == 0 ||
+                                        strcasecmp(json_string_value(en), "yes") == 0));
     return ddb__submit_or_reply(r, &t->base, ttl_cont);
 }
 
