@@ -246,7 +246,9 @@ static int update_apply(struct store_op *op, MDB_txn *txn)
     if (rc == 0) {
         rc = apply_stream(u, txn, u->entry);
     }
-    if (rc == 0 && json_object_get(u->in, "GlobalSecondaryIndexUpdates")) {
+    if (rc == 0 && (json_object_get(u->in, "GlobalSecondaryIndexUpdates") ||
+                    strcmp(prev_mode, billing_mode(u->entry)) != 0)) {
+        /* The index updates, and the indexes' side of a billing mode change. */
         rc = ddb__gsi_updates_apply(u->d, txn, u->name, u->entry, u->in, prev_mode,
                                     epoch(&u->now), &u->gsi);
     }
