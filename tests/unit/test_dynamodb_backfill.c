@@ -3,7 +3,10 @@
  * (src/dynamodb/backfill.c): while the backfill waits the index is CREATING and refuses
  * reads, writes keep its entries right, a restart resumes the backfill from its cursor, and
  * the finished index holds exactly the entries its table's items call for, with exact
- * counters; a deleted index is DELETING until its entries are gone.
+ * counters; a deleted index is DELETING until its entries are gone. And the item collection
+ * limit of tables with local secondary indexes on the write paths besides PutItem's (its
+ * own test is in test_dynamodb_query.c): UpdateItem growing an item or creating one, and a
+ * global secondary index added to such a table.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -302,9 +305,88 @@ static void test_backfill_waits_keeps_writes_and_resumes(void **state)
     json_decref(t);
 }
 
+static void test_collection_limit_on_every_write_path(void **state)
+{
+    struct fixture *f = *state;
+    char body[512];
+    struct answer a;
+    json_t *t;
+    static const char full[] = "The total size of an item collection has exceeded the maximum "
+                               "limit of 10 gigabytes.";
+
+    f->d->collection_max = 2000;
+    ok(f, ddb_create_table,
+       "{\"TableName\":\"lsi\",\"BillingMode\":\"PAY_PER_REQUEST\","
+       "\"KeySchema\":[{\"AttributeName\":\"h\",\"KeyType\":\"HASH\"},"
+       "{\"AttributeName\":\"r\",\"KeyType\":\"RANGE\"}],"
+       "\"AttributeDefinitions\":[{\"AttributeName\":\"h\",\"AttributeType\":\"S\"},"
+       "{\"AttributeName\":\"r\",\"AttributeType\":\"N\"},"
+       "{\"AttributeName\":\"l\",\"AttributeType\":\"S\"}],"
+       "\"LocalSecondaryIndexes\":[{\"IndexName\":\"byl\",\"KeySchema\":["
+       "{\"AttributeName\":\"h\",\"KeyType\":\"HASH\"},"
+       "{\"AttributeName\":\"l\",\"KeyType\":\"RANGE\"}],"
+       "\"Projection\":{\"ProjectionType\":\"ALL\"}}]}");
+    /* UpdateItem that creates items, until the collection is full. */
+    for (int i = 0;; i++) {
+        assert_true(i < 30);
+        snprintf(body, sizeof body,
+                 "{\"TableName\":\"lsi\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"%d\"}},"
+                 "\"UpdateExpression\":\"SET l = :l\","
+                 "\"ExpressionAttributeValues\":{\":l\":{\"S\":\"%0100d\"}}}",
+                 i, i);
+        call(f, ddb_update_item, body, &a);
+        json_decref(a.body);
+        if (a.err != AWSERR_NONE) {
+            assert_int_equal(a.err, AWSERR_ITEM_COLLECTION_SIZE);
+            assert_string_equal(a.msg, full);
+            /* Nothing of it was written. */
+            snprintf(body, sizeof body,
+                     "{\"TableName\":\"lsi\",\"Key\":{\"h\":{\"S\":\"a\"},"
+                     "\"r\":{\"N\":\"%d\"}}}",
+                     i);
+            call(f, ddb_get_item, body, &a);
+            assert_null(json_object_get(a.body, "Item"));
+            json_decref(a.body);
+            break;
+        }
+    }
+    /* UpdateItem that grows an item already there is refused too; one that shrinks it is not. */
+    fails(f, ddb_update_item,
+          "{\"TableName\":\"lsi\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"0\"}},"
+          "\"UpdateExpression\":\"SET filler = :p\","
+          "\"ExpressionAttributeValues\":{\":p\":{\"S\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}}",
+          AWSERR_ITEM_COLLECTION_SIZE, full);
+    ok(f, ddb_update_item,
+       "{\"TableName\":\"lsi\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"0\"}},"
+       "\"UpdateExpression\":\"SET l = :l\",\"ExpressionAttributeValues\":{\":l\":{\"S\":\"s\"}}}");
+    /* A global index added later changes nothing of the collections (it is not local). */
+    ok(f, ddb_update_table,
+       "{\"TableName\":\"lsi\",\"AttributeDefinitions\":["
+       "{\"AttributeName\":\"l\",\"AttributeType\":\"S\"}],"
+       "\"GlobalSecondaryIndexUpdates\":[{\"Create\":{\"IndexName\":\"glob\","
+       "\"KeySchema\":[{\"AttributeName\":\"l\",\"KeyType\":\"HASH\"}],"
+       "\"Projection\":{\"ProjectionType\":\"ALL\"}}}]}");
+    for (int tries = 0; tries < 5000; tries++) {
+        t = describe(f, "lsi");
+        if (strcmp(gsi_status(t, 0), "ACTIVE") == 0) {
+            json_decref(t);
+            break;
+        }
+        json_decref(t);
+        nap();
+    }
+    check_index(f, "lsi", 0);
+    check_index(f, "lsi", 1);
+    f->d->collection_max = DDB_COLLECTION_MAX;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_collection_limit_on_every_write_path, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_backfill_waits_keeps_writes_and_resumes, setup,
                                         teardown),
     };
