@@ -55,6 +55,7 @@ struct s3 {
     uint64_t vclock;            /* the last version clock value; writer thread only */
     char *objdir;               /* <data-dir>/objects (owned) */
     int objdir_fd;              /* open on objdir, for fsync after renames */
+    bool opened;                /* s3_new() succeeded: s3_free() marks a clean shutdown */
     char region[33];
     char account[13];
     char owner_id[65];          /* the canonical user id in Owner elements (from account) */
