@@ -599,17 +599,15 @@ json_t *ddb__describe(struct ddb *d, MDB_txn *txn, const json_t *entry, uint64_t
     json_object_set_new(out, "TableSizeBytes", json_integer((json_int_t)bytes));
     describe_indexes(d, txn, json_object_get(out, "GlobalSecondaryIndexes"));
     describe_indexes(d, txn, json_object_get(out, "LocalSecondaryIndexes"));
+    if (json_object_get(entry, "SluiceDeletingIndexes")) {
+        ddb__gsi_deleting_describe(d, txn, entry, out);
+    }
     json_array_foreach(json_object_get(out, "GlobalSecondaryIndexes"), i, ix)
     {
         const char *st = json_string_value(json_object_get(ix, "IndexStatus"));
-        creating = creating || (st && strcmp(st, "CREATING") == 0);
-        warm_throughput(ix, ppr);
-    }
-    if (json_object_get(entry, "SluiceDeletingIndexes")) {
-        size_t before = json_array_size(json_object_get(out, "GlobalSecondaryIndexes"));
-        ddb__gsi_deleting_describe(d, txn, entry, out);
         creating = creating ||
-                   before != json_array_size(json_object_get(out, "GlobalSecondaryIndexes"));
+                   (st && (strcmp(st, "CREATING") == 0 || strcmp(st, "DELETING") == 0));
+        warm_throughput(ix, ppr);
     }
     if (creating) {
         /* DynamoDB shows the table UPDATING while one of its indexes is being created or
