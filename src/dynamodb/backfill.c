@@ -215,8 +215,9 @@ static const char *action_index(const json_t *u)
 int ddb__gsi_updates_rules_or_reply(struct http_req *r, const json_t *in)
 {
     const json_t *list = json_object_get(in, "GlobalSecondaryIndexUpdates");
-    size_t i, j, online = 0;
+    size_t i, online = 0;
     const json_t *u;
+    json_t *seen;
 
     if (json_array_size(list) == 0) {
         return http_req_fail(r, AWSERR_VALIDATION,
@@ -240,20 +241,24 @@ int ddb__gsi_updates_rules_or_reply(struct http_req *r, const json_t *in)
                                  invalid);
         }
     }
+    seen = json_object();
     json_array_foreach(list, i, u)
     {
+        /* A set of the names so far: a long list costs one pass, not one per pair. */
         const char *name = action_index(u);
-        for (j = 0; j < i; j++) {
-            const char *other = action_index(json_array_get(list, j));
-            if (name && other && strcmp(name, other) == 0) {
-                return http_req_fail(r, AWSERR_VALIDATION,
-                                     "%sOnly one global secondary index update per index is "
-                                     "allowed simultaneously. Index: %s",
-                                     invalid, name);
-            }
+        if (name && json_object_get(seen, name)) {
+            json_decref(seen);
+            return http_req_fail(r, AWSERR_VALIDATION,
+                                 "%sOnly one global secondary index update per index is "
+                                 "allowed simultaneously. Index: %s",
+                                 invalid, name);
+        }
+        if (name) {
+            json_object_set_new(seen, name, json_true());
         }
         online += present(json_object_get(u, "Create")) + present(json_object_get(u, "Delete"));
     }
+    json_decref(seen);
     if (online > 1) {
         return http_req_fail(r, AWSERR_LIMIT_EXCEEDED, "%s", one_online);
     }

@@ -131,8 +131,10 @@ static int not_found_or_reply(struct http_req *r, const char *arn)
 int ddb__tags_check_or_reply(struct http_req *r, const json_t *tags)
 {
     struct ddb_verr ve = { 0 };
-    size_t i, j;
+    json_t *seen;
+    size_t i;
     const json_t *t;
+    int rc = 0;
 
     if (ddb__type_or_reply(r, tags, DDB_J_LIST) < 0) {
         return -1;
@@ -177,32 +179,36 @@ int ddb__tags_check_or_reply(struct http_req *r, const json_t *tags)
     if (ve.n) {
         return ddb__verr_reply(r, &ve);
     }
+    seen = json_object();
     json_array_foreach(tags, i, t)
     {
         const char *k = json_string_value(json_object_get(t, "Key"));
         const char *v = json_string_value(json_object_get(t, "Value"));
         if (!tag_chars_ok(k)) {
-            return http_req_fail(r, AWSERR_VALIDATION, "The Tag Key provided is invalid, Key: %s",
-                                 k);
+            rc = http_req_fail(r, AWSERR_VALIDATION, "The Tag Key provided is invalid, Key: %s",
+                               k);
         }
-        if (!tag_chars_ok(v)) {
-            return http_req_fail(r, AWSERR_VALIDATION,
-                                 "The Tag Value provided is invalid, Value: %s", v);
+        else if (!tag_chars_ok(v)) {
+            rc = http_req_fail(r, AWSERR_VALIDATION,
+                               "The Tag Value provided is invalid, Value: %s", v);
         }
-        if (strncmp(k, "aws:", 4) == 0) {
-            return http_req_fail(r, AWSERR_VALIDATION,
-                                 "Tag Key cannot be prefixed with aws:, Key: %s", k);
+        else if (strncmp(k, "aws:", 4) == 0) {
+            rc = http_req_fail(r, AWSERR_VALIDATION,
+                               "Tag Key cannot be prefixed with aws:, Key: %s", k);
         }
-        for (j = 0; j < i; j++) {
-            if (strcmp(k, json_string_value(json_object_get(json_array_get(tags, j), "Key"))) ==
-                0) {
-                return http_req_fail(r, AWSERR_VALIDATION,
-                                     "Duplicate Tag Keys provided as input: Duplicate Tag Key "
-                                     "found %s",
-                                     k);
-            }
+        else if (json_object_get(seen, k)) {
+            /* A set of the keys so far: a long list costs one pass, not one per pair. */
+            rc = http_req_fail(r, AWSERR_VALIDATION,
+                               "Duplicate Tag Keys provided as input: Duplicate Tag Key found %s",
+                               k);
         }
+        if (rc < 0) {
+            json_decref(seen);
+            return rc;
+        }
+        json_object_set_new(seen, k, json_true());
     }
+    json_decref(seen);
     if (json_array_size(tags) > DDB_MAX_TAGS) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "Number of Tags exceed the current limit for the provided "
