@@ -1,5 +1,7 @@
 """The DynamoDB table catalog through boto3: CreateTable, DescribeTable, ListTables,
 DeleteTable, and the validation errors DynamoDB answers with."""
+import time
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -307,3 +309,25 @@ def test_describe_limits_and_endpoints(server):
                    "TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000}
     ep = ddb.describe_endpoints()["Endpoints"]
     assert ep == [{"Address": "127.0.0.1:%d" % server.port, "CachePeriodInMinutes": 1440}]
+
+
+def test_long_lists_are_answered_quickly(server):
+    """Checks over a request's lists take one pass: a body of many tags or index updates is
+    refused at once, not after comparing every pair."""
+    ddb = server.client("dynamodb")
+    ddb.create_table(TableName="long-lists", **KEY)
+    t0 = time.time()
+    status, body = raw(server, "TagResource", {
+        "ResourceArn": ARN + "long-lists",
+        "Tags": [{"Key": "k%06d" % i, "Value": "v"} for i in range(60000)]})
+    assert (status, body["message"]) == (
+        400, "Number of Tags exceed the current limit for the provided ResourceArn")
+    status, body = raw(server, "UpdateTable", {
+        "TableName": "long-lists",
+        "GlobalSecondaryIndexUpdates": [
+            {"Update": {"IndexName": "ix%06d" % i, "ProvisionedThroughput": {
+                "ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}} for i in range(60000)]})
+    assert status == 400
+    assert body["message"] == ("Requested resource not found: Index ix000000 for table "
+                               "long-lists")
+    assert time.time() - t0 < 10
