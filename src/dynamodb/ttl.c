@@ -3,7 +3,8 @@
  * expired items.
  *
  * What it is: a table's time-to-live setting lives in its catalog entry ("SluiceTimeToLive":
- * {"AttributeName", "Enabled"}, never shown by DescribeTable). The sweeper, a thread of its
+ * {"AttributeName", "Enabled", "Disabling"}, never shown by DescribeTable). The sweeper, a
+ * thread of its
  * own, wakes every d->ttl_interval seconds (`sluice serve --ddb-ttl-interval`), reads the
  * tables with time to live enabled and walks their items in read transactions, and deletes
  * the expired ones in small writer ops (TTL_BATCH items each) through ddb__item_write() with
@@ -17,10 +18,20 @@
  * never expires the item. Until the sweeper deletes an item, reads still return it, as on
  * DynamoDB.
  *
+ * States, as DescribeTimeToLive reports them (DynamoDB's names):
+ *
+ *   DISABLED --enable (ttl_apply)--> ENABLED --disable (ttl_apply)--> DISABLING
+ *   DISABLING --the next sweep (settle_apply)--> DISABLED
+ *
+ * Enabling takes effect at once (the next sweep deletes what has expired). Disabling stops
+ * the deletions at once, but the table stays DISABLING until the sweeper has passed, as
+ * DynamoDB's does while its partitions take the change; enabling it again meanwhile is
+ * refused with DynamoDB's "Time to live has been modified multiple times within a fixed
+ * interval".
+ *
  * What it is not: TTL on items of tables without it enabled; the hour-long cooldown DynamoDB
- * puts between two UpdateTimeToLive calls ("Time to live has been modified multiple times
- * within a fixed interval"): sluice applies each change at once, so that tests may turn time
- * to live on and off.
+ * puts after every UpdateTimeToLive: here the only wait is the DISABLING one, at most one
+ * sweep interval, so that tests may turn time to live on and off.
  *
  * Invariants: the sweeper writes only through writer ops; each op looks the item up again and
  * checks its expiry again inside the op, so an item written after the walk saw it is never
@@ -88,6 +99,7 @@ enum ttl_fail {
     TF_ALREADY_ENABLED,
     TF_ALREADY_DISABLED,
     TF_OTHER_ATTRIBUTE,
+    TF_TOO_SOON,            /* enabling while DISABLING */
 };
 
 struct ttl_op {
@@ -107,7 +119,7 @@ static int ttl_apply(struct store_op *op, MDB_txn *txn)
     struct ddb_schema s;
     json_t *entry, *cur;
     const char *cur_attr;
-    bool on;
+    bool on, disabling;
     int rc;
 
     t->fail = TF_NONE;
@@ -118,8 +130,13 @@ static int ttl_apply(struct store_op *op, MDB_txn *txn)
     rc = ddb__schema_get(t->d, txn, t->name, &s);
     cur = json_object_get(entry, "SluiceTimeToLive");
     on = json_is_true(json_object_get(cur, "Enabled"));
+    disabling = json_is_true(json_object_get(cur, "Disabling"));
     cur_attr = json_string_value(json_object_get(cur, "AttributeName"));
-    if (rc == 0 && on && strcmp(cur_attr, t->attr) != 0) {
+    if (rc == 0 && disabling && t->enable) {
+        t->fail = TF_TOO_SOON;
+        rc = -EINVAL;
+    }
+    else if (rc == 0 && on && strcmp(cur_attr, t->attr) != 0) {
         t->fail = TF_OTHER_ATTRIBUTE;
         snprintf(t->current, sizeof t->current, "%s", cur_attr);
         rc = -EINVAL;
@@ -130,8 +147,8 @@ static int ttl_apply(struct store_op *op, MDB_txn *txn)
     }
     if (rc == 0) {
         json_object_set_new(entry, "SluiceTimeToLive",
-                            json_pack("{s:s, s:b}", "AttributeName", t->attr, "Enabled",
-                                      t->enable));
+                            json_pack("{s:s, s:b, s:b}", "AttributeName", t->attr, "Enabled",
+                                      t->enable, "Disabling", !t->enable));
         rc = ddb__catalog_put(t->d, txn, t->name, entry, s.id);
     }
     json_decref(entry);
@@ -156,6 +173,10 @@ static int ttl_cont(struct http_req *r)
         return http_req_fail(r, AWSERR_VALIDATION, "TimeToLive is already enabled");
     case TF_ALREADY_DISABLED:
         return http_req_fail(r, AWSERR_VALIDATION, "TimeToLive is already disabled");
+    case TF_TOO_SOON:
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "Time to live has been modified multiple times within a fixed "
+                             "interval");
     case TF_OTHER_ATTRIBUTE:
         return http_req_fail(r, AWSERR_VALIDATION,
                              "TimeToLive is active on a different AttributeName: current "
@@ -256,11 +277,14 @@ int ddb_describe_time_to_live(struct http_req *r)
                              "Requested resource not found: Table: %s not found", name);
     }
     cur = json_object_get(entry, "SluiceTimeToLive");
-    /* Changes take effect at once here, so the settled states are the ones shown: ENABLED,
-     * or DISABLED (DynamoDB's ENABLING and DISABLING last until its own change is done). */
-    if (json_is_true(json_object_get(cur, "Enabled"))) {
-        desc = json_pack("{s:s, s:O}", "TimeToLiveStatus", "ENABLED", "AttributeName",
-                         json_object_get(cur, "AttributeName"));
+    /* Enabling is done at once, so ENABLING is never shown; DISABLING lasts until the
+     * sweeper has passed (the file's head). */
+    if (json_is_true(json_object_get(cur, "Enabled")) ||
+        json_is_true(json_object_get(cur, "Disabling"))) {
+        desc = json_pack("{s:s, s:O}", "TimeToLiveStatus",
+                         json_is_true(json_object_get(cur, "Enabled")) ? "ENABLED"
+                                                                       : "DISABLING",
+                         "AttributeName", json_object_get(cur, "AttributeName"));
     }
     else {
         desc = json_pack("{s:s}", "TimeToLiveStatus", "DISABLED");
@@ -416,7 +440,50 @@ static void sweep_table(struct ddb *d, const char *table, const char *attr)
     free(keys);
 }
 
-/* One sweep: every table with time to live enabled. */
+/* DISABLING -> DISABLED, once the sweeper has passed: the table's entry loses its setting,
+ * if it is still the one the sweep saw. */
+struct settle_op {
+    struct store_op base;
+    struct ddb *d;
+    const char *table;
+};
+
+static int settle_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct settle_op *o = (struct settle_op *)op;
+    json_t *entry = ddb__catalog_get(o->d, txn, o->table);
+    struct ddb_schema s;
+    int rc = 0;
+
+    if (entry && json_is_true(json_object_get(json_object_get(entry, "SluiceTimeToLive"),
+                                              "Disabling"))) {
+        json_object_del(entry, "SluiceTimeToLive");
+        rc = ddb__schema_get(o->d, txn, o->table, &s);
+        if (rc == 0) {
+            rc = ddb__catalog_put(o->d, txn, o->table, entry, s.id);
+        }
+    }
+    json_decref(entry);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+static void settle(struct ddb *d, const char *table)
+{
+    struct settle_op op;
+    int rc;
+
+    memset(&op, 0, sizeof op);
+    op.base.apply = settle_apply;
+    op.d = d;
+    op.table = table;
+    rc = store_submit_wait(d->st, &op.base);
+    if (rc && rc != STORE_CLOSED) {
+        log_warn("dynamodb", "ttl[%s]: settling DISABLING: %s", table, store_strerror(rc));
+    }
+}
+
+/* One sweep: every table with time to live enabled; then the tables DISABLING since the last
+ * sweep become DISABLED. */
 static void sweep(struct ddb *d)
 {
     MDB_txn *txn = NULL;
@@ -447,6 +514,10 @@ static void sweep(struct ddb *d)
                                                       k.mv_size,
                                                       json_object_get(ttl, "AttributeName")));
             }
+            else if (json_is_true(json_object_get(ttl, "Disabling"))) {
+                json_array_append_new(todo, json_pack("[s%]", (const char *)k.mv_data,
+                                                      k.mv_size));
+            }
             json_decref(entry);
         }
         mdb_cursor_close(c);
@@ -457,8 +528,13 @@ static void sweep(struct ddb *d)
         if (stopping(d)) {
             break;
         }
-        sweep_table(d, json_string_value(json_array_get(t, 0)),
-                    json_string_value(json_array_get(t, 1)));
+        if (json_array_size(t) == 2) {
+            sweep_table(d, json_string_value(json_array_get(t, 0)),
+                        json_string_value(json_array_get(t, 1)));
+        }
+        else {
+            settle(d, json_string_value(json_array_get(t, 0)));
+        }
     }
     json_decref(todo);
 }

@@ -74,16 +74,27 @@ def test_update_and_describe(module_server):
 
     out = ddb.update_time_to_live(TableName="ttl-states", TimeToLiveSpecification=spec(False))
     assert out["TimeToLiveSpecification"] == {"Enabled": False, "AttributeName": "expires"}
+    # DISABLING until the sweeper has passed (every 10 s on this server); enabling again
+    # meanwhile is refused, as DynamoDB refuses changes in quick succession.
     assert ddb.describe_time_to_live(TableName="ttl-states")["TimeToLiveDescription"] == \
-        {"TimeToLiveStatus": "DISABLED"}
+        {"TimeToLiveStatus": "DISABLING", "AttributeName": "expires"}
+    with pytest.raises(ClientError) as e:
+        ddb.update_time_to_live(TableName="ttl-states", TimeToLiveSpecification=spec(True))
+    assert err(e) == ("ValidationException",
+                      "Time to live has been modified multiple times within a fixed interval")
+    with pytest.raises(ClientError) as e:
+        ddb.update_time_to_live(TableName="ttl-states", TimeToLiveSpecification=spec(False))
+    assert err(e) == ("ValidationException", "TimeToLive is already disabled")
+    # The setting is not part of DescribeTable's answer.
+    assert "SluiceTimeToLive" not in ddb.describe_table(TableName="ttl-states")["Table"]
+
     # The deserialiser's string booleans.
+    make_table(ddb, "ttl-strings")
     status, body = raw(module_server, "UpdateTimeToLive",
-                       {"TableName": "ttl-states",
+                       {"TableName": "ttl-strings",
                         "TimeToLiveSpecification": {"Enabled": "yes", "AttributeName": "e2"}})
     assert (status, body) == (200, {"TimeToLiveSpecification": {"Enabled": True,
                                                                 "AttributeName": "e2"}})
-    # The setting is not part of DescribeTable's answer.
-    assert "SluiceTimeToLive" not in ddb.describe_table(TableName="ttl-states")["Table"]
 
 
 def test_errors(module_server):
@@ -181,12 +192,26 @@ def test_sweeper_deletes_expired_items_with_service_remove_records(fast):
         time.sleep(0.3)
     assert "Item" not in ddb.get_item(TableName="ttl-sweep", Key={"pk": {"S": "future"}})
 
-    # Disabled: expired items stay.
+    # Disabled: expired items stay; the table is DISABLING until the next sweep, then
+    # DISABLED, and time to live can be enabled again.
     ddb.update_time_to_live(TableName="ttl-sweep", TimeToLiveSpecification=spec(False))
     ddb.put_item(TableName="ttl-sweep", Item={"pk": {"S": "kept"},
                                               "expires": {"N": str(now - 1)}})
+    deadline = time.time() + 10
+    status = None
+    while time.time() < deadline:
+        status = ddb.describe_time_to_live(
+            TableName="ttl-sweep")["TimeToLiveDescription"]["TimeToLiveStatus"]
+        if status == "DISABLED":
+            break
+        assert status == "DISABLING"
+        time.sleep(0.1)
+    assert status == "DISABLED"
     time.sleep(2.5)
     assert "Item" in ddb.get_item(TableName="ttl-sweep", Key={"pk": {"S": "kept"}})
+    ddb.update_time_to_live(TableName="ttl-sweep", TimeToLiveSpecification=spec(True, "other"))
+    assert ddb.describe_time_to_live(TableName="ttl-sweep")["TimeToLiveDescription"] == \
+        {"TimeToLiveStatus": "ENABLED", "AttributeName": "other"}
 
 
 def test_interval_flag_is_checked(tmp_path):
