@@ -274,6 +274,9 @@ int ddb_batch_get_item(struct http_req *r)
         const json_t *keys = json_object_get(kaa, "Keys");
         const json_t *atg = json_object_get(kaa, "AttributesToGet");
         if (!present(kaa)) {
+            ddb__verr_add(&ve, "Value null at 'requestItems.%s.member' failed to satisfy "
+                               "constraint: Member must not be null",
+                          name);
             continue;
         }
         if (!present(keys)) {
