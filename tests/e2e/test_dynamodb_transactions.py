@@ -266,7 +266,7 @@ def test_write_cancelled_request_does_not_use_its_token(ddb):
     assert get(ddb, "txa", "tok-c") == {"pk": {"S": "tok-c"}}
 
 
-def test_token_survives_a_restart(make_server):
+def test_transaction_and_token_survive_kill_9(make_server):
     s = make_server().start()
     c = s.client("dynamodb")
     c.create_table(TableName="tok", **HASH)
@@ -274,9 +274,10 @@ def test_token_survives_a_restart(make_server):
                        "UpdateExpression": "ADD n :one",
                        "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
     c.transact_write_items(TransactItems=req, ClientRequestToken="tok")
-    s.kill()
+    s.kill()        # SIGKILL: the acknowledged transaction and its token are on disk
     s.start()
     c = s.client("dynamodb")
+    assert c.get_item(TableName="tok", Key={"pk": {"S": "k"}})["Item"]["n"] == {"N": "1"}
     c.transact_write_items(TransactItems=req, ClientRequestToken="tok")
     assert c.get_item(TableName="tok", Key={"pk": {"S": "k"}})["Item"]["n"] == {"N": "1"}
 
