@@ -384,6 +384,12 @@ int ddb_batch_get_item(struct http_req *r)
         ddb__schema_get(d, txn, t->name, &s);
         for (k = 0; k < t->n; k++) {
             struct ddb_key_err kerr;
+            if (!t->keys[k]) {
+                /* A null entry of Keys: no key attribute at all. */
+                store_read_end(d->st, txn);
+                return http_req_fail(r, AWSERR_VALIDATION,
+                                     "The provided key element does not match the schema");
+            }
             if (ddb__key_of(&s, t->keys[k], t->key_lens[k], true, &lkeys[at + k], &kerr) < 0) {
                 store_read_end(d->st, txn);
                 return ddb__key_fail_or_reply(r, &kerr);

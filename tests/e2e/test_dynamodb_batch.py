@@ -271,3 +271,63 @@ def test_get_answer_is_cut_at_16_mb(ddb):
             assert len(items) > 0
     assert rounds == 2
     assert sorted(got) == sorted(x["pk"]["S"] for x in keys)
+
+
+BAD_SHAPES = [
+    ("BatchGetItem", {"RequestItems": 5}),
+    ("BatchGetItem", {"RequestItems": {"bha": 5}}),
+    ("BatchGetItem", {"RequestItems": {"bha": None}}),
+    ("BatchGetItem", {"RequestItems": {"bha": {"Keys": 5}}}),
+    ("BatchGetItem", {"RequestItems": {"bha": {"Keys": [5]}}}),
+    ("BatchGetItem", {"RequestItems": {"bha": {"Keys": [None]}}}),
+    ("BatchGetItem", {"RequestItems": {"bha": {"Keys": [{"pk": {"S": "a"}}],
+                                               "AttributesToGet": [5]}}}),
+    ("BatchGetItem", {"RequestItems": {"bha": {"Keys": [{"pk": {"S": "a"}}],
+                                               "ExpressionAttributeNames": {"#a": 5}}}}),
+    ("BatchGetItem", {"RequestItems": {"bha": {"Keys": [{"pk": {"Q": "a"}}]}}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": 5}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": [5]}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": [None]}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": [{"PutRequest": 5}]}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": [{"PutRequest": {}}]}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": [{"PutRequest": {"Item": 5}}]}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": [{"PutRequest": {"Item": {"pk": 5}}}]}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": [{"DeleteRequest": {"Key": None}}]}}),
+    ("BatchWriteItem", {"RequestItems": {"bha": [{"PutRequest": {"Item": {"pk": {"S": "a"}}},
+                                                  "DeleteRequest": {"Key": {"pk": {"S": "a"}}}}]}}),
+    ("TransactWriteItems", {"TransactItems": 5}),
+    ("TransactWriteItems", {"TransactItems": [5]}),
+    ("TransactWriteItems", {"TransactItems": [None]}),
+    ("TransactWriteItems", {"TransactItems": [{"Put": 5}]}),
+    ("TransactWriteItems", {"TransactItems": [{"Put": {"Item": 5, "TableName": "bha"}}]}),
+    ("TransactWriteItems", {"TransactItems": [{"Put": {"Item": {"pk": {"S": "a"}},
+                                                       "TableName": 5}}]}),
+    ("TransactWriteItems", {"TransactItems": [{"Put": {"Item": {"pk": {"S": "a"}},
+                                                       "TableName": "bha",
+                                                       "ConditionExpression": "("}}]}),
+    ("TransactWriteItems", {"TransactItems": [{"Update": {"Key": {"pk": {"S": "a"}},
+                                                          "TableName": "bha",
+                                                          "UpdateExpression": "SET"}}]}),
+    ("TransactWriteItems", {"TransactItems": [{"Put": {"Item": {"pk": {"S": "a"}},
+                                                       "TableName": "bha"}}],
+                            "ClientRequestToken": 5}),
+    ("TransactWriteItems", {"TransactItems": [{"Put": {"Item": {"pk": {"S": "a"}},
+                                                       "TableName": "bha"}}],
+                            "ClientRequestToken": ""}),
+    ("TransactGetItems", {"TransactItems": [5]}),
+    ("TransactGetItems", {"TransactItems": [{}]}),
+    ("TransactGetItems", {"TransactItems": [{"Get": 5}]}),
+    ("TransactGetItems", {"TransactItems": [{"Get": {"TableName": "bha", "Key": 5}}]}),
+    ("TransactGetItems", {"TransactItems": [{"Get": {"TableName": "bha",
+                                                     "Key": {"pk": {"S": "a"}},
+                                                     "ExpressionAttributeNames": []}}]}),
+]
+
+
+@pytest.mark.parametrize("target,body", BAD_SHAPES)
+def test_bad_shapes_are_client_errors(srv, ddb, target, body):
+    """Members of the wrong JSON type or shape, anywhere in the nesting, get a 400 (a
+    SerializationException or ValidationException), never a crash or a 500."""
+    status, out = raw(srv, target, body)
+    assert status == 400, out
+    assert out["__type"].split("#")[-1] in ("SerializationException", "ValidationException"), out
