@@ -2,8 +2,9 @@
  * test_dynamodb_txn.c: the transaction core (src/dynamodb/txn.c) in process, with fake
  * requests and no socket (R29): actions built directly as PartiQL's ExecuteTransaction
  * builds them, a transaction refused in its second pass leaving no trace (items, index
- * entries, counters, stream records), an expired ClientRequestToken treated as new, and the
- * order of TransactWriteItems' cancellation reasons.
+ * entries, counters, stream records), an expired ClientRequestToken treated as new, the
+ * order of TransactWriteItems' cancellation reasons, and a transaction whose table is replaced
+ * while it waits for the writer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -264,6 +265,126 @@ static void test_reasons_in_order(void **state)
                                "specific reasons [ConditionalCheckFailed]");
 }
 
+/* ---- a transaction racing with its table being replaced ---- */
+
+struct gate {
+    struct store_op base;
+    struct fixture *f;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered;       /* the writer is in the gate */
+    bool open;
+};
+
+/* Holds the writer until the gate opens, then deletes and re-creates table "txg" (a new id)
+ * in the same group as the transaction queued behind it. */
+static int gate_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct gate *g = (struct gate *)op;
+    struct ddb *d = g->f->d;
+    struct ddb_schema s;
+    json_t *entry;
+    uint32_t id;
+    int rc;
+
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) {
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    entry = ddb__catalog_get(d, txn, "txg");
+    if (!entry) {
+        return -ENOENT;     /* no cmocka asserts on the writer thread */
+    }
+    rc = ddb__schema_get(d, txn, "txg", &s);
+    if (rc == 0) {
+        rc = ddb__catalog_del(d, txn, "txg", &s);
+    }
+    if (rc == 0) {
+        rc = ddb__table_id_new(d, txn, &id);
+    }
+    if (rc == 0) {
+        rc = ddb__index_ids_assign(d, txn, entry, true);
+    }
+    if (rc == 0) {
+        rc = ddb__catalog_put(d, txn, "txg", entry, id);
+    }
+    json_decref(entry);
+    return rc;
+}
+
+struct tx_thread {
+    struct fixture *f;
+    struct answer a;
+};
+
+static void *tx_main(void *arg)
+{
+    struct tx_thread *p = arg;
+    call(p->f, ddb_transact_write_items,
+         "{\"TransactItems\":[{\"Put\":{\"TableName\":\"txg\",\"Item\":{\"h\":{\"S\":\"r\"},"
+         "\"g\":{\"S\":\"G\"}},\"ConditionExpression\":\"attribute_not_exists(h)\"}}]}",
+         &p->a);
+    return NULL;
+}
+
+static void test_racing_table_replacement(void **state)
+{
+    struct fixture *f = *state;
+    struct gate g;
+    struct tx_thread p = { f, { 0 } };
+    struct store_stats before, after;
+    struct ddb_schema s;
+    char arn[1100];
+    pthread_t t;
+    json_t *item;
+
+    ok(f, ddb_create_table, table_g);
+    memset(&g, 0, sizeof g);
+    g.base.apply = gate_apply;
+    g.f = f;
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    assert_int_equal(store_submit(f->st, &g.base), 0);
+    pthread_mutex_lock(&g.mu);
+    while (!g.entered) {
+        pthread_cond_wait(&g.cv, &g.mu);
+    }
+    pthread_mutex_unlock(&g.mu);
+    store_get_stats(f->st, &before);
+    /* The transaction reads the old table's id and queues behind the gate. */
+    assert_int_equal(pthread_create(&t, NULL, tx_main, &p), 0);
+    while (true) {
+        struct store_stats st;
+        store_get_stats(f->st, &st);
+        if (st.queue_depth > 0) {
+            break;
+        }
+        nap();
+    }
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_signal(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(t, NULL);
+    /* Its first run failed with the table replaced; it started over and landed in the new
+     * table, index entry and counters included. */
+    store_get_stats(f->st, &after);
+    assert_true(after.ops_failed > before.ops_failed);
+    assert_int_equal(p.a.err, AWSERR_NONE);
+    json_decref(p.a.body);
+    item = get(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"r\"}}}");
+    assert_non_null(item);
+    json_decref(item);
+    s = schema_of(f, "txg", arn, sizeof arn);
+    assert_int_equal(count_of(f, s.id), 1);
+    assert_int_equal(count_of(f, s.index[0].id), 1);
+    pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.cv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +393,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_expired_token_is_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reasons_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_racing_table_replacement, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
