@@ -213,7 +213,8 @@ static int token_record(struct ddb_tx *tx, MDB_txn *txn, uint64_t now)
         int crc = mdb_cursor_get(c, &ck, &cv, MDB_SET_KEY);
         for (int i = 0; crc == 0 && i < 8; i++) {
             crc = mdb_cursor_get(c, &ck, &cv, MDB_NEXT);
-            if (crc == 0 && (cv.mv_size != sizeof b || get_u64(cv.mv_data) + DDB_TX_TOKEN_TTL <= now)) {
+            if (crc == 0 &&
+                (cv.mv_size != sizeof b || get_u64(cv.mv_data) + DDB_TX_TOKEN_TTL <= now)) {
                 crc = mdb_cursor_del(c, 0);
             }
         }

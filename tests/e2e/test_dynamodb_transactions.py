@@ -215,6 +215,12 @@ def test_write_aggregate_size_limit(ddb):
     assert get(ddb, "txa", "big0") is None
     ddb.transact_write_items(TransactItems=items[:10])
     assert get(ddb, "txa", "big9")["v"] == {"S": big}
+    # Reads have the same limit on the items they return.
+    ddb.put_item(TableName="txa", Item={"pk": {"S": "big10"}, "v": {"S": big}})
+    gets = [{"Get": {"TableName": "txa", "Key": {"pk": {"S": "big%d" % i}}}} for i in range(11)]
+    assert code_msg(raises(ddb.transact_get_items, TransactItems=gets)) == (
+        "ValidationException", "Transaction request cannot be larger than 4 MB")
+    assert len(ddb.transact_get_items(TransactItems=gets[:10])["Responses"]) == 10
 
 
 def test_write_consumed_capacity_counts_twice(ddb):
