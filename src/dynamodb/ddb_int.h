@@ -669,6 +669,9 @@ enum ddb_tx_reason {
     DDB_TXR_CONDITION,          /* ConditionalCheckFailed */
     DDB_TXR_VALIDATION,         /* ValidationError, with msg */
     DDB_TXR_COLLECTION,         /* ItemCollectionSizeLimitExceeded */
+    DDB_TXR_REQUEST,            /* not a reason: the request's own ValidationException (msg),
+                                   as DynamoDB answers an empty index key value an update
+                                   writes */
 };
 
 struct ddb_tx_action {

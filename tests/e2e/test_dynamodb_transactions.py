@@ -345,6 +345,23 @@ def test_write_item_collection_metrics(ddb):
     assert resp["CancellationReasons"] == [{
         "Code": "ValidationError", "Message": "One or more parameter values were invalid: "
         "Type mismatch for Index Key l Expected: S Actual: N IndexName: byl"}]
+    resp = raises(ddb.transact_write_items, TransactItems=[
+        {"Put": {"TableName": "txl", "Item": {"pk": {"S": "h"}, "sk": {"S": "3"},
+                                               "l": {"L": [{"S": "x"}]}}}}])
+    assert resp["CancellationReasons"][0]["Code"] == "ValidationError"
+    # An empty index key value is the request's own error, from a put or an update alike.
+    empty = ("ValidationException", "One or more parameter values are not valid. A value "
+             "specified for a secondary index key is not supported. The AttributeValue for a key "
+             "attribute cannot contain an empty string value. IndexName: byl, IndexKey: l")
+    assert code_msg(raises(ddb.transact_write_items, TransactItems=[
+        {"Put": {"TableName": "txl", "Item": {"pk": {"S": "h"}, "sk": {"S": "4"},
+                                               "l": {"S": ""}}}}])) == empty
+    assert code_msg(raises(ddb.transact_write_items, TransactItems=[
+        {"Put": {"TableName": "txa", "Item": {"pk": {"S": "not-written"}}}},
+        {"Update": {"TableName": "txl", "Key": {"pk": {"S": "h"}, "sk": {"S": "5"}},
+                    "UpdateExpression": "SET l = :e",
+                    "ExpressionAttributeValues": {":e": {"S": ""}}}}])) == empty
+    assert get(ddb, "txa", "not-written") is None
 
 
 # ---- TransactGetItems ----
