@@ -744,6 +744,9 @@ enum ddb_tx_reason {
     DDB_TXR_CONDITION,          /* ConditionalCheckFailed */
     DDB_TXR_VALIDATION,         /* ValidationError, with msg */
     DDB_TXR_COLLECTION,         /* ItemCollectionSizeLimitExceeded */
+    DDB_TXR_REQUEST,            /* not a reason: the request's own ValidationException (msg),
+                                   as DynamoDB answers an empty index key value an update
+                                   writes */
 };
 
 struct ddb_tx_action {
@@ -799,8 +802,9 @@ struct ddb_tx {
  * TransactionCanceledException whose reasons carry a key that does not match the schema.
  * HTTP thread. Returns 0 or -1 with the error set. */
 int ddb__tx_prepare_or_reply(struct http_req *r, struct ddb_tx *tx);
-/* Queues tx (prepared, from r's arena) for the writer; cont(r) then runs on an HTTP thread
- * and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set. */
+/* Queues tx (prepared; zeroed when allocated, from r's arena, and first in the caller's own
+ * op struct, which r->op_ctx then points at) for the writer; cont(r) then runs on an HTTP
+ * thread and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set. */
 int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
                             int (*cont)(struct http_req *r));
 /* What the writer did: 0 applied (tx->replayed: by an earlier request with the token), 1
