@@ -825,8 +825,11 @@ static int index_activate(struct ddb *d, MDB_txn *txn, const char *table, uint32
     json_array_foreach(json_object_get(entry, "GlobalSecondaryIndexes"), i, ix)
     {
         if (index_id(ix) == (json_int_t)id) {
+            /* "After all items have been processed, the backfilling operation is complete
+             * and Backfilling is false" (GlobalSecondaryIndexDescription); indexes made by
+             * CreateTable never show the member. */
             json_object_set_new(ix, "IndexStatus", json_string("ACTIVE"));
-            json_object_del(ix, "Backfilling");
+            json_object_set_new(ix, "Backfilling", json_false());
             rc = ddb__catalog_put(d, txn, table, entry, table_id);
             break;
         }
