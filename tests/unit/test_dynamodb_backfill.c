@@ -5,8 +5,8 @@
  * the finished index holds exactly the entries its table's items call for, with exact
  * counters; a deleted index is DELETING until its entries are gone. And the item collection
  * limit of tables with local secondary indexes on the write paths besides PutItem's (its
- * own test is in test_dynamodb_query.c): UpdateItem growing an item or creating one, and a
- * global secondary index added to such a table.
+ * own test is in test_dynamodb_query.c): UpdateItem growing an item or creating one,
+ * BatchWriteItem, TransactWriteItems, and a global secondary index added to such a table.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -220,11 +220,11 @@ static void test_backfill_waits_keeps_writes_and_resumes(void **state)
                  i % 3 == 0 ? "{\"TableName\":\"bft\",\"Key\":{\"h\":{\"S\":\"h%d\"},"
                               "\"r\":{\"N\":\"%d\"}}}"
                  : i % 3 == 1
-                     ? "{\"TableName\":\"bft\",\"Key\":{\"h\":{\"S\":\"h%d\"},\"r\":{\"N\":\"%d\"}},"
-                       "\"UpdateExpression\":\"SET g = :g\","
+                     ? "{\"TableName\":\"bft\",\"Key\":{\"h\":{\"S\":\"h%d\"},"
+                       "\"r\":{\"N\":\"%d\"}},\"UpdateExpression\":\"SET g = :g\","
                        "\"ExpressionAttributeValues\":{\":g\":{\"S\":\"moved\"}}}"
-                     : "{\"TableName\":\"bft\",\"Key\":{\"h\":{\"S\":\"h%d\"},\"r\":{\"N\":\"%d\"}},"
-                       "\"UpdateExpression\":\"REMOVE g\"}",
+                     : "{\"TableName\":\"bft\",\"Key\":{\"h\":{\"S\":\"h%d\"},"
+                       "\"r\":{\"N\":\"%d\"}},\"UpdateExpression\":\"REMOVE g\"}",
                  i % 17, i);
         ok(f, i % 3 == 0 ? ddb_delete_item : ddb_update_item, body);
     }
@@ -350,14 +350,32 @@ static void test_collection_limit_on_every_write_path(void **state)
             break;
         }
     }
+    /* BatchWriteItem and TransactWriteItems go through the same write, and refuse alike. */
+    snprintf(body, sizeof body,
+             "{\"RequestItems\":{\"lsi\":[{\"PutRequest\":{\"Item\":{\"h\":{\"S\":\"a\"},"
+             "\"r\":{\"N\":\"900\"},\"l\":{\"S\":\"%0300d\"}}}}]}}",
+             1);
+    fails(f, ddb_batch_write_item, body, AWSERR_ITEM_COLLECTION_SIZE, full);
+    snprintf(body, sizeof body,
+             "{\"TransactItems\":[{\"Put\":{\"TableName\":\"lsi\",\"Item\":{"
+             "\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"901\"},\"l\":{\"S\":\"%0300d\"}}}}]}",
+             1);
+    call(f, ddb_transact_write_items, body, &a);
+    json_decref(a.body);
+    assert_int_equal(a.err, AWSERR_TRANSACTION_CANCELED);
+    assert_string_equal(a.msg, "Transaction cancelled, please refer cancellation reasons for "
+                               "specific reasons [ItemCollectionSizeLimitExceeded]");
+    /* Another hash key has a collection of its own. */
+    ok(f, ddb_batch_write_item,
+       "{\"RequestItems\":{\"lsi\":[{\"PutRequest\":{\"Item\":{\"h\":{\"S\":\"b\"},"
+       "\"r\":{\"N\":\"900\"},\"l\":{\"S\":\"more\"}}}}]}}");
     /* UpdateItem that grows an item already there is refused too; one that shrinks it is not. */
-    fails(f, ddb_update_item,
-          "{\"TableName\":\"lsi\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"0\"}},"
-          "\"UpdateExpression\":\"SET filler = :p\","
-          "\"ExpressionAttributeValues\":{\":p\":{\"S\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}}",
-          AWSERR_ITEM_COLLECTION_SIZE, full);
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"lsi\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"0\"}},"
+             "\"UpdateExpression\":\"SET filler = :p\","
+             "\"ExpressionAttributeValues\":{\":p\":{\"S\":\"%0200d\"}}}",
+             0);
+    fails(f, ddb_update_item, body, AWSERR_ITEM_COLLECTION_SIZE, full);
     ok(f, ddb_update_item,
        "{\"TableName\":\"lsi\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"0\"}},"
        "\"UpdateExpression\":\"SET l = :l\",\"ExpressionAttributeValues\":{\":l\":{\"S\":\"s\"}}}");
