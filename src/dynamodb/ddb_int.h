@@ -119,6 +119,9 @@ int ddb_delete_item(struct http_req *r);
 int ddb_update_item(struct http_req *r);
 int ddb_query(struct http_req *r);
 int ddb_scan(struct http_req *r);
+/* PartiQL (partiql_exec.c). */
+int ddb_execute_statement(struct http_req *r);
+int ddb_batch_execute_statement(struct http_req *r);
 
 /*
  * Queues op for the writer with r waiting for it: cont(r) runs once op's done() resumed r.

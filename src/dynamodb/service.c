@@ -12,10 +12,12 @@
 #include "dynamodb/ddb_int.h"
 
 static const struct http_op ddb_ops[] = {
+    { "BatchExecuteStatement", ddb_batch_execute_statement, HTTP_OP_WRITE },
     { "CreateTable", ddb_create_table, HTTP_OP_WRITE },
     { "DeleteItem", ddb_delete_item, HTTP_OP_WRITE },
     { "DeleteTable", ddb_delete_table, HTTP_OP_WRITE },
     { "DescribeTable", ddb_describe_table, 0 },
+    { "ExecuteStatement", ddb_execute_statement, HTTP_OP_WRITE },
     { "GetItem", ddb_get_item, 0 },
     { "ListTables", ddb_list_tables, 0 },
     { "PutItem", ddb_put_item, HTTP_OP_WRITE },
