@@ -53,6 +53,7 @@ struct stmt {
     size_t text_len;
     bool rvoccf;                        /* ReturnValuesOnConditionCheckFailure ALL_OLD */
     bool consistent;
+    int rcc;                            /* ReturnConsumedCapacity: 0 NONE, 1 TOTAL, 2 INDEXES */
     /* prepared: an error (captured from r) or what to run */
     enum awserr err;
     const char *err_msg;
@@ -625,7 +626,28 @@ static int one_cont(struct http_req *r)
         rc = ddb_item_write_json(st->ret, st->ret_len, NULL, 0, &b);
     }
     if (rc == 0) {
-        rc = buf_puts(&b, "]}");
+        rc = buf_puts(&b, "]");
+    }
+    if (rc == 0 && st->rcc) {
+        /* One write unit per KB of the larger of the old and new item, at least one. */
+        uint32_t m = st->wr.old_size > st->wr.new_size ? st->wr.old_size : st->wr.new_size;
+        double units = m == 0 ? 1.0 : (double)((m + 1023) / 1024);
+        rc = buf_puts(&b, ",\"ConsumedCapacity\":{\"TableName\":");
+        if (rc == 0) {
+            rc = ddb_json_string(&b, st->q.table, strlen(st->q.table));
+        }
+        if (rc == 0) {
+            rc = buf_printf(&b, ",\"CapacityUnits\":%.1f", units);
+        }
+        if (rc == 0 && st->rcc == 2) {
+            rc = buf_printf(&b, ",\"Table\":{\"CapacityUnits\":%.1f}", units);
+        }
+        if (rc == 0) {
+            rc = buf_puts(&b, "}");
+        }
+    }
+    if (rc == 0) {
+        rc = buf_puts(&b, "}");
     }
     return reply_text_or_reply(r, &b, rc);
 }
@@ -773,6 +795,7 @@ int ddb_execute_statement(struct http_req *r)
     if (parse_or_reply(r, in, &st) < 0) {
         return -1;
     }
+    st->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
     if (present(tok) && st->q.kind != DDB_PQL_SELECT) {
         return http_req_fail(r, AWSERR_VALIDATION, "Invalid NextToken");
     }
@@ -793,7 +816,7 @@ int ddb_execute_statement(struct http_req *r)
             json_int_t l = json_integer_value(limit);
             st->rd.limit = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
         }
-        st->rd.rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
+        st->rd.rcc = st->rcc;
         return ddb__read_or_reply(r, &st->rd);
     }
     op = arena_new(&r->arena, struct pql_op);

@@ -202,6 +202,14 @@ def test_select_consistent_read(ddb, table):
 
 def test_insert_and_duplicate(ddb):
     make_table(ddb, "pwt")
+    out = ddb.execute_statement(Statement="INSERT INTO pwt VALUE {'pk': 'big', 'sk': 1, "
+                                          "'v': '%s'}" % ("x" * 3000),
+                                ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"] == {"TableName": "pwt", "CapacityUnits": 3.0}
+    out = ddb.execute_statement(Statement="DELETE FROM pwt WHERE pk = 'big' AND sk = 1",
+                                ReturnConsumedCapacity="INDEXES")
+    assert out["ConsumedCapacity"] == {"TableName": "pwt", "CapacityUnits": 3.0,
+                                       "Table": {"CapacityUnits": 3.0}}
     out = ddb.execute_statement(
         Statement="INSERT INTO pwt VALUE {'pk': 'a', 'sk': 1, 's': 'x''y', 'n': -1.5e2, "
                   "'b': true, 'z': null, 'l': [1, 'two', [3]], 'm': {'k': {'d': false}}, "
