@@ -1315,6 +1315,17 @@ int ddb_pql_parse(struct arena *a, const char *s, size_t n, const json_t *params
     else if (take_kw(&p, "DELETE")) {
         rc = delete_stmt(&p, out);
     }
+    else if (take_kw(&p, "EXISTS")) {
+        /* EXISTS(SELECT * FROM t WHERE ...): the SELECT's table, key and condition. */
+        rc = expect(&p, T_LP);
+        if (rc == 0 && (rc = expect_kw(&p, "SELECT")) == 0 && (rc = select_stmt(&p, out)) == 0) {
+            rc = expect(&p, T_RP);
+        }
+        if (rc == 0 && (out->index || out->n_order)) {
+            rc = fail(&p, "EXISTS() must contain a single item read with additional condition");
+        }
+        out->kind = DDB_PQL_EXISTS;
+    }
     else {
         return fail(&p, "%sExpected data manipulation", bad_stmt);
     }

@@ -38,6 +38,7 @@ enum ddb_pql_kind {
     DDB_PQL_INSERT,
     DDB_PQL_UPDATE,
     DDB_PQL_DELETE,
+    DDB_PQL_EXISTS,             /* EXISTS(SELECT ...): a transaction's condition check */
 };
 
 /* RETURNING (UPDATE, DELETE). */

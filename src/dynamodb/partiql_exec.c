@@ -37,6 +37,11 @@ static const char content_type[] = "application/x-amz-json-1.0";
 static const char incomplete_key[] = "Where clause does not contain a mandatory equality on all "
                                      "key attributes";
 
+static const char exists_key[] = "EXISTS() must contain a single item read with additional "
+                                 "condition";
+static const char exists_only_tx[] = "EXISTS can only be used in ExecuteTransaction write "
+                                     "requests.";
+
 #define BATCH_MAX 25
 #define TX_MAX 100
 #define TOKEN_MAX 32768
@@ -332,7 +337,8 @@ static int prepare_or_reply(struct http_req *r, MDB_txn *txn, struct stmt *st)
     }
     ddb_pql_split(&r->arena, q->where, s.hash, s.range, false, &sp);
     if (!sp.has_hash || (s.range.len && !sp.has_range_eq)) {
-        return http_req_fail(r, AWSERR_VALIDATION, "%s", incomplete_key);
+        return http_req_fail(r, AWSERR_VALIDATION, "%s",
+                             q->kind == DDB_PQL_EXISTS ? exists_key : incomplete_key);
     }
     st->cond = sp.rest;
     if (key_map_or_reply(r, &s, &sp, &st->key_item, &st->key_item_len) < 0) {
@@ -796,6 +802,9 @@ int ddb_execute_statement(struct http_req *r)
         return -1;
     }
     st->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
+    if (st->q.kind == DDB_PQL_EXISTS) {
+        return http_req_fail(r, AWSERR_VALIDATION, "%s", exists_only_tx);
+    }
     if (present(tok) && st->q.kind != DDB_PQL_SELECT) {
         return http_req_fail(r, AWSERR_VALIDATION, "Invalid NextToken");
     }
@@ -1047,7 +1056,11 @@ int ddb_batch_execute_statement(struct http_req *r)
             take_error(r, sts[i]);
             continue;
         }
-        if (sts[i]->q.kind == DDB_PQL_SELECT) {
+        if (sts[i]->q.kind == DDB_PQL_EXISTS) {
+            sts[i]->err = AWSERR_VALIDATION;
+            sts[i]->err_msg = exists_only_tx;
+        }
+        else if (sts[i]->q.kind == DDB_PQL_SELECT) {
             reads++;
         }
         else {

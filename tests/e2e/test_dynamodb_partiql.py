@@ -355,6 +355,8 @@ def test_writes_reach_the_indexes(ddb, table):
                                                   "processed: Unexpected token"),
     ("SELECT * FROM pqt WHERE WHERE", "Statement wasn't well formed, can't be processed: "
                                      "Unexpected keyword"),
+    ("EXISTS(SELECT * FROM pqt WHERE pk = 'p' AND sk = 1)",
+     "EXISTS can only be used in ExecuteTransaction write requests."),
     ("SELECT *, a FROM pqt", "Other attributes should not be present in the projection when '*' "
                             "is used."),
     ("SELECT * FROM pqt WHERE a = MISSING", "MISSING must be compared using IS operator"),

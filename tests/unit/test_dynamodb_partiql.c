@@ -93,6 +93,14 @@ static void test_select_shapes(void **state)
     assert_non_null(q.where);
     assert_int_equal(q.where->kind, DDB_N_CMP);
 
+    /* A transaction's condition check. */
+    assert_int_equal(parse(&a, "EXISTS(SELECT * FROM \"T\" WHERE pk = 'a' AND n > 1)", NULL, &q,
+                           &err),
+                     0);
+    assert_int_equal(q.kind, DDB_PQL_EXISTS);
+    assert_string_equal(q.table, "T");
+    assert_int_equal(q.where->kind, DDB_N_AND);
+
     /* Comments and a trailing semicolon. */
     assert_int_equal(parse(&a, "SELECT * FROM t -- all of it\n;", NULL, &q, &err), 0);
     arena_clear(&a);
@@ -447,6 +455,9 @@ static void test_errors(void **state)
           "Invalid returning clause: RETURNING MODIFIED NEW *. Only RETURNING ALL OLD * is "
           "allowed in DELETE statements." },
         { "DELETE t WHERE pk = 1", NULL, BAD "Unexpected token" },
+        { "EXISTS(SELECT * FROM t.i WHERE pk = 1)", NULL, "EXISTS() must contain a single item "
+                                                        "read with additional condition" },
+        { "EXISTS(SELECT * FROM t WHERE pk = 1", NULL, BAD "Unexpected end of statement" },
         { "SELECT * FROM t WHERE a = 1e999", NULL, NULL },
         { "SELECT * FROM t WHERE a = 1 ORDER BY a, b, c", NULL, BAD "Unexpected token" },
     };
