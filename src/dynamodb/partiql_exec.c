@@ -63,6 +63,7 @@ struct stmt {
     enum awserr err;
     const char *err_msg;
     uint32_t id;                        /* the table's id when prepared */
+    struct sl_str hash_attr;            /* the table's hash key (r's arena) */
     const char *key_item;               /* INSERT: the item; else the encoded Key map */
     size_t key_item_len;
     struct ddb_key key;
@@ -192,6 +193,12 @@ static int token_read_or_reply(struct http_req *r, struct stmt *st, const json_t
 
 /* ---- preparing a statement against its table ---- */
 
+/* A copy in r's arena of a name borrowed from a read transaction, for after it ends. */
+static struct sl_str dup(struct http_req *r, struct sl_str s)
+{
+    return (struct sl_str){ arena_strndup(&r->arena, s.p ? s.p : "", s.len), s.len };
+}
+
 /* The encoded Key map of the split's key values. */
 static int key_map_or_reply(struct http_req *r, const struct ddb_schema *s,
                             const struct ddb_pql_split *sp, const char **out, size_t *len)
@@ -239,7 +246,7 @@ static int prepare_select_or_reply(struct http_req *r, const struct ddb_schema *
 {
     const struct ddb_pql *q = &st->q;
     const struct ddb_index *ix = NULL;
-    struct sl_str hash = s->hash, range = s->range;
+    struct sl_str hash = dup(r, s->hash), range = dup(r, s->range);
     struct ddb_pql_split sp;
 
     if (q->index) {
@@ -248,8 +255,8 @@ static int prepare_select_or_reply(struct http_req *r, const struct ddb_schema *
             return http_req_fail(r, AWSERR_VALIDATION,
                                  "The table does not have the specified index: %s", q->index);
         }
-        hash = ix->hash;
-        range = ix->range;
+        hash = dup(r, ix->hash);
+        range = dup(r, ix->range);
     }
     ddb_pql_split(&r->arena, q->where, hash, range, true, &sp);
     if (q->n_order) {
@@ -317,6 +324,7 @@ static int prepare_or_reply(struct http_req *r, MDB_txn *txn, struct stmt *st)
         return -1;
     }
     st->id = s.id;
+    st->hash_attr = dup(r, s.hash);
     if (q->kind == DDB_PQL_SELECT) {
         return prepare_select_or_reply(r, &s, st);
     }
@@ -335,7 +343,7 @@ static int prepare_or_reply(struct http_req *r, MDB_txn *txn, struct stmt *st)
         }
         return 0;
     }
-    ddb_pql_split(&r->arena, q->where, s.hash, s.range, false, &sp);
+    ddb_pql_split(&r->arena, q->where, st->hash_attr, dup(r, s.range), false, &sp);
     if (!sp.has_hash || (s.range.len && !sp.has_range_eq)) {
         return http_req_fail(r, AWSERR_VALIDATION, "%s",
                              q->kind == DDB_PQL_EXISTS ? exists_key : incomplete_key);
