@@ -378,6 +378,7 @@ struct pql_op {
     struct stmt **st;
     size_t n;
     size_t failed_at;                   /* MODE_TX: the statement that cancelled it */
+    int rcc;                            /* ReturnConsumedCapacity: 0 NONE, 1 TOTAL, 2 INDEXES */
 };
 
 /* The item to answer with: a RETURNING projection of the updated paths, or all of it. */
@@ -847,6 +848,64 @@ int ddb_execute_statement(struct http_req *r)
 
 /* ---- BatchExecuteStatement ---- */
 
+/* ,"ConsumedCapacity":[...]: one entry per table, in the order the statements name them,
+ * for the statements that succeeded (reads: one unit per 4 KB of the item, half when
+ * eventually consistent; writes: one per KB of the larger of the old and new item). */
+static int batch_capacity_append(struct buf *b, struct stmt **sts, size_t n, int rcc,
+                                 bool reads)
+{
+    bool first = true;
+    int rc = 0;
+
+    if (!rcc) {
+        return 0;
+    }
+    rc = buf_puts(b, ",\"ConsumedCapacity\":[");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        double units = 0;
+        bool seen = false;
+        if (sts[i]->err != AWSERR_NONE || sts[i]->rc != 0) {
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            seen = seen || (sts[j]->err == AWSERR_NONE && sts[j]->rc == 0 &&
+                            strcmp(sts[j]->q.table, sts[i]->q.table) == 0);
+        }
+        if (seen) {
+            continue;
+        }
+        for (size_t j = i; j < n; j++) {
+            const struct stmt *st = sts[j];
+            uint32_t m;
+            if (st->err != AWSERR_NONE || st->rc != 0 || strcmp(st->q.table, sts[i]->q.table)) {
+                continue;
+            }
+            m = st->wr.old_size > st->wr.new_size ? st->wr.old_size : st->wr.new_size;
+            if (reads) {
+                units += (double)(m == 0 ? 1 : (m + 4095) / 4096) * (st->consistent ? 1.0 : 0.5);
+            }
+            else {
+                units += m == 0 ? 1.0 : (double)((m + 1023) / 1024);
+            }
+        }
+        rc = buf_puts(b, first ? "{\"TableName\":" : ",{\"TableName\":");
+        first = false;
+        if (rc == 0) {
+            rc = ddb_json_string(b, sts[i]->q.table, strlen(sts[i]->q.table));
+        }
+        if (rc == 0) {
+            rc = buf_printf(b, ",\"CapacityUnits\":%.1f", units);
+        }
+        if (rc == 0 && rcc == 2) {
+            rc = buf_printf(b, ",\"Table\":{\"CapacityUnits\":%.1f}", units);
+        }
+        if (rc == 0) {
+            rc = buf_puts(b, "}");
+        }
+    }
+    return rc ? rc : buf_puts(b, "]");
+}
+
 static const char *batch_code(enum awserr e)
 {
     switch (e) {
@@ -899,6 +958,10 @@ static int point_get_append(struct http_req *r, MDB_txn *txn, struct stmt *st, s
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return rc;
     }
+    if (rc == 0) {
+        struct ddb_item_view iv;
+        st->wr.old_size = ddb_item_open(v.mv_data, v.mv_size, &iv) == 0 ? iv.size : 0;
+    }
     rc = rc == 0 && st->cond ? ddb_cond_eval(st->cond, v.mv_data, v.mv_size) : rc == 0;
     if (rc < 0) {
         return -EIO;
@@ -928,7 +991,14 @@ static int point_get_append(struct http_req *r, MDB_txn *txn, struct stmt *st, s
     return buf_puts(b, "}");
 }
 
-static int batch_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n)
+/* Do two prepared statements name the same item? */
+static bool same_item(const struct stmt *a, const struct stmt *b)
+{
+    return a->id == b->id && a->key.len == b->key.len &&
+           memcmp(a->key.b, b->key.b, a->key.len) == 0;
+}
+
+static int batch_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n, int rcc)
 {
     struct ddb *d = ddb__of(r);
     MDB_txn *txn = NULL;
@@ -938,6 +1008,29 @@ static int batch_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n)
     if (rc) {
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
+    for (size_t i = 0; i < n; i++) {
+        struct stmt *st = sts[i];
+        if (st->err != AWSERR_NONE) {
+            continue;
+        }
+        if (prepare_or_reply(r, txn, st) < 0) {
+            take_error(r, st);
+        }
+        else if (!st->point) {
+            st->err = AWSERR_VALIDATION;
+            st->err_msg = st->q.index ? "This operation is not supported on an index"
+                                      : incomplete_key;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < i && sts[i]->err == AWSERR_NONE; j++) {
+            if (sts[j]->err == AWSERR_NONE && same_item(sts[i], sts[j])) {
+                store_read_end(d->st, txn);
+                return http_req_fail(r, AWSERR_VALIDATION, "Provided list of item keys contains "
+                                                           "duplicates");
+            }
+        }
+    }
     buf_init(&b, 64u * 1024 * 1024);
     rc = buf_puts(&b, "{\"Responses\":[");
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -945,22 +1038,18 @@ static int batch_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n)
         if (i > 0) {
             rc = buf_puts(&b, ",");
         }
-        if (st->err == AWSERR_NONE) {
-            if (prepare_or_reply(r, txn, st) < 0) {
-                take_error(r, st);
-            }
-            else if (!st->point) {
-                st->err = AWSERR_VALIDATION;
-                st->err_msg = st->q.index ? "This operation is not supported on an index"
-                                          : incomplete_key;
-            }
-        }
         if (rc == 0) {
             rc = st->err != AWSERR_NONE ? error_append(&b, st) : point_get_append(r, txn, st, &b);
         }
     }
     if (rc == 0) {
-        rc = buf_puts(&b, "]}");
+        rc = buf_puts(&b, "]");
+    }
+    if (rc == 0) {
+        rc = batch_capacity_append(&b, sts, n, rcc, true);
+    }
+    if (rc == 0) {
+        rc = buf_puts(&b, "}");
     }
     store_read_end(d->st, txn);
     return reply_text_or_reply(r, &b, rc);
@@ -996,16 +1085,15 @@ static int batch_cont(struct http_req *r)
         }
     }
     if (rc == 0) {
-        rc = buf_puts(&b, "]}");
+        rc = buf_puts(&b, "]");
+    }
+    if (rc == 0) {
+        rc = batch_capacity_append(&b, op->st, op->n, op->rcc, false);
+    }
+    if (rc == 0) {
+        rc = buf_puts(&b, "}");
     }
     return reply_text_or_reply(r, &b, rc);
-}
-
-/* Do two prepared writes name the same item? */
-static bool same_item(const struct stmt *a, const struct stmt *b)
-{
-    return a->id == b->id && a->key.len == b->key.len &&
-           memcmp(a->key.b, b->key.b, a->key.len) == 0;
 }
 
 int ddb_batch_execute_statement(struct http_req *r)
@@ -1080,7 +1168,8 @@ int ddb_batch_execute_statement(struct http_req *r)
                                                    "batch is not supported.");
     }
     if (reads || !writes) {
-        return batch_reads_or_reply(r, sts, n);
+        return batch_reads_or_reply(r, sts, n,
+                                    rcc_of(json_object_get(r->json, "ReturnConsumedCapacity")));
     }
     rc = store_read_begin(d->st, &txn);
     if (rc) {
@@ -1103,6 +1192,7 @@ int ddb_batch_execute_statement(struct http_req *r)
     op = arena_new(&r->arena, struct pql_op);
     op->handler = ddb_batch_execute_statement;
     op->mode = MODE_BATCH;
+    op->rcc = rcc_of(json_object_get(r->json, "ReturnConsumedCapacity"));
     op->st = sts;
     op->n = n;
     return submit_or_reply(r, op, batch_cont);

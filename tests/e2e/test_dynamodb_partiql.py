@@ -406,7 +406,8 @@ def test_batch_writes_and_errors(ddb):
          "Parameters": [{"S": "b"}, {"N": "2"}]},
         {"Statement": "NOT A STATEMENT"},
         {"Statement": "DELETE FROM pbt WHERE pk = 'gone' AND sk = 1"},
-    ])
+    ], ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"] == [{"TableName": "pbt", "CapacityUnits": 3.0}]
     r = out["Responses"]
     assert len(r) == 7
     assert r[0] == {"TableName": "pbt"}
@@ -433,7 +434,8 @@ def test_batch_reads(ddb, table):
          "Parameters": [{"S": "p"}, {"N": "4"}]},
         {"Statement": "SELECT * FROM pqt WHERE pk = 'p'"},
         {"Statement": "SELECT * FROM nosuch WHERE pk = 'p' AND sk = 1"},
-    ])
+    ], ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"] == [{"TableName": "pqt", "CapacityUnits": 1.5}]
     r = out["Responses"]
     assert r[0] == {"TableName": "pqt", "Item": {"v": {"N": "30"}}}
     assert r[1] == {"TableName": "pqt"}
@@ -456,4 +458,8 @@ def test_batch_request_errors(ddb, table):
     assert error(ddb.batch_execute_statement, Statements=[
         {"Statement": "DELETE FROM pqt WHERE pk = 'p' AND sk = 1"},
         {"Statement": "DELETE FROM pqt WHERE pk = 'p' AND sk = 1"}]) == (
+        "ValidationException", "Provided list of item keys contains duplicates")
+    assert error(ddb.batch_execute_statement, Statements=[
+        {"Statement": "SELECT * FROM pqt WHERE pk = 'p' AND sk = 1"},
+        {"Statement": "SELECT * FROM pqt WHERE sk = 1 AND pk = 'p'"}]) == (
         "ValidationException", "Provided list of item keys contains duplicates")
