@@ -125,6 +125,7 @@ int ddb_scan(struct http_req *r);
 /* PartiQL (partiql_exec.c). */
 int ddb_execute_statement(struct http_req *r);
 int ddb_batch_execute_statement(struct http_req *r);
+int ddb_execute_transaction(struct http_req *r);
 int ddb_batch_get_item(struct http_req *r);
 int ddb_batch_write_item(struct http_req *r);
 int ddb_transact_write_items(struct http_req *r);

@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "core/log.h"
 #include "dynamodb/partiql.h"
 
@@ -1196,4 +1198,358 @@ int ddb_batch_execute_statement(struct http_req *r)
     op->st = sts;
     op->n = n;
     return submit_or_reply(r, op, batch_cont);
+}
+
+/* ---- ExecuteTransaction ---- */
+
+/* A write transaction: the statements as the transaction core's actions. */
+struct ptx {
+    struct ddb_tx tx;
+    struct stmt **st;
+};
+
+/* f(attr) for the conditions the PartiQL rules add: attribute_exists or _not_exists. */
+static struct ddb_node *exists_node(struct arena *a, struct sl_str attr, bool exists)
+{
+    struct ddb_node *p = arena_new(a, struct ddb_node);
+    struct ddb_node *f = arena_new(a, struct ddb_node);
+    p->kind = DDB_N_PATH;
+    p->path.n = 1;
+    p->path.e = arena_new(a, struct ddb_path_elem);
+    p->path.e[0].name = attr;
+    f->kind = DDB_N_FUNC;
+    f->op = exists ? DDB_F_ATTRIBUTE_EXISTS : DDB_F_ATTRIBUTE_NOT_EXISTS;
+    f->text = exists ? (struct sl_str){ "attribute_exists", 16 }
+                     : (struct sl_str){ "attribute_not_exists", 20 };
+    f->nargs = 1;
+    f->args = arena_alloc(a, sizeof *f->args);
+    f->args[0] = p;
+    return f;
+}
+
+static struct ddb_node *join(struct arena *a, enum ddb_node_kind k, struct ddb_node *x,
+                             struct ddb_node *y)
+{
+    struct ddb_node *n;
+    if (!y) {
+        return x;
+    }
+    n = arena_new(a, struct ddb_node);
+    n->kind = k;
+    n->nargs = 2;
+    n->args = arena_alloc(a, 2 * sizeof *n->args);
+    n->args[0] = x;
+    n->args[1] = y;
+    return n;
+}
+
+/* One write statement as a transaction action, with PartiQL's rules as conditions: INSERT
+ * needs the item absent, UPDATE and EXISTS need it present (and the rest of the WHERE true),
+ * DELETE of a missing item does nothing. */
+static void to_action(struct http_req *r, struct stmt *st, struct ddb_tx_action *a)
+{
+    struct arena *ar = &r->arena;
+    memset(a, 0, sizeof *a);
+    a->table = st->q.table;
+    a->item = st->key_item;
+    a->item_len = st->key_item_len;
+    a->rvoccf = st->rvoccf;
+    switch (st->q.kind) {
+    case DDB_PQL_INSERT:
+        a->kind = DDB_TX_PUT;
+        a->item_size = (uint32_t)st->q.item_size;
+        a->cond = exists_node(ar, st->hash_attr, false);
+        break;
+    case DDB_PQL_UPDATE:
+        a->kind = DDB_TX_UPDATE;
+        a->update = st->q.update;
+        a->cond = join(ar, DDB_N_AND, exists_node(ar, st->hash_attr, true), st->cond);
+        break;
+    case DDB_PQL_DELETE:
+        a->kind = DDB_TX_DELETE;
+        a->cond = st->cond ? join(ar, DDB_N_OR, exists_node(ar, st->hash_attr, false), st->cond)
+                           : NULL;
+        break;
+    default:
+        a->kind = DDB_TX_CHECK;
+        a->cond = join(ar, DDB_N_AND, exists_node(ar, st->hash_attr, true), st->cond);
+        break;
+    }
+}
+
+/* TransactionCanceledException as ExecuteTransaction words it: the core's reasons, except
+ * that an INSERT whose item exists is DuplicateItem, as DynamoDB reports it. */
+static int ptx_cancel_or_reply(struct http_req *r, struct ptx *p)
+{
+    struct ddb_tx *tx = &p->tx;
+    struct buf reasons, codes;
+    int rc;
+
+    buf_init(&reasons, 64u * 1024 * 1024);
+    buf_init(&codes, 64 * 1024);
+    rc = buf_puts(&reasons, "[");
+    for (size_t i = 0; rc == 0 && i < tx->n; i++) {
+        const struct ddb_tx_action *a = &tx->a[i];
+        bool dup_item = a->reason == DDB_TXR_CONDITION && p->st[i]->q.kind == DDB_PQL_INSERT;
+        const char *code = dup_item                         ? "DuplicateItem"
+                           : a->reason == DDB_TXR_CONDITION  ? "ConditionalCheckFailed"
+                           : a->reason == DDB_TXR_VALIDATION ? "ValidationError"
+                           : a->reason == DDB_TXR_COLLECTION ? "ItemCollectionSizeLimitExceeded"
+                                                             : "None";
+        const char *msg = dup_item                         ? "Duplicate primary key exists in table"
+                          : a->reason == DDB_TXR_CONDITION  ? "The conditional request failed"
+                          : a->reason == DDB_TXR_COLLECTION ? "Collection size exceeded."
+                                                            : a->msg;
+        rc = buf_printf(&codes, "%s%s", i ? ", " : "", code);
+        if (rc == 0) {
+            rc = buf_printf(&reasons, "%s{\"Code\":\"%s\"", i ? "," : "", code);
+        }
+        if (rc == 0 && a->reason != DDB_TXR_NONE) {
+            rc = buf_puts(&reasons, ",\"Message\":");
+            if (rc == 0) {
+                rc = ddb_json_string(&reasons, msg, strlen(msg));
+            }
+        }
+        if (rc == 0 && a->reason == DDB_TXR_CONDITION && !dup_item && a->old) {
+            rc = buf_puts(&reasons, ",\"Item\":");
+            if (rc == 0) {
+                rc = ddb_item_write_json(a->old, a->old_len, NULL, 0, &reasons);
+            }
+        }
+        if (rc == 0) {
+            rc = buf_puts(&reasons, "}");
+        }
+    }
+    if (rc == 0) {
+        rc = buf_puts(&reasons, "]");
+    }
+    if (rc == 0) {
+        http_req_fail_json(r, "CancellationReasons", reasons.p, reasons.len);
+        http_req_fail(r, AWSERR_TRANSACTION_CANCELED,
+                      "Transaction cancelled, please refer cancellation reasons for specific "
+                      "reasons [%s]",
+                      codes.p);
+    }
+    else {
+        http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    buf_release(&reasons);
+    buf_release(&codes);
+    return -1;
+}
+
+static int ptx_cont(struct http_req *r)
+{
+    struct ptx *p = r->op_ctx;
+    struct buf b;
+    int rc;
+
+    if (p->tx.base.rc == -ECANCELED) {
+        return ptx_cancel_or_reply(r, p);
+    }
+    rc = ddb__tx_outcome_or_reply(r, &p->tx);
+    if (rc != 0) {
+        return rc < 0 ? -1 : 0;
+    }
+    buf_init(&b, 64 * 1024);
+    rc = buf_puts(&b, "{\"Responses\":[");
+    for (size_t i = 0; rc == 0 && i < p->tx.n; i++) {
+        rc = buf_puts(&b, i ? ",{}" : "{}");
+    }
+    if (rc == 0) {
+        rc = buf_puts(&b, "]}");
+    }
+    return reply_text_or_reply(r, &b, rc);
+}
+
+/* The hash a ClientRequestToken is bound to: the statements and their parameters. */
+static void ptx_hash(const json_t *in, unsigned char out[32])
+{
+    json_t *o = json_object();
+    char *text;
+    json_object_set(o, "TransactStatements", json_object_get(in, "TransactStatements"));
+    text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    SHA256((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, out);
+    free(text);
+    json_decref(o);
+}
+
+/* A read transaction: every SELECT names one item by its whole key; all are read in one
+ * snapshot, and any failure fails the request. */
+static int tx_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n)
+{
+    struct ddb *d = ddb__of(r);
+    MDB_txn *txn = NULL;
+    struct buf b;
+    int rc = store_read_begin(d->st, &txn);
+
+    if (rc) {
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (prepare_or_reply(r, txn, sts[i]) < 0) {
+            store_read_end(d->st, txn);
+            return -1;
+        }
+        if (sts[i]->q.index || !sts[i]->point) {
+            store_read_end(d->st, txn);
+            return http_req_fail(r, AWSERR_VALIDATION, "%s",
+                                 sts[i]->q.index ? "Reads on indices are not supported within "
+                                                   "transactions."
+                                                 : "Select statements within ExecuteTransaction "
+                                                   "must specify the primary key in the where "
+                                                   "clause.");
+        }
+    }
+    buf_init(&b, 64u * 1024 * 1024);
+    rc = buf_puts(&b, "{\"Responses\":[");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct stmt *st = sts[i];
+        MDB_val k = { st->key.len, st->key.b }, v;
+        int found = mdb_get(txn, d->items, &k, &v);
+        if (found != 0 && found != MDB_NOTFOUND) {
+            rc = found;
+            break;
+        }
+        found = found == 0 && st->cond ? ddb_cond_eval(st->cond, v.mv_data, v.mv_size)
+                                       : found == 0;
+        if (found < 0) {
+            rc = -EIO;
+            break;
+        }
+        rc = buf_puts(&b, i ? ",{" : "{");
+        if (rc == 0 && found == 1) {
+            rc = buf_puts(&b, "\"Item\":");
+            if (rc == 0 && st->q.proj) {
+                struct buf pb;
+                buf_init(&pb, DDB_ITEM_ENC_MAX);
+                rc = ddb_proj_apply(st->q.proj, v.mv_data, v.mv_size, &pb);
+                if (rc == 0) {
+                    rc = ddb_item_write_json(pb.p, pb.len, NULL, 0, &b);
+                }
+                buf_release(&pb);
+            }
+            else if (rc == 0) {
+                rc = ddb_item_write_json(v.mv_data, v.mv_size, NULL, 0, &b);
+            }
+        }
+        if (rc == 0) {
+            rc = buf_puts(&b, "}");
+        }
+    }
+    if (rc == 0) {
+        rc = buf_puts(&b, "]}");
+    }
+    store_read_end(d->st, txn);
+    return reply_text_or_reply(r, &b, rc);
+}
+
+int ddb_execute_transaction(struct http_req *r)
+{
+    static const char *const rccs[] = { "INDEXES", "TOTAL", "NONE", NULL };
+    struct ddb *d = ddb__of(r);
+    const json_t *in = r->json;
+    const json_t *list = json_object_get(in, "TransactStatements");
+    const json_t *token = json_object_get(in, "ClientRequestToken");
+    struct ddb_verr ve = { 0 };
+    struct stmt **sts;
+    size_t n, i, reads = 0;
+    const json_t *e;
+    struct ptx *p;
+    MDB_txn *txn = NULL;
+    int rc;
+
+    if (ddb__type_or_reply(r, list, DDB_J_LIST) < 0 ||
+        ddb__type_or_reply(r, token, DDB_J_STRING) < 0 ||
+        ddb__type_or_reply(r, json_object_get(in, "ReturnConsumedCapacity"), DDB_J_STRING) <
+            0) {
+        return -1;
+    }
+    json_array_foreach(list, i, e)
+    {
+        if (stmt_types_or_reply(r, e, true) < 0) {
+            return -1;
+        }
+    }
+    n = json_array_size(list);
+    if (!present(list)) {
+        ddb__verr_add(&ve, "Value null at 'transactStatements' failed to satisfy constraint: "
+                           "Member must not be null");
+    }
+    else if (n < 1 || n > TX_MAX) {
+        ddb__verr_add(&ve, "Value '%s' at 'transactStatements' failed to satisfy constraint: "
+                           "Member must have length %s",
+                      n < 1 ? "[]" : "[...]",
+                      n < 1 ? "greater than or equal to 1" : "less than or equal to 100");
+    }
+    json_array_foreach(list, i, e)
+    {
+        char at[64];
+        if (ve.n || i >= TX_MAX) {
+            break;
+        }
+        snprintf(at, sizeof at, "transactStatements.%zu.member.", i + 1);
+        stmt_constraints(&ve, e, at);
+    }
+    if (present(token) && (json_string_length(token) < 1 || json_string_length(token) > 36)) {
+        ddb__verr_add(&ve, "Value '%.64s' at 'clientRequestToken' failed to satisfy constraint: "
+                           "Member must have length %s",
+                      json_string_value(token),
+                      json_string_length(token) < 1 ? "greater than or equal to 1"
+                                                    : "less than or equal to 36");
+    }
+    ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"),
+                    "returnConsumedCapacity", rccs);
+    if (ve.n) {
+        return ddb__verr_reply(r, &ve);
+    }
+    sts = arena_alloc(&r->arena, n * sizeof *sts);
+    json_array_foreach(list, i, e)
+    {
+        if (parse_or_reply(r, e, &sts[i]) < 0) {
+            return -1;
+        }
+        if (sts[i]->q.returning) {
+            return http_req_fail(r, AWSERR_VALIDATION,
+                                 "Validation failed in TransactStatements[%zu]: RETURNING clause "
+                                 "is not supported in ExecuteTransaction.",
+                                 i);
+        }
+        reads += sts[i]->q.kind == DDB_PQL_SELECT;
+    }
+    if (reads && reads < n) {
+        return http_req_fail(r, AWSERR_VALIDATION, "ExecuteTransaction API does not support both "
+                                                   "read and write operations in the same "
+                                                   "request.");
+    }
+    if (reads) {
+        return tx_reads_or_reply(r, sts, n);
+    }
+    rc = store_read_begin(d->st, &txn);
+    if (rc) {
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    for (i = 0; i < n; i++) {
+        if (prepare_or_reply(r, txn, sts[i]) < 0) {
+            store_read_end(d->st, txn);
+            return -1;
+        }
+    }
+    store_read_end(d->st, txn);
+    p = arena_new(&r->arena, struct ptx);
+    p->st = sts;
+    p->tx.n = n;
+    p->tx.a = arena_zalloc(&r->arena, n * sizeof *p->tx.a);
+    for (i = 0; i < n; i++) {
+        to_action(r, sts[i], &p->tx.a[i]);
+    }
+    if (present(token)) {
+        p->tx.token = json_string_value(token);
+        ptx_hash(in, p->tx.req_hash);
+    }
+    if (ddb__tx_prepare_or_reply(r, &p->tx) < 0) {
+        return -1;
+    }
+    /* The core's op is the first member: cont finds p through r->op_ctx. */
+    return ddb__tx_submit_or_reply(r, &p->tx, ptx_cont);
 }

@@ -20,6 +20,7 @@ static const struct http_op ddb_ops[] = {
     { "DeleteTable", ddb_delete_table, HTTP_OP_WRITE },
     { "DescribeTable", ddb_describe_table, 0 },
     { "ExecuteStatement", ddb_execute_statement, HTTP_OP_WRITE },
+    { "ExecuteTransaction", ddb_execute_transaction, HTTP_OP_WRITE },
     { "GetItem", ddb_get_item, 0 },
     { "ListTables", ddb_list_tables, 0 },
     { "PutItem", ddb_put_item, HTTP_OP_WRITE },

@@ -463,3 +463,105 @@ def test_batch_request_errors(ddb, table):
         {"Statement": "SELECT * FROM pqt WHERE pk = 'p' AND sk = 1"},
         {"Statement": "SELECT * FROM pqt WHERE sk = 1 AND pk = 'p'"}]) == (
         "ValidationException", "Provided list of item keys contains duplicates")
+
+
+# ---- ExecuteTransaction ----
+
+def test_transaction_writes_all_or_nothing(ddb):
+    make_table(ddb, "ptx")
+    ddb.put_item(TableName="ptx", Item={"pk": {"S": "have"}, "sk": {"N": "1"}, "n": {"N": "1"}})
+    ddb.put_item(TableName="ptx", Item={"pk": {"S": "also"}, "sk": {"N": "1"}})
+    out = ddb.execute_transaction(TransactStatements=[
+        {"Statement": "INSERT INTO ptx VALUE {'pk': 'new', 'sk': 1}"},
+        {"Statement": "UPDATE ptx SET n = n + 1 WHERE pk = 'have' AND sk = 1 AND n = 1"},
+        {"Statement": "DELETE FROM ptx WHERE pk = 'missing' AND sk = 1"},
+        {"Statement": "EXISTS(SELECT * FROM ptx WHERE pk = ? AND sk = ?)",
+         "Parameters": [{"S": "also"}, {"N": "1"}]},
+    ], ClientRequestToken="tok-1")
+    assert len(out["Responses"]) == 4
+    assert ddb.get_item(TableName="ptx", Key={"pk": {"S": "have"}, "sk": {"N": "1"}})[
+        "Item"]["n"] == {"N": "2"}
+    assert "Item" in ddb.get_item(TableName="ptx", Key={"pk": {"S": "new"}, "sk": {"N": "1"}})
+    # The same token and statements: replayed, nothing applied twice.
+    ddb.execute_transaction(TransactStatements=[
+        {"Statement": "INSERT INTO ptx VALUE {'pk': 'new', 'sk': 1}"},
+        {"Statement": "UPDATE ptx SET n = n + 1 WHERE pk = 'have' AND sk = 1 AND n = 1"},
+        {"Statement": "DELETE FROM ptx WHERE pk = 'missing' AND sk = 1"},
+        {"Statement": "EXISTS(SELECT * FROM ptx WHERE pk = ? AND sk = ?)",
+         "Parameters": [{"S": "also"}, {"N": "1"}]},
+    ], ClientRequestToken="tok-1")
+    assert ddb.get_item(TableName="ptx", Key={"pk": {"S": "have"}, "sk": {"N": "1"}})[
+        "Item"]["n"] == {"N": "2"}
+    assert error(ddb.execute_transaction, ClientRequestToken="tok-1", TransactStatements=[
+        {"Statement": "DELETE FROM ptx WHERE pk = 'have' AND sk = 1"}])[0] == \
+        "IdempotentParameterMismatchException"
+
+    # One failure cancels every statement.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ddb.execute_transaction(TransactStatements=[
+            {"Statement": "INSERT INTO ptx VALUE {'pk': 'other', 'sk': 1}"},
+            {"Statement": "INSERT INTO ptx VALUE {'pk': 'new', 'sk': 1}"},
+            {"Statement": "UPDATE ptx SET n = 5 WHERE pk = 'have' AND sk = 1 AND n = 99"},
+            {"Statement": "UPDATE ptx SET n = 5 WHERE pk = 'nobody' AND sk = 1"},
+            {"Statement": "EXISTS(SELECT * FROM ptx WHERE pk = 'nobody' AND sk = 2)"},
+        ])
+    err = e.value.response
+    assert err["Error"]["Code"] == "TransactionCanceledException"
+    assert err["Error"]["Message"] == (
+        "Transaction cancelled, please refer cancellation reasons for specific reasons "
+        "[None, DuplicateItem, ConditionalCheckFailed, ConditionalCheckFailed, "
+        "ConditionalCheckFailed]")
+    reasons = err["CancellationReasons"]
+    assert reasons[0] == {"Code": "None"}
+    assert reasons[1] == {"Code": "DuplicateItem",
+                          "Message": "Duplicate primary key exists in table"}
+    assert reasons[2] == {"Code": "ConditionalCheckFailed",
+                          "Message": "The conditional request failed"}
+    assert "Item" not in ddb.get_item(TableName="ptx",
+                                      Key={"pk": {"S": "other"}, "sk": {"N": "1"}})
+    assert ddb.get_item(TableName="ptx", Key={"pk": {"S": "have"}, "sk": {"N": "1"}})[
+        "Item"]["n"] == {"N": "2"}
+
+
+def test_transaction_reads(ddb, table):
+    out = ddb.execute_transaction(TransactStatements=[
+        {"Statement": "SELECT v FROM pqt WHERE pk = 'p' AND sk = 5"},
+        {"Statement": "SELECT * FROM pqt WHERE pk = 'p' AND sk = 500"},
+    ])
+    assert out["Responses"] == [{"Item": {"v": {"N": "50"}}}, {}]
+    assert error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "SELECT * FROM pqt WHERE pk = 'p'"}]) == (
+        "ValidationException", "Select statements within ExecuteTransaction must specify the "
+                               "primary key in the where clause.")
+    assert error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "SELECT * FROM \"pqt\".\"byg\" WHERE g = 'odd' AND sk = 1"}]) == (
+        "ValidationException", "Reads on indices are not supported within transactions.")
+
+
+def test_transaction_request_errors(ddb, table):
+    assert error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "SELECT * FROM pqt WHERE pk = 'p' AND sk = 1"},
+        {"Statement": "DELETE FROM pqt WHERE pk = 'p' AND sk = 2"}]) == (
+        "ValidationException", "ExecuteTransaction API does not support both read and write "
+                               "operations in the same request.")
+    assert error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "DELETE FROM pqt WHERE pk = 'p' AND sk = 2"},
+        {"Statement": "UPDATE pqt SET a = 1 WHERE pk = 'p' AND sk = 2"}]) == (
+        "ValidationException", "Transaction request cannot include multiple operations on one "
+                               "item")
+    assert error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "DELETE FROM pqt WHERE pk = 'p' AND sk = 2 RETURNING ALL OLD *"}]) == (
+        "ValidationException", "Validation failed in TransactStatements[0]: RETURNING clause is "
+                               "not supported in ExecuteTransaction.")
+    assert error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "DELETE FROM nosuch WHERE pk = 'p' AND sk = 2"}]) == (
+        "ResourceNotFoundException", "Requested resource not found")
+    assert error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "DELETE FROM pqt WHERE pk = 'p'"}])[1] == \
+        "Where clause does not contain a mandatory equality on all key attributes"
+    code, msg = error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "DELETE FROM pqt WHERE pk = 'p' AND sk = %d" % i} for i in range(101)])
+    assert code == "ValidationException"
+    assert "Member must have length less than or equal to 100" in msg
+    assert error(ddb.execute_transaction, TransactStatements=[{"Statement": "BOGUS"}])[1] == \
+        "Statement wasn't well formed, can't be processed: Expected data manipulation"
