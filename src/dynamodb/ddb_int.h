@@ -673,6 +673,7 @@ enum ddb_tx_reason {
     DDB_TXR_CONDITION,          /* ConditionalCheckFailed */
     DDB_TXR_VALIDATION,         /* ValidationError, with msg */
     DDB_TXR_COLLECTION,         /* ItemCollectionSizeLimitExceeded */
+    DDB_TXR_DUPLICATE,          /* DuplicateItem: a PartiQL INSERT of an existing item */
 };
 
 struct ddb_tx_action {
@@ -685,6 +686,8 @@ struct ddb_tx_action {
     const struct ddb_node *cond;        /* NULL: no condition */
     const struct ddb_update *update;    /* UPDATE (NULL: an update with no action) */
     bool rvoccf;                /* ReturnValuesOnConditionCheckFailure ALL_OLD */
+    bool insert;                /* PUT: PartiQL's INSERT, which an existing item cancels with
+                                   DuplicateItem */
     /* Set by ddb__tx_prepare_or_reply(). */
     uint32_t table_id;
     bool has_lsi;

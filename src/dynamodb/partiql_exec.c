@@ -19,8 +19,9 @@
  * A write's life (struct pql_op): handler (HTTP thread): validate, parse, prepare (schema,
  * key, condition) -> apply (writer): per statement, the schema and key again, the old item,
  * the rules above, the write; a batch runs each statement in a transaction of its own nested
- * in the op's, a transaction runs them all in the op's own and stops at the first failure ->
- * done (writer): notify stream readers, resume -> cont (HTTP thread): answer.
+ * in the op's -> done (writer): notify stream readers, resume -> cont (HTTP thread): answer.
+ * ExecuteTransaction's writes are the transaction core's actions instead (txn.c): all or
+ * nothing in one op, with ClientRequestToken idempotency.
  *
  * NextToken: the page's LastEvaluatedKey as JSON after a hash of the statement it belongs
  * to, in base64; a token given with another statement is refused.
@@ -368,7 +369,6 @@ static int prepare_or_reply(struct http_req *r, MDB_txn *txn, struct stmt *st)
 enum op_mode {
     MODE_ONE = 0,
     MODE_BATCH,
-    MODE_TX,
 };
 
 struct pql_op {
@@ -379,7 +379,6 @@ struct pql_op {
     enum op_mode mode;
     struct stmt **st;
     size_t n;
-    size_t failed_at;                   /* MODE_TX: the statement that cancelled it */
     int rcc;                            /* ReturnConsumedCapacity: 0 NONE, 1 TOTAL, 2 INDEXES */
 };
 
@@ -524,7 +523,6 @@ static int op_apply(struct store_op *base, MDB_txn *txn)
             rc = apply_one(op->d, txn, st);
             st->rc = rc;
             if (rc) {
-                op->failed_at = i;
                 return rc;
             }
             continue;
@@ -1243,9 +1241,9 @@ static struct ddb_node *join(struct arena *a, enum ddb_node_kind k, struct ddb_n
     return n;
 }
 
-/* One write statement as a transaction action, with PartiQL's rules as conditions: INSERT
- * needs the item absent, UPDATE and EXISTS need it present (and the rest of the WHERE true),
- * DELETE of a missing item does nothing. */
+/* One write statement as a transaction action, with PartiQL's rules: INSERT needs the item
+ * absent (the core's insert flag: DuplicateItem), UPDATE and EXISTS need it present and the
+ * rest of the WHERE true (conditions), DELETE of a missing item does nothing. */
 static void to_action(struct http_req *r, struct stmt *st, struct ddb_tx_action *a)
 {
     struct arena *ar = &r->arena;
@@ -1258,7 +1256,7 @@ static void to_action(struct http_req *r, struct stmt *st, struct ddb_tx_action 
     case DDB_PQL_INSERT:
         a->kind = DDB_TX_PUT;
         a->item_size = (uint32_t)st->q.item_size;
-        a->cond = exists_node(ar, st->hash_attr, false);
+        a->insert = true;
         break;
     case DDB_PQL_UPDATE:
         a->kind = DDB_TX_UPDATE;
@@ -1277,76 +1275,12 @@ static void to_action(struct http_req *r, struct stmt *st, struct ddb_tx_action 
     }
 }
 
-/* TransactionCanceledException as ExecuteTransaction words it: the core's reasons, except
- * that an INSERT whose item exists is DuplicateItem, as DynamoDB reports it. */
-static int ptx_cancel_or_reply(struct http_req *r, struct ptx *p)
-{
-    struct ddb_tx *tx = &p->tx;
-    struct buf reasons, codes;
-    int rc;
-
-    buf_init(&reasons, 64u * 1024 * 1024);
-    buf_init(&codes, 64 * 1024);
-    rc = buf_puts(&reasons, "[");
-    for (size_t i = 0; rc == 0 && i < tx->n; i++) {
-        const struct ddb_tx_action *a = &tx->a[i];
-        bool dup_item = a->reason == DDB_TXR_CONDITION && p->st[i]->q.kind == DDB_PQL_INSERT;
-        const char *code = dup_item                         ? "DuplicateItem"
-                           : a->reason == DDB_TXR_CONDITION  ? "ConditionalCheckFailed"
-                           : a->reason == DDB_TXR_VALIDATION ? "ValidationError"
-                           : a->reason == DDB_TXR_COLLECTION ? "ItemCollectionSizeLimitExceeded"
-                                                             : "None";
-        const char *msg = dup_item                         ? "Duplicate primary key exists in table"
-                          : a->reason == DDB_TXR_CONDITION  ? "The conditional request failed"
-                          : a->reason == DDB_TXR_COLLECTION ? "Collection size exceeded."
-                                                            : a->msg;
-        rc = buf_printf(&codes, "%s%s", i ? ", " : "", code);
-        if (rc == 0) {
-            rc = buf_printf(&reasons, "%s{\"Code\":\"%s\"", i ? "," : "", code);
-        }
-        if (rc == 0 && a->reason != DDB_TXR_NONE) {
-            rc = buf_puts(&reasons, ",\"Message\":");
-            if (rc == 0) {
-                rc = ddb_json_string(&reasons, msg, strlen(msg));
-            }
-        }
-        if (rc == 0 && a->reason == DDB_TXR_CONDITION && !dup_item && a->old) {
-            rc = buf_puts(&reasons, ",\"Item\":");
-            if (rc == 0) {
-                rc = ddb_item_write_json(a->old, a->old_len, NULL, 0, &reasons);
-            }
-        }
-        if (rc == 0) {
-            rc = buf_puts(&reasons, "}");
-        }
-    }
-    if (rc == 0) {
-        rc = buf_puts(&reasons, "]");
-    }
-    if (rc == 0) {
-        http_req_fail_json(r, "CancellationReasons", reasons.p, reasons.len);
-        http_req_fail(r, AWSERR_TRANSACTION_CANCELED,
-                      "Transaction cancelled, please refer cancellation reasons for specific "
-                      "reasons [%s]",
-                      codes.p);
-    }
-    else {
-        http_req_fail(r, AWSERR_INTERNAL, NULL);
-    }
-    buf_release(&reasons);
-    buf_release(&codes);
-    return -1;
-}
-
 static int ptx_cont(struct http_req *r)
 {
     struct ptx *p = r->op_ctx;
     struct buf b;
     int rc;
 
-    if (p->tx.base.rc == -ECANCELED) {
-        return ptx_cancel_or_reply(r, p);
-    }
     rc = ddb__tx_outcome_or_reply(r, &p->tx);
     if (rc != 0) {
         return rc < 0 ? -1 : 0;
