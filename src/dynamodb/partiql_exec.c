@@ -753,7 +753,8 @@ static int parse_or_reply(struct http_req *r, const json_t *in, struct stmt **ou
     struct stmt *st = arena_new(&r->arena, struct stmt);
     const json_t *s = json_object_get(in, "Statement");
     const json_t *params = json_object_get(in, "Parameters");
-    const char *rvoccf = json_string_value(json_object_get(in, "ReturnValuesOnConditionCheckFailure"));
+    const char *rvoccf =
+        json_string_value(json_object_get(in, "ReturnValuesOnConditionCheckFailure"));
     struct ddb_err err;
 
     *out = st;
@@ -849,10 +850,11 @@ int ddb_execute_statement(struct http_req *r)
 /* ---- BatchExecuteStatement ---- */
 
 /* ,"ConsumedCapacity":[...]: one entry per table, in the order the statements name them,
- * for the statements that succeeded (reads: one unit per 4 KB of the item, half when
- * eventually consistent; writes: one per KB of the larger of the old and new item). */
-static int batch_capacity_append(struct buf *b, struct stmt **sts, size_t n, int rcc,
-                                 bool reads)
+ * for the statements that succeeded (reads and EXISTS: one unit per 4 KB of the item, half
+ * when eventually consistent; writes: one per KB of the larger of the old and new item),
+ * times factor (2 in transactions, as DynamoDB charges them). */
+static int capacity_append(struct buf *b, struct stmt **sts, size_t n, int rcc, bool reads,
+                           double factor)
 {
     bool first = true;
     int rc = 0;
@@ -881,11 +883,12 @@ static int batch_capacity_append(struct buf *b, struct stmt **sts, size_t n, int
                 continue;
             }
             m = st->wr.old_size > st->wr.new_size ? st->wr.old_size : st->wr.new_size;
-            if (reads) {
-                units += (double)(m == 0 ? 1 : (m + 4095) / 4096) * (st->consistent ? 1.0 : 0.5);
+            if (reads || st->q.kind == DDB_PQL_EXISTS) {
+                units += factor * (double)(m == 0 ? 1 : (m + 4095) / 4096) *
+                         (st->consistent ? 1.0 : 0.5);
             }
             else {
-                units += m == 0 ? 1.0 : (double)((m + 1023) / 1024);
+                units += factor * (m == 0 ? 1.0 : (double)((m + 1023) / 1024));
             }
         }
         rc = buf_puts(b, first ? "{\"TableName\":" : ",{\"TableName\":");
@@ -1046,7 +1049,7 @@ static int batch_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n,
         rc = buf_puts(&b, "]");
     }
     if (rc == 0) {
-        rc = batch_capacity_append(&b, sts, n, rcc, true);
+        rc = capacity_append(&b, sts, n, rcc, true, 1.0);
     }
     if (rc == 0) {
         rc = buf_puts(&b, "}");
@@ -1088,7 +1091,7 @@ static int batch_cont(struct http_req *r)
         rc = buf_puts(&b, "]");
     }
     if (rc == 0) {
-        rc = batch_capacity_append(&b, op->st, op->n, op->rcc, false);
+        rc = capacity_append(&b, op->st, op->n, op->rcc, false, 1.0);
     }
     if (rc == 0) {
         rc = buf_puts(&b, "}");
@@ -1204,6 +1207,7 @@ int ddb_batch_execute_statement(struct http_req *r)
 struct ptx {
     struct ddb_tx tx;
     struct stmt **st;
+    int rcc;                            /* ReturnConsumedCapacity: 0 NONE, 1 TOTAL, 2 INDEXES */
 };
 
 /* f(attr) for the conditions the PartiQL rules add: attribute_exists or _not_exists. */
@@ -1285,13 +1289,28 @@ static int ptx_cont(struct http_req *r)
     if (rc != 0) {
         return rc < 0 ? -1 : 0;
     }
+    for (size_t i = 0; i < p->tx.n; i++) {
+        const struct ddb_tx_action *a = &p->tx.a[i];
+        struct stmt *st = p->st[i];
+        /* A replay reads what the first request wrote: one transactional read each. */
+        st->wr.old_size = p->tx.replayed ? 0 : a->kind == DDB_TX_CHECK ? a->old_size
+                                                                      : a->wr.old_size;
+        st->wr.new_size = p->tx.replayed || a->kind == DDB_TX_DELETE ? 0 : a->wr.new_size;
+        st->consistent = true;
+    }
     buf_init(&b, 64 * 1024);
     rc = buf_puts(&b, "{\"Responses\":[");
     for (size_t i = 0; rc == 0 && i < p->tx.n; i++) {
         rc = buf_puts(&b, i ? ",{}" : "{}");
     }
     if (rc == 0) {
-        rc = buf_puts(&b, "]}");
+        rc = buf_puts(&b, "]");
+    }
+    if (rc == 0) {
+        rc = capacity_append(&b, p->st, p->tx.n, p->rcc, p->tx.replayed, 2.0);
+    }
+    if (rc == 0) {
+        rc = buf_puts(&b, "}");
     }
     return reply_text_or_reply(r, &b, rc);
 }
@@ -1310,7 +1329,7 @@ static void ptx_hash(const json_t *in, unsigned char out[32])
 
 /* A read transaction: every SELECT names one item by its whole key; all are read in one
  * snapshot, and any failure fails the request. */
-static int tx_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n)
+static int tx_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n, int rcc)
 {
     struct ddb *d = ddb__of(r);
     MDB_txn *txn = NULL;
@@ -1341,16 +1360,21 @@ static int tx_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n)
         struct stmt *st = sts[i];
         MDB_val k = { st->key.len, st->key.b }, v;
         int found = mdb_get(txn, d->items, &k, &v);
+        bool got = found == 0;
         if (found != 0 && found != MDB_NOTFOUND) {
             rc = found;
             break;
         }
-        found = found == 0 && st->cond ? ddb_cond_eval(st->cond, v.mv_data, v.mv_size)
-                                       : found == 0;
+        found = got && st->cond ? ddb_cond_eval(st->cond, v.mv_data, v.mv_size) : got;
         if (found < 0) {
             rc = -EIO;
             break;
         }
+        if (got) {
+            struct ddb_item_view iv;
+            st->wr.old_size = ddb_item_open(v.mv_data, v.mv_size, &iv) == 0 ? iv.size : 0;
+        }
+        st->consistent = true;
         rc = buf_puts(&b, i ? ",{" : "{");
         if (rc == 0 && found == 1) {
             rc = buf_puts(&b, "\"Item\":");
@@ -1372,7 +1396,13 @@ static int tx_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n)
         }
     }
     if (rc == 0) {
-        rc = buf_puts(&b, "]}");
+        rc = buf_puts(&b, "]");
+    }
+    if (rc == 0) {
+        rc = capacity_append(&b, sts, n, rcc, true, 2.0);
+    }
+    if (rc == 0) {
+        rc = buf_puts(&b, "}");
     }
     store_read_end(d->st, txn);
     return reply_text_or_reply(r, &b, rc);
@@ -1457,7 +1487,8 @@ int ddb_execute_transaction(struct http_req *r)
                                                    "request.");
     }
     if (reads) {
-        return tx_reads_or_reply(r, sts, n);
+        return tx_reads_or_reply(r, sts, n,
+                                 rcc_of(json_object_get(in, "ReturnConsumedCapacity")));
     }
     rc = store_read_begin(d->st, &txn);
     if (rc) {
@@ -1472,6 +1503,7 @@ int ddb_execute_transaction(struct http_req *r)
     store_read_end(d->st, txn);
     p = arena_new(&r->arena, struct ptx);
     p->st = sts;
+    p->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
     p->tx.n = n;
     p->tx.a = arena_zalloc(&r->arena, n * sizeof *p->tx.a);
     for (i = 0; i < n; i++) {

@@ -477,8 +477,10 @@ def test_transaction_writes_all_or_nothing(ddb):
         {"Statement": "DELETE FROM ptx WHERE pk = 'missing' AND sk = 1"},
         {"Statement": "EXISTS(SELECT * FROM ptx WHERE pk = ? AND sk = ?)",
          "Parameters": [{"S": "also"}, {"N": "1"}]},
-    ], ClientRequestToken="tok-1")
+    ], ClientRequestToken="tok-1", ReturnConsumedCapacity="TOTAL")
     assert len(out["Responses"]) == 4
+    # Transactions cost twice: 2 + 2 + 2 for the writes, 2 for the check.
+    assert out["ConsumedCapacity"] == [{"TableName": "ptx", "CapacityUnits": 8.0}]
     assert ddb.get_item(TableName="ptx", Key={"pk": {"S": "have"}, "sk": {"N": "1"}})[
         "Item"]["n"] == {"N": "2"}
     assert "Item" in ddb.get_item(TableName="ptx", Key={"pk": {"S": "new"}, "sk": {"N": "1"}})
@@ -527,8 +529,10 @@ def test_transaction_reads(ddb, table):
     out = ddb.execute_transaction(TransactStatements=[
         {"Statement": "SELECT v FROM pqt WHERE pk = 'p' AND sk = 5"},
         {"Statement": "SELECT * FROM pqt WHERE pk = 'p' AND sk = 500"},
-    ])
+    ], ReturnConsumedCapacity="INDEXES")
     assert out["Responses"] == [{"Item": {"v": {"N": "50"}}}, {}]
+    assert out["ConsumedCapacity"] == [{"TableName": "pqt", "CapacityUnits": 4.0,
+                                        "Table": {"CapacityUnits": 4.0}}]
     assert error(ddb.execute_transaction, TransactStatements=[
         {"Statement": "SELECT * FROM pqt WHERE pk = 'p'"}]) == (
         "ValidationException", "Select statements within ExecuteTransaction must specify the "
