@@ -569,3 +569,53 @@ def test_transaction_request_errors(ddb, table):
     assert "Member must have length less than or equal to 100" in msg
     assert error(ddb.execute_transaction, TransactStatements=[{"Statement": "BOGUS"}])[1] == \
         "Statement wasn't well formed, can't be processed: Expected data manipulation"
+
+
+# ---- streams and durability ----
+
+def test_writes_append_stream_records(module_server, ddb):
+    td = ddb.create_table(
+        TableName="pst", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    ddb.execute_statement(Statement="INSERT INTO pst VALUE {'pk': 'a', 'n': 1}")
+    ddb.execute_statement(Statement="UPDATE pst SET n = 2 WHERE pk = 'a'")
+    ddb.batch_execute_statement(Statements=[
+        {"Statement": "INSERT INTO pst VALUE {'pk': 'b'}"},
+        {"Statement": "INSERT INTO pst VALUE {'pk': 'a'}"}])         # a duplicate: no record
+    ddb.execute_transaction(TransactStatements=[
+        {"Statement": "DELETE FROM pst WHERE pk = 'a'"},
+        {"Statement": "UPDATE pst SET n = 3 WHERE pk = 'b'"}])
+    st = module_server.client("dynamodbstreams")
+    shard = st.describe_stream(StreamArn=td["LatestStreamArn"])["StreamDescription"]["Shards"][0]
+    it = st.get_shard_iterator(StreamArn=td["LatestStreamArn"], ShardId=shard["ShardId"],
+                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    recs = st.get_records(ShardIterator=it)["Records"]
+    got = [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"],
+            r["dynamodb"].get("NewImage", {}).get("n", {}).get("N")) for r in recs]
+    assert got == [("INSERT", "a", "1"), ("MODIFY", "a", "2"), ("INSERT", "b", None),
+                   ("REMOVE", "a", None), ("MODIFY", "b", "3")]
+
+
+def test_acknowledged_writes_survive_kill(make_server):
+    s = make_server().start()
+    ddb = s.client("dynamodb")
+    make_table(ddb, "pkl")
+    for i in range(20):
+        ddb.execute_statement(Statement="INSERT INTO pkl VALUE {'pk': 'k', 'sk': ?, 'v': ?}",
+                              Parameters=[{"N": str(i)}, {"S": "v%d" % i}])
+    ddb.execute_statement(Statement="UPDATE pkl SET v = 'changed' WHERE pk = 'k' AND sk = 3")
+    ddb.execute_statement(Statement="DELETE FROM pkl WHERE pk = 'k' AND sk = 4")
+    ddb.execute_transaction(TransactStatements=[
+        {"Statement": "UPDATE pkl SET v = 'tx' WHERE pk = 'k' AND sk = 5"},
+        {"Statement": "INSERT INTO pkl VALUE {'pk': 'k', 'sk': 100}"}])
+    s.kill()
+    s.start()
+    ddb = s.client("dynamodb")
+    items, _ = walk(ddb, Statement="SELECT sk, v FROM pkl WHERE pk = 'k'", Limit=6)
+    got = {int(i["sk"]["N"]): i.get("v", {}).get("S") for i in items}
+    want = {i: "v%d" % i for i in range(20) if i != 4}
+    want.update({3: "changed", 5: "tx", 100: None})
+    assert got == want
