@@ -1501,6 +1501,16 @@ int ddb_execute_transaction(struct http_req *r)
         }
     }
     store_read_end(d->st, txn);
+    {
+        size_t total = 0;
+        for (i = 0; i < n; i++) {
+            total += sts[i]->q.kind == DDB_PQL_INSERT ? sts[i]->q.item_size : 0;
+        }
+        if (total > DDB_TX_SIZE_MAX) {
+            return http_req_fail(r, AWSERR_VALIDATION,
+                                 "Transaction request cannot be larger than 4 MB");
+        }
+    }
     p = arena_new(&r->arena, struct ptx);
     p->st = sts;
     p->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));

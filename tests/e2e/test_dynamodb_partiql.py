@@ -569,6 +569,11 @@ def test_transaction_request_errors(ddb, table):
     assert "Member must have length less than or equal to 100" in msg
     assert error(ddb.execute_transaction, TransactStatements=[{"Statement": "BOGUS"}])[1] == \
         "Statement wasn't well formed, can't be processed: Expected data manipulation"
+    big = {"S": "x" * (390 * 1024)}
+    assert error(ddb.execute_transaction, TransactStatements=[
+        {"Statement": "INSERT INTO pqt VALUE {'pk': 'big', 'sk': ?, 'v': ?}",
+         "Parameters": [{"N": str(i)}, big]} for i in range(11)]) == (
+        "ValidationException", "Transaction request cannot be larger than 4 MB")
 
 
 # ---- streams and durability ----
