@@ -1,0 +1,812 @@
+#!/usr/bin/env python3
+"""bench/run.py: the driver of `make bench` (not a test).
+
+Starts each server on a temporary data directory and a free loopback port (sluice's optimised
+build, dynalite and s3rver from bench/peers, nginx with a generated configuration), runs the
+workloads with build/bench/loadgen in one run, side by side, and writes docs/performance.md.
+
+    python3 bench/run.py [--quick] [--only ddb,s3,startup,streams,firehose,growth] [--out FILE]
+
+BENCH_QUICK=1 and BENCH_ONLY=... do the same as the flags (`make bench BENCH_QUICK=1`).
+bench/README.md says how to run one workload alone.
+"""
+import argparse
+import base64
+import datetime
+import io
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SLUICE = os.path.join(ROOT, "build", "sluice")
+LOADGEN = os.path.join(ROOT, "build", "bench", "loadgen")
+PEERS = os.path.join(ROOT, "bench", "peers", "node_modules")
+KEY, SECRET = "AKIDBENCH", "bench-secret"
+GROUPS = ["ddb", "s3", "startup", "streams", "firehose", "growth"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+
+def wait_port(port, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError("server did not listen on %d" % port)
+
+
+def rss_kb(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+class Server:
+    name = "?"
+
+    def __init__(self, tmp):
+        self.tmp = tempfile.mkdtemp(prefix=self.name + "-", dir=tmp)
+        self.port = free_port()
+        self.proc = None
+        self.key, self.secret = KEY, SECRET
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def client(self, service):
+        import boto3
+        from botocore.config import Config
+        return boto3.client(service, endpoint_url="http://127.0.0.1:%d" % self.port,
+                            aws_access_key_id=self.key, aws_secret_access_key=self.secret,
+                            region_name="us-east-1",
+                            config=Config(retries={"max_attempts": 2},
+                                          s3={"addressing_style": "path"}))
+
+
+class Sluice(Server):
+    name = "sluice"
+
+    def __init__(self, tmp, sync="full", extra=()):
+        super().__init__(tmp)
+        self.sync = sync
+        self.extra = list(extra)
+        self.data = os.path.join(self.tmp, "data")
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SLUICE_") and not k.startswith("AWS_")}
+        env["SLUICE_ROOT_ACCESS_KEY_ID"] = KEY
+        env["SLUICE_ROOT_SECRET_ACCESS_KEY"] = SECRET
+        return env
+
+    def argv(self):
+        return [SLUICE, "serve", "--port", str(self.port), "--data-dir", self.data,
+                "--sync", self.sync, "--log-level", "warn"] + self.extra
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.tmp, "stderr"), "w"),
+                                     env=self.env())
+        wait_health(self.port, self.proc)
+        return self
+
+
+def wait_health(port, proc, timeout=30):
+    """Polls GET /_sluice/health until it answers; returns the time it took."""
+    req = b"GET /_sluice/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    t0 = time.perf_counter()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(req)
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return time.perf_counter() - t0
+        except OSError:
+            pass
+        time.sleep(0.0002)
+    raise RuntimeError("no answer on %d" % port)
+
+
+class Dynalite(Server):
+    name = "dynalite"
+
+    def start(self):
+        cli = os.path.join(PEERS, "dynalite", "cli.js")
+        self.proc = subprocess.Popen(["node", cli, "--port", str(self.port), "--host",
+                                      "127.0.0.1", "--path", os.path.join(self.tmp, "db"),
+                                      "--createTableMs", "0"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+        return self
+
+
+class S3rver(Server):
+    name = "s3rver"
+
+    def __init__(self, tmp):
+        super().__init__(tmp)
+        self.key, self.secret = "S3RVER", "S3RVER"
+
+    def start(self):
+        cli = os.path.join(PEERS, "s3rver", "bin", "s3rver.js")
+        self.proc = subprocess.Popen(["node", cli, "-d", os.path.join(self.tmp, "s3"), "-a",
+                                      "127.0.0.1", "-p", str(self.port), "--silent",
+                                      "--configure-bucket", "bench"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+        return self
+
+
+GET_BODY = json.dumps({"Item": {"pk": {"S": "item#1234"}, "sk": {"N": "0"},
+                                "total": {"N": "129.95"}, "paid": {"BOOL": True},
+                                "data": {"S": "x" * 230}}}, separators=(",", ":"))
+
+
+class Nginx(Server):
+    """A fixed response of the size sluice answers: the HTTP ceiling for these requests."""
+    name = "nginx"
+
+    def start(self):
+        with open(os.path.join(self.tmp, "obj.dat"), "wb") as f:
+            f.write(b"o" * 4096)
+        conf = """
+daemon off;
+worker_processes 2;
+pid %(t)s/nginx.pid;
+error_log %(t)s/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;
+    client_body_temp_path %(t)s/body;
+    proxy_temp_path %(t)s/proxy;
+    fastcgi_temp_path %(t)s/fastcgi;
+    uwsgi_temp_path %(t)s/uwsgi;
+    scgi_temp_path %(t)s/scgi;
+    client_max_body_size 2g;
+    server {
+        listen 127.0.0.1:%(p)d;
+        location = / {
+            default_type application/x-amz-json-1.0;
+            return 200 '%(get)s';
+        }
+        location /bench/ {
+            default_type application/octet-stream;
+            root %(t)s;
+            if ($request_method = PUT) { return 200; }
+            try_files /obj.dat =404;
+        }
+    }
+}
+""" % {"t": self.tmp, "p": self.port, "get": GET_BODY}
+        path = os.path.join(self.tmp, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.proc = subprocess.Popen([nginx_bin(), "-c", path, "-p", self.tmp, "-e",
+                                      os.path.join(self.tmp, "error.log")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+        return self
+
+
+def nginx_bin():
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def loadgen(server, workload, conns=1, seconds=None, warmup=None, extra=(), check=True):
+    argv = [LOADGEN, "-p", str(server.port) if server else "0", "-w", workload, "-c",
+            str(conns), "-d", str(seconds if seconds is not None else CFG.seconds),
+            "--warmup", str(warmup if warmup is not None else CFG.warmup)]
+    if server:
+        argv += ["--access-key", server.key, "--secret", server.secret]
+    argv += [str(a) for a in extra]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        res = json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise RuntimeError("loadgen %s failed: %s" % (" ".join(argv[3:]), p.stderr))
+    if p.stderr.strip():
+        log(workload, p.stderr.strip()[:300])
+    if check and res.get("errors"):
+        log("%s on %s: %d errors" % (workload, server.name if server else "-", res["errors"]))
+    res["argv"] = " ".join(["loadgen"] + argv[1:])
+    return res
+
+
+def create_table(server, name="bench", stream=False):
+    ddb = server.client("dynamodb")
+    kw = {}
+    if stream:
+        kw["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    out = ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                 {"AttributeName": "sk", "AttributeType": "N"}],
+                           **kw)
+    for _ in range(200):
+        if ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE":
+            break
+        time.sleep(0.05)
+    return out["TableDescription"]
+
+
+def load_items(server, n, parts=False, table="bench", conns=32):
+    extra = ["-n", n, "--table", table, "-t", 2] + (["--parts"] if parts else [])
+    return loadgen(server, "ddb-load", conns=conns, extra=extra)
+
+
+# ---- results ----
+
+RESULTS = {}     # (group, workload, conns, server) -> loadgen result or a dict of figures
+NOTES = []
+
+
+def put(group, workload, conns, server, res):
+    RESULTS[(group, workload, conns, server)] = res
+
+
+def get(group, workload, conns, server):
+    return RESULTS.get((group, workload, conns, server))
+
+
+# ---- groups ----
+
+def run_ddb(tmp):
+    keys = CFG.keys
+    servers = []
+    try:
+        for cls in (Sluice, Dynalite, Nginx):
+            servers.append(cls(tmp).start())
+        for s in servers[:2]:
+            create_table(s)
+            r = load_items(s, keys)
+            log("loaded %d items into %s: %.0f items/s" % (keys, s.name, r["rps"]))
+            load_items(s, keys, parts=True)
+        for c in CFG.concurrency:
+            for w in ("ddb-get", "ddb-put", "ddb-update", "ddb-query"):
+                for s in servers:
+                    t = 2 if c >= 16 else 1
+                    r = loadgen(s, w, conns=c, extra=["--keys", keys, "-t", t])
+                    put("ddb", w, c, s.name, r)
+                    log("%-10s c%-3d %-8s %9.0f req/s p50 %.2f ms p99 %.2f ms" %
+                        (w, c, s.name, r["rps"], r["p50_us"] / 1e3, r["p99_us"] / 1e3))
+        r = loadgen(None, "fsync", extra=["--file", os.path.join(tmp, "fsync.dat")])
+        put("ddb", "fsync", 1, "fsync", r)
+        log("bare fdatasync loop: %.0f/s" % r["rps"])
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def run_s3(tmp):
+    big = CFG.big
+    servers = []
+    try:
+        for cls in (Sluice, S3rver, Nginx):
+            servers.append(cls(tmp).start())
+        servers[0].client("s3").create_bucket(Bucket="bench")
+        for c in (16, 64):
+            for w in ("s3-put", "s3-get"):
+                for s in servers:
+                    r = loadgen(s, w, conns=c, extra=["--keys", 1000, "--size", 4096, "-t", 2])
+                    put("s3", w, c, s.name, r)
+                    log("%-10s c%-3d %-8s %9.0f req/s p50 %.2f ms p99 %.2f ms" %
+                        (w, c, s.name, r["rps"], r["p50_us"] / 1e3, r["p99_us"] / 1e3))
+        for s in servers[:2]:
+            for w in ("s3-big-put", "s3-big-get"):
+                r = loadgen(s, w, extra=["--size", big], warmup=0)
+                put("s3", w, 1, s.name, r)
+                log("%s %s: %.0f MB/s" % (w, s.name, r["mb_per_s"]))
+    finally:
+        for s in servers:
+            s.stop()
+    # the ceilings of one big object: the disk (write + fsync) and memory (copy)
+    path = os.path.join(tmp, "disk.dat")
+    chunk = b"d" * (1 << 20)
+    t0 = time.perf_counter()
+    with open(path, "wb", buffering=0) as f:
+        for _ in range(big >> 20):
+            f.write(chunk)
+        os.fsync(f.fileno())
+    wr = big / 1e6 / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    with open(path, "rb", buffering=0) as f:
+        while f.read(1 << 20):
+            pass
+    rd = big / 1e6 / (time.perf_counter() - t0)
+    os.unlink(path)
+    put("s3", "disk-write", 1, "disk", {"mb_per_s": wr})
+    put("s3", "disk-read", 1, "disk", {"mb_per_s": rd})
+    log("disk: write+fsync %.0f MB/s, read (page cache) %.0f MB/s" % (wr, rd))
+
+
+def run_startup(tmp):
+    fresh, again = [], []
+    for i in range(CFG.startup_runs):
+        s = Sluice(tmp)
+        t0 = time.perf_counter()
+        s.proc = subprocess.Popen(s.argv(), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, env=s.env())
+        wait_health(s.port, s.proc)
+        fresh.append(time.perf_counter() - t0)
+        s.stop()
+        t0 = time.perf_counter()
+        s.proc = subprocess.Popen(s.argv(), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, env=s.env())
+        wait_health(s.port, s.proc)
+        again.append(time.perf_counter() - t0)
+        if i < CFG.startup_runs - 1:
+            s.stop()
+            shutil.rmtree(s.tmp, ignore_errors=True)
+    put("startup", "fresh", 1, "sluice", {"ms": statistics.median(fresh) * 1e3})
+    put("startup", "restart", 1, "sluice", {"ms": statistics.median(again) * 1e3})
+    time.sleep(1.0)
+    idle = rss_kb(s.proc.pid)
+    put("startup", "rss-idle", 1, "sluice", idle)
+    s.stop()
+    # 1,000,000 items through the front door (--sync none for the load: the figure is memory)
+    s = Sluice(tmp, sync="none").start()
+    try:
+        create_table(s)
+        idle2 = rss_kb(s.proc.pid)
+        r = load_items(s, CFG.rss_items, conns=64)
+        loaded = rss_kb(s.proc.pid)
+        put("startup", "rss-loaded", 1, "sluice", loaded)
+        put("startup", "load", 64, "sluice", r)
+        log("start-up %.1f ms (fresh) %.1f ms (restart); RSS idle %d kB; after %d items %d kB "
+            "(anon %d kB), load %.0f items/s" % (statistics.median(fresh) * 1e3,
+                                                 statistics.median(again) * 1e3,
+                                                 idle["VmRSS"], CFG.rss_items, loaded["VmRSS"],
+                                                 loaded["RssAnon"], r["rps"]))
+        del idle2
+    finally:
+        s.stop()
+    for peer in (Dynalite, S3rver):
+        p = peer(tmp).start()
+        time.sleep(1.0)
+        put("startup", "rss-idle", 1, p.name, rss_kb(p.proc.pid))
+        p.stop()
+
+
+def run_growth(tmp):
+    sizes = CFG.growth_sizes
+    s = Sluice(tmp, sync="none").start()
+    try:
+        loaded = 0
+        create_table(s)
+        for n in sizes:
+            # the table grows in place: item#0..n-1 and n/10 Query partitions of 10
+            t0 = time.perf_counter()
+            if n > loaded:
+                r = loadgen(s, "ddb-load", conns=64,
+                            extra=["-n", n - loaded, "-t", 2, "--offset", loaded])
+                loadgen(s, "ddb-load", conns=64,
+                        extra=["-n", (n - loaded) // 10 * 10, "-t", 2, "--parts", "--offset",
+                               loaded])
+                log("growth: %d items loaded at %.0f items/s (%.0f s)" %
+                    (n, r["rps"], time.perf_counter() - t0))
+                loaded = n
+            for w in ("ddb-get", "ddb-query"):
+                r = loadgen(s, w, conns=16, extra=["--keys", n, "-t", 2])
+                put("growth", w, n, "sluice", r)
+                log("growth %s %d: p50 %.3f ms p99 %.3f ms %.0f/s" %
+                    (w, n, r["p50_us"] / 1e3, r["p99_us"] / 1e3, r["rps"]))
+            r = loadgen(s, "ddb-scan", conns=1, extra=["-t", 1])
+            put("growth", "ddb-scan", n, "sluice", r)
+    finally:
+        s.stop()
+
+
+# ---- the report ----
+
+def fmt_rate(v):
+    return "%.0f" % v if v >= 100 else "%.1f" % v
+
+
+def ms(v):
+    return "%.2f" % (v / 1e3) if v < 100e3 else "%.0f" % (v / 1e3)
+
+
+def ratio(a, b):
+    if not a or not b:
+        return "-"
+    return "%.2f" % (a / b)
+
+
+def versions():
+    def cmd(argv):
+        try:
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            return p.stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+
+    def pkg(name):
+        try:
+            with open(os.path.join(PEERS, name, "package.json")) as f:
+                return json.load(f)["version"]
+        except OSError:
+            return "?"
+    commit = cmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    return [("sluice", "%s (commit %s, `make` optimised build: -O2)" %
+             (cmd([SLUICE, "version"]).replace("sluice ", ""), commit)),
+            ("dynalite", "%s (npm), LevelDB store (`--path`)" % pkg("dynalite")),
+            ("s3rver", "%s (npm)" % pkg("s3rver")),
+            ("nginx", cmd([nginx_bin(), "-v"]).replace("nginx version: ", "") + " (Debian)"),
+            ("node", cmd(["node", "--version"])),
+            ("compiler", cmd([os.environ.get("CC", "cc"), "--version"]))]
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    fs = "?"
+    try:
+        fs = subprocess.run(["df", "-T", tempfile.gettempdir()], stdout=subprocess.PIPE,
+                            text=True).stdout.splitlines()[1].split()[1]
+    except (OSError, IndexError):
+        pass
+    return "%s, %d cores, %.0f GiB memory, Linux %s, temporary directories on %s" % (
+        cpu, os.cpu_count(), mem, platform.release(), fs)
+
+
+def report(started, elapsed, argv):
+    L = []
+    a = L.append
+    a("# Performance")
+    a("")
+    a("Figures from one `make bench` run: every server below ran on the same machine in the "
+      "same run, one after the other, each on a fresh temporary data directory and a loopback "
+      "port, driven by the same load generator (`bench/loadgen.c`: keep-alive HTTP/1.1, one "
+      "request in flight per connection, SigV4-signed requests, every status checked). "
+      "Ratios are sluice's figure divided by the peer's. The generator shares the machine's "
+      "cores with the server it drives, for every server alike. How to run one workload "
+      "alone: `bench/README.md`.")
+    a("")
+    a("- Run: %s UTC, %.0f s, `%s`" % (started, elapsed, argv))
+    a("- Machine: %s" % machine())
+    for k, v in versions():
+        a("- %s: %s" % (k, v))
+    a("")
+    targets = []
+
+    def tgt(what, ok, figure):
+        targets.append("| %s | %s | %s |" % (what, figure, "met" if ok else "**missed**"))
+
+    if any(k[0] == "ddb" for k in RESULTS):
+        fs = get("ddb", "fsync", 1, "fsync")
+        a("## DynamoDB")
+        a("")
+        a("Table `pk` (S) + `sk` (N); %d items of 300 bytes for GetItem/PutItem, %d Query "
+          "partitions of 10 items; sluice with `--sync full` (every acknowledged write is on "
+          "disk). Peers: dynalite (LevelDB, no fsync per write) and nginx answering a fixed "
+          "300-byte JSON body to the same requests (the HTTP ceiling). The durable-write "
+          "ceiling is a bare `pwrite` + `fdatasync` loop on one thread: %s/s (p50 %s ms)." %
+          (CFG.keys, CFG.keys // 10, fmt_rate(fs["rps"]) if fs else "-",
+           ms(fs["p50_us"]) if fs else "-"))
+        a("")
+        a("| operation | conc | sluice req/s | p50 ms | p99 ms | p99.9 ms | dynalite req/s "
+          "| dynalite p50 ms | nginx req/s | ÷ dynalite | ÷ nginx | ÷ fdatasync |")
+        a("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        names = {"ddb-get": "GetItem", "ddb-put": "PutItem", "ddb-update": "UpdateItem ADD",
+                 "ddb-query": "Query (10 items)"}
+        for w in names:
+            for c in CFG.concurrency:
+                s, d, n = (get("ddb", w, c, x) for x in ("sluice", "dynalite", "nginx"))
+                if not s:
+                    continue
+                durable = w in ("ddb-put", "ddb-update")
+                a("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    names[w], c, fmt_rate(s["rps"]), ms(s["p50_us"]), ms(s["p99_us"]),
+                    ms(s["p999_us"]), fmt_rate(d["rps"]) if d else "-",
+                    ms(d["p50_us"]) if d else "-", fmt_rate(n["rps"]) if n else "-",
+                    ratio(s["rps"], d and d["rps"]), ratio(s["rps"], n and n["rps"]),
+                    ratio(s["rps"], fs and fs["rps"]) if durable else ""))
+        a("")
+        errs = [(k, v["errors"]) for k, v in RESULTS.items()
+                if k[0] == "ddb" and isinstance(v, dict) and v.get("errors")]
+        if errs:
+            a("Requests answered with an unexpected status: " +
+              ", ".join("%s c%d %s: %d" % (k[1], k[2], k[3], e) for k, e in errs) + ".")
+            a("")
+        g, gn = get("ddb", "ddb-get", 64, "sluice"), get("ddb", "ddb-get", 64, "nginx")
+        if g and gn:
+            tgt("GetItem c64 >= 50% of nginx", g["rps"] >= 0.5 * gn["rps"],
+                "%.0f%%" % (100 * g["rps"] / gn["rps"]))
+        p = get("ddb", "ddb-put", 64, "sluice")
+        pn = get("ddb", "ddb-put", 64, "nginx")
+        if p and pn:
+            tgt("durable PutItem c64 >= 25% of nginx", p["rps"] >= 0.25 * pn["rps"],
+                "%.0f%%" % (100 * p["rps"] / pn["rps"]))
+        if p and fs:
+            tgt("durable PutItem c64 >= 4x bare fdatasync", p["rps"] >= 4 * fs["rps"],
+                "%.1fx" % (p["rps"] / fs["rps"]))
+
+    if any(k[0] == "s3" for k in RESULTS):
+        a("## S3")
+        a("")
+        a("PutObject and GetObject of 4 KiB objects (1000 keys, path style, "
+          "`x-amz-content-sha256` the body's hash), then one object of %d MiB up and down on "
+          "one connection. Peers: s3rver and nginx (a PUT answered 200 with its body "
+          "discarded, a GET answered with a fixed 4 KiB body)." % (CFG.big >> 20))
+        a("")
+        a("| operation | conc | sluice req/s | p50 ms | p99 ms | p99.9 ms | s3rver req/s "
+          "| s3rver p50 ms | nginx req/s | ÷ s3rver | ÷ nginx |")
+        a("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for w, label in (("s3-put", "PutObject 4 KiB"), ("s3-get", "GetObject 4 KiB")):
+            for c in (16, 64):
+                s, d, n = (get("s3", w, c, x) for x in ("sluice", "s3rver", "nginx"))
+                if not s:
+                    continue
+                a("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    label, c, fmt_rate(s["rps"]), ms(s["p50_us"]), ms(s["p99_us"]),
+                    ms(s["p999_us"]), fmt_rate(d["rps"]) if d else "-",
+                    ms(d["p50_us"]) if d else "-", fmt_rate(n["rps"]) if n else "-",
+                    ratio(s["rps"], d and d["rps"]), ratio(s["rps"], n and n["rps"])))
+        a("")
+        dw, dr = get("s3", "disk-write", 1, "disk"), get("s3", "disk-read", 1, "disk")
+        a("| %d MiB object | sluice MB/s | s3rver MB/s | ÷ s3rver | ceiling MB/s | ÷ ceiling |"
+          % (CFG.big >> 20))
+        a("|---|--:|--:|--:|--:|--:|")
+        for w, label, ceil, cl in (("s3-big-put", "PutObject", dw, "file write + fsync"),
+                                   ("s3-big-get", "GetObject", dr, "file read, page cache")):
+            s, d = get("s3", w, 1, "sluice"), get("s3", w, 1, "s3rver")
+            if not s:
+                continue
+            a("| %s | %.0f | %s | %s | %.0f (%s) | %s |" % (
+                label, s["mb_per_s"], "%.0f" % d["mb_per_s"] if d else "-",
+                ratio(s["mb_per_s"], d and d["mb_per_s"]), ceil["mb_per_s"] if ceil else 0, cl,
+                ratio(s["mb_per_s"], ceil and ceil["mb_per_s"])))
+        a("")
+        g, gn = get("s3", "s3-get", 64, "sluice"), get("s3", "s3-get", 64, "nginx")
+        if g and gn:
+            tgt("S3 4 KiB GET c64 >= 50% of nginx", g["rps"] >= 0.5 * gn["rps"],
+                "%.0f%%" % (100 * g["rps"] / gn["rps"]))
+        for w, ceil in (("s3-big-put", dw), ("s3-big-get", dr)):
+            s = get("s3", w, 1, "sluice")
+            if s and ceil:
+                tgt("1 GiB %s at disk/memory speed (>= 50%% of the ceiling)" % w[7:].upper(),
+                    s["mb_per_s"] >= 0.5 * ceil["mb_per_s"],
+                    "%.0f%%" % (100 * s["mb_per_s"] / ceil["mb_per_s"]))
+
+    if any(k[0] == "startup" for k in RESULTS):
+        a("## Start-up and memory")
+        a("")
+        f, r = get("startup", "fresh", 1, "sluice"), get("startup", "restart", 1, "sluice")
+        idle, loaded = get("startup", "rss-idle", 1, "sluice"), get("startup", "rss-loaded", 1,
+                                                                      "sluice")
+        ld = get("startup", "load", 64, "sluice")
+        a("Start-up is the time from `exec` of `sluice serve` to the first answered request "
+          "(`GET /_sluice/health`, polled), the median of %d runs. Resident memory is VmRSS "
+          "(and its anonymous part: the rest is LMDB's file pages, which the kernel may drop) "
+          "one second after start, and after %d PutItem requests of 300-byte items." %
+          (CFG.startup_runs, CFG.rss_items))
+        a("")
+        a("| figure | sluice | dynalite | s3rver |")
+        a("|---|--:|--:|--:|")
+        if f:
+            a("| start-up, empty data directory | %.1f ms | | |" % f["ms"])
+            a("| start-up, existing data directory | %.1f ms | | |" % r["ms"])
+        if idle:
+            dy, s3 = get("startup", "rss-idle", 1, "dynalite"), get("startup", "rss-idle", 1,
+                                                                      "s3rver")
+            a("| RSS idle | %.1f MB (anon %.1f) | %s | %s |" % (
+                idle["VmRSS"] / 1024, idle["RssAnon"] / 1024,
+                "%.1f MB" % (dy["VmRSS"] / 1024) if dy else "-",
+                "%.1f MB" % (s3["VmRSS"] / 1024) if s3 else "-"))
+        if loaded:
+            a("| RSS after %d items | %.1f MB (anon %.1f) | | |" % (
+                CFG.rss_items, loaded["VmRSS"] / 1024, loaded["RssAnon"] / 1024))
+        if ld:
+            a("| bulk load (PutItem, c64, `--sync none`) | %.0f items/s | | |" % ld["rps"])
+        a("")
+        if f:
+            tgt("start-up < 20 ms", f["ms"] < 20 and r["ms"] < 20,
+                "%.1f / %.1f ms" % (f["ms"], r["ms"]))
+        if idle:
+            tgt("idle RSS < 15 MB", idle["VmRSS"] < 15 * 1024, "%.1f MB" % (idle["VmRSS"] / 1024))
+
+    if any(k[0] == "streams" for k in RESULTS):
+        a("## Streams")
+        a("")
+        fn, rd = get("streams", "esm", 1, "sluice"), get("streams", "getrecords", 1, "sluice")
+        a("Latency from a PutItem's acknowledgement (boto3 has the answer) to the start of the "
+          "Lambda function it triggers through an event source mapping (BatchSize 1, no "
+          "batching window; the python3.12 handler's first statement takes the time), and to a "
+          "GetRecords long-reader looping on the shard. Puts are sent one at a time, each "
+          "after the previous one's record arrived.")
+        a("")
+        a("| path | samples | p50 ms | p99 ms | max ms |")
+        a("|---|--:|--:|--:|--:|")
+        for label, x in (("PutItem -> function start", fn), ("PutItem -> GetRecords", rd)):
+            if x:
+                a("| %s | %d | %.2f | %.2f | %.2f |" % (label, x["n"], x["p50"], x["p99"],
+                                                        x["max"]))
+        a("")
+        if fn:
+            tgt("PutItem-to-function p50 < 5 ms", fn["p50"] < 5, "%.2f ms" % fn["p50"])
+
+    if any(k[0] == "firehose" for k in RESULTS):
+        a("## Firehose")
+        a("")
+        b = get("firehose", "batch", 16, "sluice")
+        lat = get("firehose", "visible", 1, "sluice")
+        gz = get("firehose", "gzip", 1, "sluice")
+        a("PutRecordBatch of 500 records of 1 KB into a delivery stream to the local S3 "
+          "(acknowledged once in the durable buffer); the time from a PutRecord's "
+          "acknowledgement to its object being listable with a 0-second buffering interval; "
+          "and the rate of delivery of GZIP-compressed objects.")
+        a("")
+        a("| figure | value |")
+        a("|---|--:|")
+        if b:
+            a("| PutRecordBatch 500 x 1 KB, c%d: batches/s | %s (p50 %s ms, p99 %s ms) |" % (
+                b["conns"], fmt_rate(b["rps"]), ms(b["p50_us"]), ms(b["p99_us"])))
+            a("| records/s into the durable buffer | %.0f |" % (b["rps"] * 500))
+            a("| MB/s into the durable buffer | %.1f |" % (b["rps"] * 500 * 1024 / 1e6))
+        if lat:
+            a("| put -> object listable, interval 0: p50 / p99 | %.1f / %.1f ms (%d samples) |"
+              % (lat["p50"], lat["p99"], lat["n"]))
+        if gz:
+            a("| GZIP delivery, %d MB of records | %.1f MB/s (%.1f s) |" % (
+                gz["mb"], gz["mb_per_s"], gz["s"]))
+        a("")
+
+    if any(k[0] == "growth" for k in RESULTS):
+        a("## Growth")
+        a("")
+        a("GetItem and Query (10 items) latency at concurrency 16 as one table grows (loaded "
+          "with `--sync none` between the measurements), and one Scan page of 100 items.")
+        a("")
+        a("| items | GetItem req/s | GetItem p50 ms | p99 ms | Query req/s | Query p50 ms | "
+          "p99 ms | Scan page p50 ms |")
+        a("|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for n in CFG.growth_sizes:
+            g, q, sc = (get("growth", w, n, "sluice") for w in ("ddb-get", "ddb-query",
+                                                                 "ddb-scan"))
+            if g:
+                a("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                    n, fmt_rate(g["rps"]), ms(g["p50_us"]), ms(g["p99_us"]), fmt_rate(q["rps"]),
+                    ms(q["p50_us"]), ms(q["p99_us"]), ms(sc["p50_us"]) if sc else "-"))
+        a("")
+        lo = get("growth", "ddb-query", CFG.growth_sizes[0], "sluice")
+        hi = get("growth", "ddb-query", CFG.growth_sizes[-1], "sluice")
+        if lo and hi and len(CFG.growth_sizes) > 1:
+            tgt("Query p50 within 2x from %d to %d items" % (CFG.growth_sizes[0],
+                                                             CFG.growth_sizes[-1]),
+                hi["p50_us"] <= 2 * lo["p50_us"], "%.2fx" % (hi["p50_us"] / lo["p50_us"]))
+
+    if targets:
+        a("## Targets")
+        a("")
+        a("Reported, not asserted.")
+        a("")
+        a("| target | measured | |")
+        a("|---|--:|---|")
+        L.extend(targets)
+        a("")
+    if NOTES:
+        a("## Notes")
+        a("")
+        L.extend("- " + n for n in NOTES)
+        a("")
+    a("## Commands")
+    a("")
+    a("Each figure is one `build/bench/loadgen` run; the ones of this report:")
+    a("")
+    a("```")
+    seen = set()
+    for k, v in sorted(RESULTS.items(), key=lambda kv: str(kv[0])):
+        if isinstance(v, dict) and "argv" in v:
+            cmd = v["argv"]
+            for port in PORTS:
+                cmd = cmd.replace(" -p %d " % port, " -p PORT ")
+            cmd = " ".join(x for x in cmd.split() if not x.startswith(tempfile.gettempdir()))
+            if cmd not in seen:
+                seen.add(cmd)
+                a("%-9s %s" % (k[3], cmd))
+    a("```")
+    a("")
+    return "\n".join(L)
+
+
+class CFG:
+    seconds = 5.0
+    warmup = 1.0
+    keys = 10000
+    big = 1 << 30
+    concurrency = (1, 16, 64)
+    startup_runs = 5
+    rss_items = 1000000
+    growth_sizes = (1000, 100000, 10000000)
+
+
+PORTS = []
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
+    ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
+    args = ap.parse_args()
+    groups = [g for g in (args.only.split(",") if args.only else GROUPS) if g]
+    for g in groups:
+        if g not in GROUPS:
+            ap.error("unknown group %s (one of %s)" % (g, ",".join(GROUPS)))
+    if args.quick:
+        CFG.seconds, CFG.warmup, CFG.big = 2.0, 0.5, 256 << 20
+        CFG.startup_runs, CFG.rss_items = 3, 100000
+        CFG.growth_sizes = (1000, 100000)
+    started = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
+    t0 = time.time()
+    tmp = tempfile.mkdtemp(prefix="sluice-bench-")
+    orig_init = Server.__init__
+
+    def init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+        PORTS.append(self.port)
+    Server.__init__ = init
+    try:
+        for g in groups:
+            log("== %s" % g)
+            globals()["run_" + g](tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    argv = "make bench" + (" BENCH_QUICK=1" if args.quick else "") + \
+        (" BENCH_ONLY=%s" % args.only if args.only else "")
+    text = report(started, time.time() - t0, argv)
+    with open(args.out, "w") as f:
+        f.write(text)
+    log("wrote %s" % os.path.relpath(args.out, ROOT))
+
+
+if __name__ == "__main__":
+    main()
