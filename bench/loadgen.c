@@ -25,6 +25,9 @@
  *   fsync        a bare pwrite(300 bytes) + fdatasync loop on --file: the durable-write
  *                ceiling (no server)
  *
+ * -n N with a pooled workload sends exactly N requests, untimed (s3-put -n 1000 -t 1 writes
+ * obj-0..obj-999 once, before a GetObject run).
+ *
  * The requests of a measured workload are built and signed before the clock starts (a pool
  * of up to 20000 distinct requests, sent in turn; X-Amz-Date stays within SigV4's 15-minute
  * window for runs of that length), so the generator spends its CPU on the sockets and not on
@@ -422,6 +425,9 @@ static bool next_request(struct worker *w, struct conn *c)
         c->req = &c->own;
     }
     else {
+        if (o.n > 0 && __atomic_fetch_add(&load_next, 1, __ATOMIC_RELAXED) >= o.n) {
+            return false;
+        }
         c->req = &pool[(size_t)w->next_req % pool_n];
         w->next_req += 1;
     }
@@ -599,8 +605,7 @@ static void record(struct worker *w, struct conn *c)
 {
     uint64_t dt = now_ns() - c->t0;
     bool bad = c->status != expect_status;
-    if (phase == 1 || strcmp(o.workload, "ddb-load") == 0 ||
-        strncmp(o.workload, "s3-big", 6) == 0) {
+    if (phase == 1 || o.n > 0 || strncmp(o.workload, "s3-big", 6) == 0) {
         w->h.b[hidx(dt)]++;
         w->h.count++;
         w->done++;
@@ -884,7 +889,9 @@ int main(int argc, char **argv)
         }
         sigv4_sha256_hex(big_body, o.size, big_sha);
     }
-    timed = strcmp(o.workload, "ddb-load") != 0 && strncmp(o.workload, "s3-big", 6) != 0;
+    /* -n: exactly n requests (a load), untimed */
+    timed = strcmp(o.workload, "ddb-load") != 0 && strncmp(o.workload, "s3-big", 6) != 0 &&
+            o.n == 0;
     if (strcmp(o.workload, "ddb-load") == 0) {
         if (o.n < 1) {
             usage();
