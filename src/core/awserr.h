@@ -56,6 +56,9 @@ enum awserr_ns {
       "The conditional request failed")                                                        \
     X(ITEM_COLLECTION_SIZE, 400, "ItemCollectionSizeLimitExceededException", AWSERR_NS_SERVICE,  \
       "The total size of an item collection has exceeded the maximum limit of 10 gigabytes.")   \
+    X(TRANSACTION_CANCELED, 400, "TransactionCanceledException", AWSERR_NS_SERVICE, "%s")     \
+    X(IDEMPOTENT_MISMATCH, 400, "IdempotentParameterMismatchException", AWSERR_NS_SERVICE,     \
+      "%s")                                                                                    \
     /* Lambda (REST-JSON): codes and statuses of the Lambda API reference */                   \
     X(LAMBDA_NOT_FOUND, 404, "ResourceNotFoundException", AWSERR_NS_SERVICE, "%s")             \
     X(LAMBDA_CONFLICT, 409, "ResourceConflictException", AWSERR_NS_SERVICE, "%s")              \

@@ -13,7 +13,9 @@
  *   ddb.counts   table or index id -> item count and size, kept exact by every write;
  *   ddb.meta     "table_id" -> the last table or index id handed out;
  *   ddb.reclaim  table or index id -> nothing: a deleted table or index whose items or entries
- *                are still being removed.
+ *                are still being removed;
+ *   ddb.tokens   a TransactWriteItems ClientRequestToken -> when it was used and the hash of
+ *                its request (docs/formats.md, "DynamoDB idempotency tokens").
  */
 #ifndef SL_DYNAMODB_INT_H
 #define SL_DYNAMODB_INT_H
@@ -72,6 +74,7 @@ struct ddb {
     MDB_dbi counts;
     MDB_dbi meta;
     MDB_dbi reclaim;
+    MDB_dbi tokens;             /* ddb.tokens: ClientRequestToken -> time and request hash */
     char region[33];
     char account[13];
     struct http_service svc;
@@ -119,6 +122,10 @@ int ddb_delete_item(struct http_req *r);
 int ddb_update_item(struct http_req *r);
 int ddb_query(struct http_req *r);
 int ddb_scan(struct http_req *r);
+int ddb_batch_get_item(struct http_req *r);
+int ddb_batch_write_item(struct http_req *r);
+int ddb_transact_write_items(struct http_req *r);
+int ddb_transact_get_items(struct http_req *r);
 
 /*
  * Queues op for the writer with r waiting for it: cont(r) runs once op's done() resumed r.
@@ -380,6 +387,9 @@ int ddb__key_of(const struct ddb_schema *s, const void *item, size_t n, bool key
                 struct ddb_key *out, struct ddb_key_err *err);
 /* Fails r with the ValidationException DynamoDB answers for err. Returns -1. */
 int ddb__key_fail_or_reply(struct http_req *r, const struct ddb_key_err *err);
+/* The message of that ValidationException, written to out (a transaction's cancellation
+ * reason carries it). */
+void ddb__key_err_msg(const struct ddb_key_err *err, char *out, size_t n);
 /* The bytes a table's items start with (its id, big-endian). */
 void ddb__key_prefix(uint32_t id, unsigned char out[4]);
 
@@ -483,6 +493,8 @@ int ddb__index_keys_check(const struct ddb_schema *s, const void *item, size_t n
  * DDB_WRITE_COLLECTION_FULL (a ValidationException naming the index, or
  * ItemCollectionSizeLimitExceededException). Returns -1. */
 int ddb__write_fail_or_reply(struct http_req *r, int rc, const struct ddb_write *w);
+/* The message of that error, written to out (a transaction's cancellation reason). */
+void ddb__write_err_msg(int rc, const struct ddb_write *w, char *out, size_t n);
 
 /* Appends "ItemCollectionMetrics":{"ItemCollectionKey":{<hash key of item>},
  * "SizeEstimateRangeGB":[lo,hi]} for a collection of size bytes. Returns 0 or -E2BIG. */
@@ -620,5 +632,108 @@ bool ddb__keycond_match(const struct ddb_kc_term *t, const struct ddb_val *v);
 int ddb__stream_record(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
                        const void *old, size_t old_len, const void *new_, size_t new_len,
                        bool by_ttl);
+
+/* ---- transactions: a list of item actions, all or nothing, in one writer op (txn.c) ---- */
+
+/*
+ * The transaction core that TransactWriteItems and BatchWriteItem (transact.c, batch.c) and
+ * PartiQL's ExecuteTransaction build on. A caller parses its own request into actions, then:
+ *
+ *   ddb__tx_prepare_or_reply()  HTTP thread: each table's schema, each action's key, the key
+ *                               and index key rules, no two actions on one item
+ *   ddb__tx_submit_or_reply()   queues the op; the writer checks the token, evaluates every
+ *                               condition and update on the items as they are, and only when
+ *                               all pass writes every change (items, index entries, counters,
+ *                               stream records) in one nested transaction, so that a
+ *                               transaction's stream records commit together
+ *   ddb__tx_outcome_or_reply()  in the caller's continuation: 0 applied (or replayed), 1 run
+ *                               again (the table was replaced meanwhile), -1 the error set
+ *
+ * Serializable: the writer runs one op at a time, so no other write interleaves between a
+ * transaction's reads and its writes.
+ */
+#define DDB_TX_MAX 100                      /* actions of a TransactWriteItems */
+#define DDB_TX_SIZE_MAX (4u * 1024 * 1024)  /* their aggregate size */
+#define DDB_TX_TOKEN_TTL 600                /* seconds a ClientRequestToken is remembered */
+
+enum ddb_tx_kind {
+    DDB_TX_PUT = 0,
+    DDB_TX_UPDATE,
+    DDB_TX_DELETE,
+    DDB_TX_CHECK,
+};
+
+/* A CancellationReasons entry's Code. */
+enum ddb_tx_reason {
+    DDB_TXR_NONE = 0,
+    DDB_TXR_CONDITION,          /* ConditionalCheckFailed */
+    DDB_TXR_VALIDATION,         /* ValidationError, with msg */
+    DDB_TXR_COLLECTION,         /* ItemCollectionSizeLimitExceeded */
+};
+
+struct ddb_tx_action {
+    /* Set by the caller (borrowed: they must outlive the request, e.g. in r's arena). */
+    enum ddb_tx_kind kind;
+    const char *table;
+    const char *item;           /* PUT: the encoded Item; the others: the encoded Key */
+    size_t item_len;
+    uint32_t item_size;         /* DynamoDB's size of item */
+    const struct ddb_node *cond;        /* NULL: no condition */
+    const struct ddb_update *update;    /* UPDATE (NULL: an update with no action) */
+    bool rvoccf;                /* ReturnValuesOnConditionCheckFailure ALL_OLD */
+    /* Set by ddb__tx_prepare_or_reply(). */
+    uint32_t table_id;
+    bool has_lsi;
+    struct ddb_key key;
+    /* Set by the writer, afresh on each run (the buffers are freed with the request). */
+    enum ddb_tx_reason reason;
+    char msg[512];              /* DDB_TXR_VALIDATION: DynamoDB's message */
+    char *old;                  /* ConditionalCheckFailed with rvoccf: the item (malloc) */
+    size_t old_len;
+    char *new_;                 /* UPDATE: the updated item (malloc) */
+    size_t new_len;
+    uint32_t old_size;          /* DynamoDB's size of the item there (0: none) */
+    struct ddb_write wr;        /* what the write did */
+};
+
+enum ddb_tx_flags {
+    /* BatchWriteItem: its duplicate message; a refused action is the request's own error
+     * rather than a cancellation reason. */
+    DDB_TX_BATCH = 1 << 0,
+};
+
+struct ddb_tx {
+    struct store_op base;
+    struct ddb *d;
+    struct http_req *r;
+    unsigned flags;             /* enum ddb_tx_flags */
+    struct ddb_tx_action *a;    /* n actions, in request order */
+    size_t n;
+    const char *token;          /* ClientRequestToken, or NULL */
+    unsigned char req_hash[32]; /* with a token: the hash of the rest of the request */
+    /* Set by the writer, afresh on each run. */
+    bool replayed;              /* the token's request was applied before: nothing written */
+    bool appended;              /* some stream record was appended */
+    int (*cont)(struct http_req *r);
+};
+
+/* Reads each action's table and builds its key, with DynamoDB's errors: ResourceNotFound
+ * for a missing table; a ValidationException for an empty or oversized key value, a key
+ * update, or two actions on one item ("Transaction request cannot include multiple operations
+ * on one item"; with DDB_TX_BATCH "Provided list of item keys contains duplicates"); and a
+ * TransactionCanceledException whose reasons carry a key that does not match the schema.
+ * HTTP thread. Returns 0 or -1 with the error set. */
+int ddb__tx_prepare_or_reply(struct http_req *r, struct ddb_tx *tx);
+/* Queues tx (prepared, from r's arena) for the writer; cont(r) then runs on an HTTP thread
+ * and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set. */
+int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
+                            int (*cont)(struct http_req *r));
+/* What the writer did: 0 applied (tx->replayed: by an earlier request with the token), 1
+ * submitted again after the table was replaced (cont runs again; return 0 from it), or -1
+ * with the error set (TransactionCanceledException with CancellationReasons in request
+ * order, IdempotentParameterMismatchException, ResourceNotFoundException, ...). */
+int ddb__tx_outcome_or_reply(struct http_req *r, struct ddb_tx *tx);
+/* Opens ddb.tokens. Main thread, at start-up. */
+int ddb__tx_open(struct ddb *d);
 
 #endif

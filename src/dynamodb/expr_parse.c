@@ -108,13 +108,24 @@ int ddb_expr_values_types(const json_t *values, struct ddb_err *err)
 /* The longest placeholder DynamoDB takes ("Expression parameters": 255 bytes). */
 #define PLACEHOLDER_MAX 255
 
+/* The most all substitution variables of a request may add up to ("Expression parameters":
+ * 2 MB, the lengths of every ExpressionAttributeNames and ExpressionAttributeValues entry). */
+#define SUBSTITUTIONS_MAX (2u * 1024 * 1024)
+
+static int substitutions_fail(struct ddb_err *err, size_t total)
+{
+    return ctx_fail(err, "ExpressionAttributeNames and ExpressionAttributeValues exceed the "
+                         "maximum allowed size; size: %zu, maximum: %u",
+                    total, SUBSTITUTIONS_MAX);
+}
+
 static void index_ctx(struct ddb_expr_ctx *c);
 
 int ddb_expr_ctx_init(struct ddb_expr_ctx *c, struct arena *a, const json_t *names,
                       const json_t *values, struct ddb_err *err)
 {
     const char *k;
-    size_t klen, i;
+    size_t klen, i, total = 0;
     json_t *v;
 
     memset(c, 0, sizeof *c);
@@ -138,6 +149,10 @@ int ddb_expr_ctx_init(struct ddb_expr_ctx *c, struct arena *a, const json_t *nam
                                      "expression attribute map contains a key that is too "
                                      "long; key: %.300s",
                                 k);
+            }
+            total += klen + json_string_length(v);
+            if (total > SUBSTITUTIONS_MAX) {
+                return substitutions_fail(err, total);
             }
             c->names[i].key = (struct sl_str){ k, klen };
             c->names[i].value = (struct sl_str){ json_string_value(v) ? json_string_value(v)
@@ -185,6 +200,11 @@ int ddb_expr_ctx_init(struct ddb_expr_ctx *c, struct arena *a, const json_t *nam
                 return ctx_fail(err, "ExpressionAttributeValues contains invalid value: %s for "
                                      "key %.300s",
                                 verr.msg, k);
+            }
+            total += klen + size;
+            if (total > SUBSTITUTIONS_MAX) {
+                buf_release(&b);
+                return substitutions_fail(err, total);
             }
             bytes = arena_alloc(a, b.len ? b.len : 1);
             memcpy(bytes, b.p, b.len);

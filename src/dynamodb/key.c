@@ -172,40 +172,50 @@ int ddb__keyspace_key(const struct ddb_keyspace *ks, const void *item, size_t n,
     return 0;
 }
 
-int ddb__key_fail_or_reply(struct http_req *r, const struct ddb_key_err *err)
+void ddb__key_err_msg(const struct ddb_key_err *err, char *out, size_t n)
 {
     static const char invalid[] = "One or more parameter values were invalid: ";
     static const char not_valid[] = "One or more parameter values are not valid. The "
                                     "AttributeValue for a key attribute cannot contain an empty";
     switch (err->why) {
     case DDB_KEY_MISSING:
-        return http_req_fail(r, AWSERR_VALIDATION, "%sMissing the key %s in the item", invalid,
-                             err->attr);
+        snprintf(out, n, "%sMissing the key %s in the item", invalid, err->attr);
+        break;
     case DDB_KEY_TYPE:
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "%sType mismatch for key %s expected: %s actual: %s", invalid,
-                             err->attr, ddb_type_name(err->expected),
-                             ddb_type_name(err->actual));
+        snprintf(out, n, "%sType mismatch for key %s expected: %s actual: %s", invalid,
+                 err->attr, ddb_type_name(err->expected), ddb_type_name(err->actual));
+        break;
     case DDB_KEY_SCHEMA:
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "The provided key element does not match the schema");
+        snprintf(out, n, "The provided key element does not match the schema");
+        break;
     case DDB_KEY_EMPTY_S:
-        return http_req_fail(r, AWSERR_VALIDATION, "%s string value. Key: %s", not_valid,
-                             err->attr);
+        snprintf(out, n, "%s string value. Key: %s", not_valid, err->attr);
+        break;
     case DDB_KEY_EMPTY_B:
-        return http_req_fail(r, AWSERR_VALIDATION, "%s binary value. Key: %s", not_valid,
-                             err->attr);
+        snprintf(out, n, "%s binary value. Key: %s", not_valid, err->attr);
+        break;
     case DDB_KEY_HASH_SIZE:
         /* Sic: DynamoDB's message has no space before the limit. */
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "%sSize of hashkey has exceeded the maximum size limit of%d bytes",
-                             invalid, DDB_PK_MAX);
+        snprintf(out, n, "%sSize of hashkey has exceeded the maximum size limit of%d bytes",
+                 invalid, DDB_PK_MAX);
+        break;
     case DDB_KEY_RANGE_SIZE:
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "%sAggregated size of all range keys has exceeded the size limit of "
-                             "%d bytes",
-                             invalid, DDB_SK_MAX);
+        snprintf(out, n, "%sAggregated size of all range keys has exceeded the size limit of "
+                         "%d bytes",
+                 invalid, DDB_SK_MAX);
+        break;
     default:
+        out[0] = '\0';
+        break;
+    }
+}
+
+int ddb__key_fail_or_reply(struct http_req *r, const struct ddb_key_err *err)
+{
+    char msg[512];
+    if (err->why == DDB_KEY_OK || err->why == DDB_KEY_DAMAGED) {
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
+    ddb__key_err_msg(err, msg, sizeof msg);
+    return http_req_fail(r, AWSERR_VALIDATION, "%s", msg);
 }

@@ -12,6 +12,8 @@
 #include "dynamodb/ddb_int.h"
 
 static const struct http_op ddb_ops[] = {
+    { "BatchGetItem", ddb_batch_get_item, 0 },
+    { "BatchWriteItem", ddb_batch_write_item, HTTP_OP_WRITE },
     { "CreateTable", ddb_create_table, HTTP_OP_WRITE },
     { "DeleteItem", ddb_delete_item, HTTP_OP_WRITE },
     { "DeleteTable", ddb_delete_table, HTTP_OP_WRITE },
@@ -21,6 +23,8 @@ static const struct http_op ddb_ops[] = {
     { "PutItem", ddb_put_item, HTTP_OP_WRITE },
     { "Query", ddb_query, 0 },
     { "Scan", ddb_scan, 0 },
+    { "TransactGetItems", ddb_transact_get_items, 0 },
+    { "TransactWriteItems", ddb_transact_write_items, HTTP_OP_WRITE },
     { "UpdateItem", ddb_update_item, HTTP_OP_WRITE },
     { "UpdateTable", ddb_update_table, HTTP_OP_WRITE },
 };
@@ -60,7 +64,10 @@ int ddb_new(struct store *st, struct strm *streams, const char *region, const ch
     buf_init(&d->w_entry, DDB_ITEM_ENC_MAX);
     snprintf(d->region, sizeof d->region, "%s", region);
     snprintf(d->account, sizeof d->account, "%s", account);
-    rc = ddb__catalog_open(d);
+    rc = ddb__tx_open(d);
+    if (rc == 0) {
+        rc = ddb__catalog_open(d);
+    }
     if (rc != 0) {
         buf_release(&d->w_old);
         buf_release(&d->w_entry);

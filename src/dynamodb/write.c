@@ -459,27 +459,45 @@ int ddb__item_write(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
     return rc;
 }
 
-int ddb__write_fail_or_reply(struct http_req *r, int rc, const struct ddb_write *w)
+void ddb__write_err_msg(int rc, const struct ddb_write *w, char *out, size_t n)
 {
     static const char not_valid[] = "One or more parameter values are not valid. A value "
                                     "specified for a secondary index key is not supported. The "
                                     "AttributeValue for a key attribute cannot contain an empty";
     if (rc == DDB_WRITE_COLLECTION_FULL) {
-        return http_req_fail(r, AWSERR_ITEM_COLLECTION_SIZE, NULL);
+        snprintf(out, n, "The total size of an item collection has exceeded the maximum limit "
+                         "of 10 gigabytes.");
+        return;
     }
     switch (w->kerr.why) {
     case DDB_KEY_TYPE:
-        return http_req_fail(r, AWSERR_VALIDATION,
-                             "One or more parameter values were invalid: Type mismatch for Index "
-                             "Key %s Expected: %s Actual: %s IndexName: %s",
-                             w->kerr.attr, ddb_type_name(w->kerr.expected),
-                             ddb_type_name(w->kerr.actual), w->index_name);
+        snprintf(out, n,
+                 "One or more parameter values were invalid: Type mismatch for Index Key %s "
+                 "Expected: %s Actual: %s IndexName: %s",
+                 w->kerr.attr, ddb_type_name(w->kerr.expected), ddb_type_name(w->kerr.actual),
+                 w->index_name);
+        break;
     case DDB_KEY_EMPTY_S:
     case DDB_KEY_EMPTY_B:
-        return http_req_fail(r, AWSERR_VALIDATION, "%s %s value. IndexName: %s, IndexKey: %s",
-                             not_valid, w->kerr.why == DDB_KEY_EMPTY_S ? "string" : "binary",
-                             w->index_name, w->kerr.attr);
+        snprintf(out, n, "%s %s value. IndexName: %s, IndexKey: %s", not_valid,
+                 w->kerr.why == DDB_KEY_EMPTY_S ? "string" : "binary", w->index_name,
+                 w->kerr.attr);
+        break;
     default:
-        return ddb__key_fail_or_reply(r, &w->kerr);
+        ddb__key_err_msg(&w->kerr, out, n);
+        break;
     }
+}
+
+int ddb__write_fail_or_reply(struct http_req *r, int rc, const struct ddb_write *w)
+{
+    char msg[1024];
+    if (rc == DDB_WRITE_COLLECTION_FULL) {
+        return http_req_fail(r, AWSERR_ITEM_COLLECTION_SIZE, NULL);
+    }
+    if (w->kerr.why == DDB_KEY_OK || w->kerr.why == DDB_KEY_DAMAGED) {
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
+    ddb__write_err_msg(rc, w, msg, sizeof msg);
+    return http_req_fail(r, AWSERR_VALIDATION, "%s", msg);
 }

@@ -312,7 +312,7 @@ int s3_options_object(struct http_req *r)
     return http_reply(r, 200, NULL, NULL, 0);
 }
 
-int s3_put_bucket_cors(struct http_req *r)
+int s3__cors_check_or_reply(struct http_req *r)
 {
     struct cors_eval e;
     int rc;
@@ -328,6 +328,14 @@ int s3_put_bucket_cors(struct http_req *r)
     }
     if (e.rules == 0) {
         return http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
+    }
+    return 0;
+}
+
+int s3_put_bucket_cors(struct http_req *r)
+{
+    if (s3__cors_check_or_reply(r) < 0) {
+        return -1;
     }
     return s3__cfg_put_or_reply(r, S3__CFG_CORS,
                                 (struct sl_str){ arena_strndup(&r->arena, r->body.p,

@@ -199,7 +199,7 @@ static bool rule_matches(const struct lc_rule *r, const struct s3__obj *o)
 
 /* ---- Put/Get/DeleteBucketLifecycleConfiguration ---- */
 
-int s3_put_bucket_lifecycle(struct http_req *r)
+int s3__lifecycle_check_or_reply(struct http_req *r)
 {
     struct lc_config c;
 
@@ -209,6 +209,14 @@ int s3_put_bucket_lifecycle(struct http_req *r)
     }
     if (c.n == 0) {
         return http_req_fail(r, AWSERR_S3_MALFORMED_XML, NULL);
+    }
+    return 0;
+}
+
+int s3_put_bucket_lifecycle(struct http_req *r)
+{
+    if (s3__lifecycle_check_or_reply(r) < 0) {
+        return -1;
     }
     return s3__cfg_put_or_reply(r, S3__CFG_LIFECYCLE,
                                 (struct sl_str){ arena_strndup(&r->arena, r->body.p,

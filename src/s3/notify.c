@@ -152,7 +152,7 @@ static int nparse(const char *p, size_t n, struct arena *a, struct nparse *np)
     return s3__xml_parse(p, n, "NotificationConfiguration", ncfg_cb, np);
 }
 
-int s3_put_bucket_notification(struct http_req *r)
+int s3__notification_check_or_reply(struct http_req *r, bool *empty)
 {
     struct nparse np;
 
@@ -168,9 +168,20 @@ int s3_put_bucket_notification(struct http_req *r)
                              "Unable to validate the following destination configurations: "
                              "sluice delivers S3 notifications to Lambda functions only");
     }
+    *empty = np.n == 0;
+    return 0;
+}
+
+int s3_put_bucket_notification(struct http_req *r)
+{
+    bool empty;
+
+    if (s3__notification_check_or_reply(r, &empty) < 0) {
+        return -1;
+    }
     /* An empty configuration turns notifications off. */
     return s3__cfg_put_or_reply(r, S3__CFG_NOTIFICATION,
-                                np.n ? (struct sl_str){ arena_strndup(&r->arena, r->body.p,
+                                !empty ? (struct sl_str){ arena_strndup(&r->arena, r->body.p,
                                                                       r->body.len),
                                                         r->body.len }
                                      : SL_STR_NULL,

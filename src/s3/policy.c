@@ -284,7 +284,7 @@ static const char *policy_check(const char *p, size_t n)
     return bad;
 }
 
-int s3_put_bucket_policy(struct http_req *r)
+int s3__policy_check_or_reply(struct http_req *r)
 {
     const char *bad;
 
@@ -294,6 +294,14 @@ int s3_put_bucket_policy(struct http_req *r)
     bad = policy_check(r->body.p ? r->body.p : "", r->body.len);
     if (bad) {
         return http_req_fail(r, AWSERR_S3_MALFORMED_POLICY, "%s", bad);
+    }
+    return 0;
+}
+
+int s3_put_bucket_policy(struct http_req *r)
+{
+    if (s3__policy_check_or_reply(r) < 0) {
+        return -1;
     }
     return s3__cfg_put_or_reply(r, S3__CFG_POLICY,
                                 (struct sl_str){ arena_strndup(&r->arena, r->body.p,

@@ -68,6 +68,7 @@ struct post_state {
     uint64_t len_min, len_max;
     bool has_range;
     const char *bucket;
+    bool dry;                       /* s3__post_parse_dry(): framing only, no policy, no put */
 };
 
 static const char *field(const struct post_state *st, const char *name)
@@ -342,6 +343,10 @@ static int emit(struct http_req *r, struct post_state *st, const char *p, size_t
         (st->has_range && st->put.obj.size + n > st->len_max)) {
         return http_req_fail(r, AWSERR_S3_ENTITY_TOO_LARGE_POST, NULL);
     }
+    if (st->dry) {
+        st->put.obj.size += n;
+        return 0;
+    }
     rc = s3__put_feed(&st->put, p, n);
     return rc < 0 ? s3__internal_or_reply(r, "PostObject write", rc) : 0;
 }
@@ -425,6 +430,10 @@ static int header_line(struct http_req *r, struct post_state *st)
         }
         if (st->part_is_file && !st->file_seen) {
             st->file_seen = true;
+            if (st->dry) {
+                st->phase = P_FILE;
+                return 0;
+            }
             if (policy_check_or_reply(r, st) < 0 ||
                 s3__authorize_or_reply(r, st->bucket, sl_str_c(field(st, "key")),
                                        "PostObject") < 0 ||
@@ -659,5 +668,45 @@ int s3_post_object(struct http_req *r)
     r->op_ctx = st;
     r->on_body = post_on_body;
     r->on_body_end = post_on_body_end;
+    return 0;
+}
+
+int s3__post_parse_dry(struct http_req *r, struct sl_str boundary, const char *body, size_t n,
+                       const size_t *cuts, size_t n_cuts, uint64_t *file_size)
+{
+    struct post_state *st;
+    size_t at = 0;
+
+    if (boundary.len == 0 || boundary.len > BOUNDARY_MAX) {
+        return malformed(r);
+    }
+    st = arena_new(&r->arena, struct post_state);
+    st->dry = true;
+    st->put.fd = -1;
+    memcpy(st->delim, "\r\n--", 4);
+    memcpy(st->delim + 4, boundary.p, boundary.len);
+    st->dlen = 4 + boundary.len;
+    buf_init(&st->value, FIELD_MAX);
+    r->op_ctx = st;
+    for (size_t i = 0; i <= n_cuts; i++) {
+        size_t end = i < n_cuts && cuts[i] < n ? cuts[i] : n;
+        if (end < at) {
+            continue;
+        }
+        if (post_on_body(r, body + at, end - at) < 0) {
+            buf_release(&st->value);
+            return -1;
+        }
+        at = end;
+    }
+    buf_release(&st->value);
+    if (!st->file_seen) {
+        return http_req_fail(r, AWSERR_S3_INVALID_ARGUMENT,
+                             "POST requires exactly one file upload per request.");
+    }
+    if (!st->file_done || (st->phase != P_EPILOGUE && st->phase != P_HEADERS)) {
+        return malformed(r);
+    }
+    *file_size = st->put.obj.size;
     return 0;
 }

@@ -55,6 +55,7 @@ struct s3 {
     uint64_t vclock;            /* the last version clock value; writer thread only */
     char *objdir;               /* <data-dir>/objects (owned) */
     int objdir_fd;              /* open on objdir, for fsync after renames */
+    bool opened;                /* s3_new() succeeded: s3_free() marks a clean shutdown */
     char region[33];
     char account[13];
     char owner_id[65];          /* the canonical user id in Owner elements (from account) */
@@ -215,6 +216,22 @@ int s3__cfg_drop_bucket(struct s3 *s3, MDB_txn *txn, const char *bucket);
 /* Adds the CORS response headers for a request with an Origin header to a bucket with a
  * matching rule (nothing otherwise). Thread: an HTTP thread (one read transaction). */
 void s3__cors_headers(struct http_req *r, const char *bucket);
+
+/* The checks of a bucket configuration's request body (r->body), the whole of what its Put
+ * refuses before storing it: 0, or -1 with S3's error set. Pure: no store, no bucket. */
+int s3__cors_check_or_reply(struct http_req *r);
+int s3__lifecycle_check_or_reply(struct http_req *r);
+int s3__policy_check_or_reply(struct http_req *r);
+/* *empty: the configuration names no function (it turns notifications off). */
+int s3__notification_check_or_reply(struct http_req *r, bool *empty);
+
+/* ---- post.c ---- */
+
+/* The multipart/form-data framing of a browser POST alone, for the fuzz target: body split
+ * at the offsets cuts (as the network would deliver it), fields read, the file part's bytes
+ * counted into *file_size, no policy checked and nothing stored. 0, or -1 with S3's error. */
+int s3__post_parse_dry(struct http_req *r, struct sl_str boundary, const char *body, size_t n,
+                       const size_t *cuts, size_t n_cuts, uint64_t *file_size);
 
 /* ---- record.c: encodings (docs/formats.md "S3 buckets and objects") ---- */
 

@@ -512,10 +512,15 @@ static bool parse_id(const char *name, unsigned char id[16])
     return true;
 }
 
+/* The file a clean shutdown leaves in objects/: its presence at start says no put was cut
+ * off, so the sweep, which reads every object record, is not needed. */
+#define CLEAN_MARK ".clean"
+
 /* Removes every file of objects/ that no committed record references: temporary files of
  * puts a crash interrupted, bodies renamed but never committed, bodies whose removal after
  * an overwrite or delete did not happen. Runs before the front door starts, so no put is in
- * flight. */
+ * flight, and only after a start that found no CLEAN_MARK (a crash, a kill, a first start):
+ * its cost grows with the number of objects. */
 static int sweep(struct s3 *s3)
 {
     MDB_txn *txn = NULL;
@@ -666,7 +671,13 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
         log_error("s3", "cannot open %s: %s", s3->objdir, strerror(errno));
         goto fail;
     }
-    rc = sweep(s3);
+    if (unlinkat(s3->objdir_fd, CLEAN_MARK, 0) == 0) {
+        /* Durably gone before anything runs: a crash from now on must sweep next time. */
+        rc = fsync(s3->objdir_fd) == 0 ? 0 : -errno;
+    }
+    else {
+        rc = sweep(s3);
+    }
     if (rc != 0) {
         log_error("s3", "sweep of %s failed: %s", s3->objdir, s3_strerror(rc));
         goto fail;
@@ -680,6 +691,7 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     s3->svc.route = route;
     s3->svc.max_body = S3__MAX_BODY;
     s3->svc.ctx = s3;
+    s3->opened = true;
     *out = s3;
     *svc = &s3->svc;
     return 0;
@@ -694,6 +706,15 @@ void s3_free(struct s3 *s3)
         return;
     }
     s3_shutdown(s3);
+    if (s3->opened && s3->objdir_fd >= 0) {
+        /* Every user of the C API and the front door have stopped: nothing is half put. */
+        int fd = openat(s3->objdir_fd, CLEAN_MARK, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                         0600);
+        if (fd >= 0) {
+            close(fd);
+            fsync(s3->objdir_fd);
+        }
+    }
     pthread_mutex_destroy(&s3->jobs_lock);
     pthread_cond_destroy(&s3->jobs_cond);
     pthread_cond_destroy(&s3->lc_cond);

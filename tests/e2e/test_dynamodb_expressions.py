@@ -302,3 +302,21 @@ def test_request_errors(ddb):
                ExpressionAttributeValues={":v": {"N": 5}})[0] == "SerializationException"
     # The item is untouched by all of these.
     assert ddb.get_item(TableName="expr", Key=K)["Item"]["n"] == N("5")
+
+
+def test_substitutions_are_limited_to_2_mb_together(ddb):
+    """DynamoDB's "Expression parameters" quota: all ExpressionAttributeNames and
+    ExpressionAttributeValues of a request add up to at most 2 MB. Five values of 390 KB pass;
+    six are refused before the condition is evaluated, and nothing changes."""
+    big = "x" * (390 * 1024)
+    five = {":v%d" % i: {"S": big + str(i)} for i in range(5)}
+    cond = "s IN (:v0, :v1, :v2, :v3, :v4)"
+    assert holds(ddb, cond, five) is False
+    six = dict(five, **{":v5": {"S": big + "5"}})
+    code, msg = err(ddb.update_item, TableName="expr", Key=K,
+                    UpdateExpression="SET s = :v5",
+                    ConditionExpression=cond, ExpressionAttributeValues=six)
+    assert code == "ValidationException"
+    assert "ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum " \
+           "allowed size" in msg
+    assert ddb.get_item(TableName="expr", Key=K)["Item"]["s"] == {"S": "hello"}

@@ -466,6 +466,32 @@ def test_aws_cli_mb_cp_ls_rm(server, tmp_path):
 # ---- durability and memory ----
 
 @pytest.mark.crash
+def test_clean_restart_skips_the_sweep_and_a_killed_one_does_not(make_server, tmp_path):
+    """A clean stop leaves objects/.clean, so the next start reads no object records (the
+    mark is gone once it serves); a SIGKILL leaves none, so the start after it removes a body
+    file no record names."""
+    data = str(tmp_path / "data")
+    objdir = os.path.join(data, "objects")
+    s = make_server(data).start()
+    c = s3c(s)
+    c.create_bucket(Bucket="restart")
+    c.put_object(Bucket="restart", Key="k", Body=b"kept")
+    rc, _ = s.stop()
+    assert rc == 0
+    assert os.path.exists(os.path.join(objdir, ".clean"))
+    orphan = os.path.join(objdir, "0" * 32)
+    open(orphan, "wb").close()
+    s = make_server(data).start()
+    assert not os.path.exists(os.path.join(objdir, ".clean"))
+    assert os.path.exists(orphan)   # no sweep after a clean stop
+    c = s3c(s)
+    assert c.get_object(Bucket="restart", Key="k")["Body"].read() == b"kept"
+    s.kill()
+    s = make_server(data).start()
+    assert not os.path.exists(orphan)   # swept after the kill
+    assert s3c(s).get_object(Bucket="restart", Key="k")["Body"].read() == b"kept"
+
+
 def test_sigkill_under_put_load_loses_no_acknowledged_object(make_server, tmp_path):
     data = str(tmp_path / "data")
     s = make_server(data).start()

@@ -1,7 +1,8 @@
 /*
  * fuzz_s3_xml.c: libFuzzer target for S3's request-body parsers (R33): the Delete body of
- * DeleteObjects, CompleteMultipartUpload, the Tagging body of PutObjectTagging, and the
- * x-amz-tagging header. The first byte picks the parser; the rest is the body (or header).
+ * DeleteObjects, CompleteMultipartUpload, the Tagging body of PutObjectTagging, the
+ * x-amz-tagging header, and the bucket configurations (CORS, lifecycle, notification XML and
+ * the JSON bucket policy). The first byte picks the parser; the rest is the body (or header).
  * Each parse runs on a fresh request arena that is cleared after it: whatever the bytes, no
  * crash, no read out of bounds, no leak, and either a result or an S3 error set.
  */
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf_release(&r.body);
         return 0;
     }
-    switch (data[0] % 4) {
+    switch (data[0] % 8) {
     case 0: {
         struct s3__delete_list l;
         rc = s3__delete_xml_or_reply(&r, &l);
@@ -57,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
-    default: {
+    case 3: {
         struct sl_str tags;
         char *v = arena_strndup(&r.arena, (const char *)data + 1, size - 1);
         hdr.name = SL_STR_LIT("x-amz-tagging");
@@ -70,6 +71,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
+    case 4:
+        rc = s3__cors_check_or_reply(&r);
+        break;
+    case 5:
+        rc = s3__lifecycle_check_or_reply(&r);
+        break;
+    case 6: {
+        bool empty;
+        rc = s3__notification_check_or_reply(&r, &empty);
+        break;
+    }
+    default:
+        rc = s3__policy_check_or_reply(&r);
+        break;
     }
     if (rc < 0 && r.err == AWSERR_NONE) {
         __builtin_trap(); /* a refusal always says why */
