@@ -17,7 +17,9 @@
  *   ddb-scan     Scan, one page of 100 items
  *   ddb-load     PutItem of every item exactly once (-n items, signed as they go): item#<i>
  *                for i < n, or with --parts, part#<i/10> sk i%10 (the Query partitions);
- *                --offset starts at item i = offset
+ *                --offset starts at item i = offset; --batch B (2..25) sends them in
+ *                BatchWriteItem requests of B items instead of PutItem
+ *   fh-batch     Firehose PutRecordBatch of 500 records of 1 KB to the stream --table
  *   s3-put       PutObject of --size bytes to obj-<i>
  *   s3-get       GetObject of obj-<i>
  *   s3-big-put   one PutObject of --size bytes (big), one connection, MB/s
@@ -53,6 +55,7 @@
 #include <unistd.h>
 
 #include "core/sigv4.h"
+#include "core/str.h"
 
 #define POOL_MAX 20000
 #define MAX_CONNS 1024
@@ -69,10 +72,11 @@ static struct {
     long keys;
     long n;            /* ddb-load: items to write */
     long offset;       /* ddb-load: the first item */
+    int batch;         /* ddb-load: items a request (BatchWriteItem when > 1) */
     bool parts;
     size_t size;
     const char *table, *bucket, *access_key, *secret, *region, *file;
-} o = { "127.0.0.1", 0, NULL, 1, 1, 5.0, 1.0, 10000, 0, 0, false, 4096, "bench", "bench",
+} o = { "127.0.0.1", 0, NULL, 1, 1, 5.0, 1.0, 10000, 0, 0, 1, false, 4096, "bench", "bench",
         "AKIDBENCH", "bench-secret", "us-east-1", NULL };
 
 static uint64_t now_ns(void)
@@ -167,8 +171,10 @@ static char *xstrdup_n(const char *p, size_t n)
     return s;
 }
 
-/* A signed DynamoDB (JSON 1.0) request of body. */
-static void build_ddb(struct req *r, const char *target, const char *body, size_t blen)
+/* A signed JSON-protocol request of body: target "DynamoDB_20120810.GetItem", content type
+ * application/x-amz-json-1.0 or 1.1, service the SigV4 signing name. */
+static void build_json(struct req *r, const char *target, const char *ctype,
+                       const char *service, const char *body, size_t blen)
 {
     char date[17], host[64], tgt[96], hash[65], auth[512], head[2048];
     struct sigv4_kv h[4];
@@ -177,9 +183,9 @@ static void build_ddb(struct req *r, const char *target, const char *body, size_
 
     amz_date_now(date);
     snprintf(host, sizeof host, "%s:%u", o.host, o.port);
-    snprintf(tgt, sizeof tgt, "DynamoDB_20120810.%s", target);
+    snprintf(tgt, sizeof tgt, "%s", target);
     sigv4_sha256_hex(body, blen, hash);
-    h[0] = (struct sigv4_kv){ SL_STR_LIT("content-type"), SL_STR_LIT("application/x-amz-json-1.0") };
+    h[0] = (struct sigv4_kv){ SL_STR_LIT("content-type"), sl_str_c(ctype) };
     h[1] = (struct sigv4_kv){ SL_STR_LIT("host"), sl_str_c(host) };
     h[2] = (struct sigv4_kv){ SL_STR_LIT("x-amz-date"), sl_str_c(date) };
     h[3] = (struct sigv4_kv){ SL_STR_LIT("x-amz-target"), sl_str_c(tgt) };
@@ -189,20 +195,52 @@ static void build_ddb(struct req *r, const char *target, const char *body, size_
     rq.headers = h;
     rq.n_headers = 4;
     rq.payload_hash = hash;
-    if (sigv4_sign(&rq, o.access_key, o.secret, o.region, "dynamodb",
+    if (sigv4_sign(&rq, o.access_key, o.secret, o.region, service,
                    "content-type;host;x-amz-date;x-amz-target", auth, sizeof auth) < 0) {
         fprintf(stderr, "loadgen: cannot sign\n");
         exit(2);
     }
     n = snprintf(head, sizeof head,
-                 "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                 "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
                  "X-Amz-Target: %s\r\nX-Amz-Date: %s\r\nAuthorization: %s\r\n"
                  "User-Agent: sluice-loadgen\r\nContent-Length: %zu\r\n\r\n",
-                 host, tgt, date, auth, blen);
+                 host, ctype, tgt, date, auth, blen);
     r->head = xstrdup_n(head, (size_t)n);
     r->head_len = (size_t)n;
     r->body = xstrdup_n(body, blen);
     r->body_len = blen;
+}
+
+static void build_ddb(struct req *r, const char *op, const char *body, size_t blen)
+{
+    char target[96];
+    snprintf(target, sizeof target, "DynamoDB_20120810.%s", op);
+    build_json(r, target, "application/x-amz-json-1.0", "dynamodb", body, blen);
+}
+
+/* PutRecordBatch of 500 records of 1 KB (1023 bytes and a newline) to --table, the delivery
+ * stream's name here. */
+static void build_fh_batch(struct req *r, long i)
+{
+    size_t cap = 600 * 1500, n = 0;
+    char *body = malloc(cap), rec[1024], b64[1400];
+
+    if (!body) {
+        die("malloc");
+    }
+    n += (size_t)snprintf(body + n, cap - n, "{\"DeliveryStreamName\":\"%s\",\"Records\":[",
+                          o.table);
+    for (int k = 0; k < 500; k++) {
+        int m = snprintf(rec, sizeof rec, "{\"batch\":%ld,\"record\":%d,\"pad\":\"", i, k);
+        memset(rec + m, 'r', sizeof rec - (size_t)m - 3);
+        memcpy(rec + sizeof rec - 3, "\"}\n", 3);
+        sl_base64_encode(rec, sizeof rec, b64);
+        n += (size_t)snprintf(body + n, cap - n, "%s{\"Data\":\"%s\"}", k ? "," : "", b64);
+    }
+    n += (size_t)snprintf(body + n, cap - n, "]}");
+    build_json(r, "Firehose_20150804.PutRecordBatch", "application/x-amz-json-1.1", "firehose",
+               body, n);
+    free(body);
 }
 
 /* A signed S3 request (path style) for key, with body (PUT) or none (GET). */
@@ -326,6 +364,9 @@ static void build_one(struct req *r, long i)
         n = snprintf(body, sizeof body, "{\"TableName\":\"%s\",\"Limit\":100}", o.table);
         build_ddb(r, "Scan", body, (size_t)n);
     }
+    else if (strcmp(w, "fh-batch") == 0) {
+        build_fh_batch(r, i);
+    }
     else if (strcmp(w, "s3-put") == 0) {
         snprintf(key, sizeof key, "obj-%ld", i % o.keys);
         build_s3(r, "PUT", key, big_body, o.size, big_sha);
@@ -344,6 +385,39 @@ static void build_one(struct req *r, long i)
         fprintf(stderr, "loadgen: unknown workload %s\n", w);
         exit(2);
     }
+}
+
+/* BatchWriteItem of the ddb-load items from..to-1, up to 25. */
+static void build_batch(struct req *r, long from, long to)
+{
+    char body[32768], item[2048], pk[64];
+    size_t n = 0;
+
+    n += (size_t)snprintf(body + n, sizeof body - n, "{\"RequestItems\":{\"%s\":[", o.table);
+    for (long i = from; i < to; i++) {
+        long sk = 0;
+        int m;
+        const char *it;
+        if (o.parts) {
+            snprintf(pk, sizeof pk, "part#%ld", i / 10);
+            sk = i % 10;
+        }
+        else {
+            snprintf(pk, sizeof pk, "item#%ld", i);
+        }
+        m = item_json(item, sizeof item, pk, sk, 0);
+        /* item_json wraps the item as {"TableName":..,"Item":{...}}: take the Item member */
+        it = strstr(item, "\"Item\":");
+        if (!it || m <= 0) {
+            fprintf(stderr, "loadgen: cannot build a batch\n");
+            exit(2);
+        }
+        it += 7;
+        n += (size_t)snprintf(body + n, sizeof body - n, "%s{\"PutRequest\":{\"Item\":%.*s}}",
+                              i > from ? "," : "", (int)(item + m - 1 - it), it);
+    }
+    n += (size_t)snprintf(body + n, sizeof body - n, "]}}");
+    build_ddb(r, "BatchWriteItem", body, n);
 }
 
 static void free_req(struct req *r)
@@ -413,15 +487,19 @@ static int connect_one(void)
 static bool next_request(struct worker *w, struct conn *c)
 {
     if (strcmp(o.workload, "ddb-load") == 0) {
-        long i = __atomic_fetch_add(&load_next, 1, __ATOMIC_RELAXED);
+        long i = __atomic_fetch_add(&load_next, o.batch, __ATOMIC_RELAXED);
         if (i >= o.n) {
             return false;
         }
-        i += o.offset;
         if (c->own.head) {
             free_req(&c->own);
         }
-        build_one(&c->own, i);
+        if (o.batch > 1) {
+            build_batch(&c->own, o.offset + i, o.offset + (i + o.batch < o.n ? i + o.batch : o.n));
+        }
+        else {
+            build_one(&c->own, o.offset + i);
+        }
         c->req = &c->own;
     }
     else {
@@ -784,9 +862,9 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen -p PORT -w WORKLOAD [-c conns] [-t threads] [-d seconds]\n"
             "  [--warmup s] [--keys N] [--size bytes] [--table T] [--bucket B] [-n items]\n"
-            "  [--offset i] [--parts] [--access-key K] [--secret S] [--region R] [--host IPv4] [--file F]\n"
-            "workloads: ddb-get ddb-put ddb-update ddb-query ddb-scan ddb-load s3-put s3-get\n"
-            "           s3-big-put s3-big-get fsync (see bench/README.md)\n");
+            "  [--offset i] [--batch B] [--parts] [--access-key K] [--secret S] [--region R] [--host IPv4] [--file F]\n"
+            "workloads: ddb-get ddb-put ddb-update ddb-query ddb-scan ddb-load fh-batch s3-put\n"
+            "           s3-get s3-big-put s3-big-get fsync (see bench/README.md)\n");
     exit(2);
 }
 
@@ -834,6 +912,12 @@ int main(int argc, char **argv)
         }
         else if (strcmp(a, "-n") == 0) {
             o.n = strtol(v, NULL, 10);
+        }
+        else if (strcmp(a, "--batch") == 0) {
+            o.batch = (int)strtol(v, NULL, 10);
+            if (o.batch < 1 || o.batch > 25) {
+                usage();
+            }
         }
         else if (strcmp(a, "--offset") == 0) {
             o.offset = strtol(v, NULL, 10);
