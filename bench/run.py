@@ -205,6 +205,8 @@ error_log %(t)s/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
+    sendfile on;
+    tcp_nopush on;
     keepalive_requests 100000000;
     keepalive_timeout 600s;
     client_body_temp_path %(t)s/body;
@@ -877,7 +879,8 @@ def report(started, elapsed, argv):
         a("Start-up is the time from `exec` of `sluice serve` to the first answered request "
           "(`GET /_sluice/health`, polled), the median of %d runs. Resident memory is VmRSS "
           "(and its anonymous part: the rest is LMDB's file pages, which the kernel may drop) "
-          "one second after start, and after %d PutItem requests of 300-byte items." %
+          "one second after start, and after %d items of 300 bytes were written "
+          "(BatchWriteItem)." %
           (CFG.startup_runs, CFG.rss_items))
         a("")
         a("| figure | sluice | dynalite | s3rver |")
@@ -1031,6 +1034,17 @@ FINDINGS = [
     "code 13%, jansson 6%, libcrypto 5%, LMDB 3%. One `sendmsg` and one `recvfrom` per "
     "request (perf stat of the syscalls): the front door adds no extra system calls, so the "
     "gap to nginx is user-space work spread thin, not one hot spot.",
+    "Start-up that remains (strace of a restart): the services open their 26 named "
+    "databases one `store_dbi_open()` at a time, each a round trip to the writer thread (two "
+    "thread wake-ups, a millisecond each when the cores are busy), and S3 fsyncs its objects "
+    "directory once (removing its clean-shutdown mark, so that a crash sweeps next time). "
+    "Opening the databases in one writer op would remove most of the first; not done here.",
+    "Durable PutItem at c64 (the store's /metrics): 18 ops per group on average, a third of "
+    "the groups of one op, 94% of the writer's time in the commit's fsync: the queue refills "
+    "just after each commit, so the next fsync starts nearly alone. A writer that waits a "
+    "fraction of the last commit's time for the last group's size to queue up was tried; "
+    "A/B runs on this shared machine moved by 3x between runs (the disk's fsync went from "
+    "0.1 to 4 ms), so no gain could be shown and it was left out.",
     "S3 PutObject of small objects is bounded by synchronous fsyncs on the HTTP threads: each "
     "PUT fsyncs its body file and the objects directory on the libmicrohttpd worker (2 of "
     "them) before the writer's group commit, so at most two PUTs make progress at a time and "
