@@ -641,3 +641,121 @@ def test_regression_lambda_nul_in_function_name(hostile):
         assert st == 400, (path, st, b[:200])
         assert hd.get("x-amzn-errortype") in ("ValidationException",
                                               "InvalidParameterValueException"), (path, hd, b)
+
+
+# ---- hostile values the member mutations do not reach ----
+
+# DynamoDB's Java front end converts "true"/"yes" strings to booleans, so those are not here;
+# an empty S is valid outside keys since 2020.
+HOSTILE_AVS = [{"N": v} for v in ("1e999999", "NaN", "-", "", "0x10", "1" * 39, "1e126",
+                                  "1e-131", " 1", "1 ", "--1", "1..2", "Infinity")] + \
+    [{"B": "!!!"}, {"B": "AAE"}, {"SS": []}, {"SS": ["a", "a"]}, {"NS": ["1", "1.0"]},
+     {"BS": ["AA==", "AA=="]}, {"NULL": False}, {"NULL": "maybe"}, {"BOOL": 1},
+     {"S": "a", "N": "1"}, {}, {"X": "1"}, {"L": None}, {"M": []}, deep_av(40),
+     {"S": "\ud800"}]
+
+
+def test_dynamodb_hostile_attribute_values(hostile):
+    _, sender = hostile
+    failures = []
+    for av in HOSTILE_AVS:
+        for op, body in (("PutItem", {"TableName": T, "Item": dict(KEY, a=av)}),
+                         ("PutItem", {"TableName": T, "Item": {"pk": av, "sk": {"N": "1"}}}),
+                         ("GetItem", {"TableName": T, "Key": {"pk": {"S": "k"}, "sk": av}}),
+                         ("Query", {"TableName": T, "KeyConditionExpression": "pk = :p",
+                                    "ExpressionAttributeValues": {":p": av}}),
+                         ("ExecuteStatement", {"Statement": 'SELECT * FROM "%s" WHERE pk = ?'
+                                               % T, "Parameters": [av]})):
+            what = "%s %s" % (op, json.dumps(av)[:80])
+            try:
+                st, hd, b, took = ddb(sender, op, body)
+                check_json_answer(what, st, hd, b, took, True)
+            except AssertionError as e:
+                failures.append(str(e))
+    assert not failures, "\n".join(failures[:40])
+
+
+def hostile_expressions():
+    return ["(" * 100000, "(" * 5000 + "a = b" + ")" * 5000, "NOT " * 20000 + "a = b",
+            "a = b AND " * 10000 + "a = b", "a." * 20000 + "b", "a" + "[0]" * 20000,
+            "size(" * 5000 + "a" + ")" * 5000, "a = :v" + "\x00", "\xff\xfe", "#" * 70000,
+            "a IN (" + ", ".join([":v"] * 1000) + ")", "begins_with(", "a BETWEEN",
+            ":v" * 30000]
+
+
+def test_dynamodb_hostile_expressions(hostile):
+    _, sender = hostile
+    failures = []
+    eav = {":v": {"N": "1"}}
+    for e in hostile_expressions():
+        for op, body in (
+                ("PutItem", {"TableName": T, "Item": ITEM, "ConditionExpression": e,
+                             "ExpressionAttributeValues": eav}),
+                ("GetItem", {"TableName": T, "Key": KEY, "ProjectionExpression": e}),
+                ("Scan", {"TableName": T, "FilterExpression": e,
+                          "ExpressionAttributeValues": eav}),
+                ("Query", {"TableName": T, "KeyConditionExpression": e,
+                           "ExpressionAttributeValues": eav}),
+                ("UpdateItem", {"TableName": T, "Key": KEY, "UpdateExpression": "SET " + e,
+                                "ExpressionAttributeValues": eav}),
+                ("UpdateItem", {"TableName": T, "Key": KEY, "UpdateExpression": e,
+                                "ExpressionAttributeValues": eav}),
+                ("ExecuteStatement", {"Statement": 'SELECT * FROM "%s" WHERE ' % T + e}),
+                ("ExecuteStatement", {"Statement": e})):
+            what = "%s %r" % (op, e[:40])
+            try:
+                st, hd, b, took = ddb(sender, op, body)
+                check_json_answer(what, st, hd, b, took, True)
+            except AssertionError as e2:
+                failures.append(str(e2))
+            except (OSError, http.client.HTTPException) as e2:
+                failures.append("%s: %s" % (what, e2))
+    assert not failures, "\n".join(failures[:40])
+
+
+def test_dynamodb_hostile_framing(hostile):
+    """Bad framing: no or wrong Content-Type, unknown or huge targets, a chunked body past the
+    limit with no Content-Length."""
+    s, sender = hostile
+    failures = []
+    for what, headers in (
+            ("no-target", {"Content-Type": DDB_CT}),
+            ("unknown-op", {"Content-Type": DDB_CT, "X-Amz-Target": "DynamoDB_20120810.Nope"}),
+            ("huge-op", {"Content-Type": DDB_CT,
+                         "X-Amz-Target": "DynamoDB_20120810." + "A" * 6000}),
+            ("bad-prefix", {"Content-Type": DDB_CT, "X-Amz-Target": "DynamoDB_2099.GetItem"}),
+            ("ctype-text", {"Content-Type": "text/plain",
+                            "X-Amz-Target": "DynamoDB_20120810.ListTables"})):
+        try:
+            st, hd, b, took = sender.send("POST", "/", b"{}", headers, "dynamodb")
+            assert took < TIMELY and st < 500, (what, st, b[:200])
+            if st >= 400:
+                assert b, (what, st)
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "\n".join(failures)
+    # 17 MB sent chunked: refused once past the limit, not buffered to the end.
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=TIMELY * 4)
+    req = botocore.awsrequest.AWSRequest(
+        method="POST", url=s.endpoint + "/", data=b"",
+        headers={"Content-Type": DDB_CT, "X-Amz-Target": "DynamoDB_20120810.PutItem"})
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials(s.access_key, s.secret),
+                            "dynamodb", "us-east-1").add_auth(req)
+    hdrs = {k: v for k, v in req.headers.items() if k.lower() != "content-length"}
+    hdrs["Transfer-Encoding"] = "chunked"
+
+    def chunks():
+        piece = b" " * (1 << 20)
+        for _ in range(17):
+            yield piece
+    t0 = time.time()
+    try:
+        conn.request("POST", "/", body=chunks(), headers=hdrs, encode_chunked=True)
+        resp = conn.getresponse()
+        st, b = resp.status, resp.read()
+    except (BrokenPipeError, ConnectionResetError):
+        st, b = 413, b'{"__type": "closed"}'    # the server stopped reading: a refusal
+    finally:
+        conn.close()
+    assert time.time() - t0 < TIMELY * 4
+    assert 400 <= st < 500, (st, b[:200])
