@@ -759,3 +759,52 @@ def test_dynamodb_hostile_framing(hostile):
         conn.close()
     assert time.time() - t0 < TIMELY * 4
     assert 400 <= st < 500, (st, b[:200])
+
+
+def zip_of(entries, compress=zipfile.ZIP_DEFLATED):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compress) as z:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            info.compress_type = compress
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_lambda_hostile_zips(hostile):
+    """Code packages built to escape or exhaust: path traversal, absolute paths, symlinks out,
+    a 300 MB bomb, a corrupt archive. Each is refused or confined, and nothing lands outside
+    the function's code directory."""
+    s, sender = hostile
+    ok = ("app.py", b"def handler(e, c):\n    return e\n", 0o100644)
+    cases = [
+        ("traversal", zip_of([ok, ("../../hostile-escape.py", b"x", 0o100644)])),
+        ("absolute", zip_of([ok, ("/tmp/hostile-escape-abs.py", b"x", 0o100644)])),
+        ("symlink", zip_of([ok, ("link", b"/etc", 0o120777)])),
+        ("bomb", zip_of([ok, ("zeros", b"\0" * (300 << 20), 0o100644)])),
+        ("corrupt", zip_of([ok])[:-30]),
+        ("not-zip", b"PK\x03\x04" + b"\xff" * 200),
+        ("empty", b""),
+        ("dup-names", zip_of([ok, ok])),
+    ]
+    failures = []
+    for i, (name, data) in enumerate(cases):
+        body = {"FunctionName": "hostile-zip%d" % i, "Runtime": "python3.12", "Role": ROLE,
+                "Handler": "app.handler", "Code": {"ZipFile": base64.b64encode(data).decode()}}
+        try:
+            st, hd, b, took = lam(sender, "POST", "/2015-03-31/functions", body)
+            check_rest_json_answer("CreateFunction zip " + name, st, hd, b, took,
+                                   name in ("bomb", "corrupt", "not-zip", "empty"))
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "\n".join(failures)
+    import os
+    import glob
+    for p in ("/tmp/hostile-escape-abs.py",):
+        assert not os.path.exists(p), p
+    assert not glob.glob(os.path.join(os.path.dirname(s.data_dir), "**", "hostile-escape.py"),
+                         recursive=True)
+    assert not os.path.exists(os.path.join(os.path.dirname(os.path.dirname(s.data_dir)),
+                                           "hostile-escape.py"))
