@@ -546,6 +546,20 @@ def test_lambda_hostile(hostile):
             check_rest_json_answer("Invoke " + name, st, hd, b, took, True)
         except AssertionError as e:
             failures.append(str(e))
+    # Invoke's headers, each refused before the function runs (or a DryRun).
+    for hdrs in ({"X-Amz-Invocation-Type": "Bogus"}, {"X-Amz-Log-Type": "Bogus"},
+                 {"X-Amz-Client-Context": "!!!"},
+                 {"X-Amz-Client-Context": base64.b64encode(b"x" * 4000).decode()},
+                 {"X-Amz-Client-Context": base64.b64encode(b"{not json").decode()},
+                 {"X-Amz-Invocation-Type": "DryRun", "X-Amz-Log-Type": "x" * 7000}):
+        try:
+            st, hd, b, took = sender.send("POST", "/2015-03-31/functions/hostile/invocations",
+                                          b"{}", dict({"Content-Type": "application/json"},
+                                                      **hdrs), "lambda")
+            check_rest_json_answer("Invoke %r" % {k: v[:20] for k, v in hdrs.items()}, st, hd,
+                                   b, took, True)
+        except AssertionError as e:
+            failures.append(str(e))
     # Operations without a body, with hostile path members.
     for method, path in (("GET", "/2015-03-31/functions/" + "x" * 70000),
                          ("GET", "/2015-03-31/functions/%00"),
