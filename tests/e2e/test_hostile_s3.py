@@ -289,10 +289,13 @@ def test_s3_still_answers_clean(s3h):
 def test_regression_complete_part_without_etag(s3h):
     """A listed Part with no ETag element crashed the server (a null slice copied into the
     InvalidPart error); it is InvalidPart, with the ETag field empty."""
-    s, sender, up, _ = s3h
+    s, sender, _, _ = s3h
+    c = s.client("s3")
+    up = c.create_multipart_upload(Bucket=BUCKET, Key="mp-noetag")["UploadId"]
+    c.upload_part(Bucket=BUCKET, Key="mp-noetag", UploadId=up, PartNumber=1, Body=b"p")
     body = ('<CompleteMultipartUpload xmlns="%s"><Part><PartNumber>1</PartNumber></Part>'
             '</CompleteMultipartUpload>' % NS).encode()
-    st, b, _ = sender.send("POST", "/%s/mp?uploadId=%s" % (BUCKET, up), body)
+    st, b, _ = sender.send("POST", "/%s/mp-noetag?uploadId=%s" % (BUCKET, up), body)
     root = ET.fromstring(b)
     assert st == 400 and root.findtext("Code") == "InvalidPart", b
     assert root.findtext("ETag") == "" and root.findtext("PartNumber") == "1", b
