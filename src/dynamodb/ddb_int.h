@@ -79,6 +79,10 @@ struct ddb {
     MDB_dbi reclaim;
     MDB_dbi tokens;             /* ddb.tokens: ClientRequestToken -> time and request hash */
     MDB_dbi expiry;             /* ddb.expiry: (expiry index id, time) -> item keys */
+    /* TransactWriteItems with a ClientRequestToken queued or running in the writer, linked
+     * through ddb_tx.inflight_next, under tx_mu (txn.c). */
+    pthread_mutex_t tx_mu;
+    struct ddb_tx *tx_inflight;
     char region[33];
     char account[13];
     struct http_service svc;
@@ -838,6 +842,8 @@ struct ddb_tx {
     size_t n;
     const char *token;          /* ClientRequestToken, or NULL */
     unsigned char req_hash[32]; /* with a token: the hash of the rest of the request */
+    struct ddb_tx *inflight_next;   /* d->tx_inflight's list (with a token) */
+    bool inflight;
     /* Set by the writer, afresh on each run. */
     bool replayed;              /* the token's request was applied before: nothing written */
     bool appended;              /* some stream record was appended */
@@ -853,7 +859,9 @@ struct ddb_tx {
 int ddb__tx_prepare_or_reply(struct http_req *r, struct ddb_tx *tx);
 /* Queues tx (prepared; zeroed when allocated, from r's arena, and first in the caller's own
  * op struct, which r->op_ctx then points at) for the writer; cont(r) then runs on an HTTP
- * thread and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set. */
+ * thread and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set
+ * (TransactionInProgressException when another request with tx's ClientRequestToken is
+ * queued or running). */
 int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
                             int (*cont)(struct http_req *r));
 /* What the writer did: 0 applied (tx->replayed: by an earlier request with the token), 1
@@ -863,5 +871,7 @@ int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
 int ddb__tx_outcome_or_reply(struct http_req *r, struct ddb_tx *tx);
 /* Opens ddb.tokens. Main thread, at start-up. */
 int ddb__tx_open(struct ddb *d);
+/* Releases what ddb__tx_open() made. Main thread, at shutdown. */
+void ddb__tx_close(struct ddb *d);
 
 #endif
