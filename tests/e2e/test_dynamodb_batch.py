@@ -228,6 +228,18 @@ def test_get_validation_messages(ddb):
         "ValidationException", "Can not use both expression and non-expression parameters in "
         "the same request: Non-expression parameters: {AttributesToGet} Expression parameters: "
         "{ProjectionExpression}")
+    # The same across tables: a ProjectionExpression on one, AttributesToGet on another.
+    assert code_msg(ddb.batch_get_item, RequestItems={
+        "bha": {"Keys": [k("x")], "ProjectionExpression": "pk"},
+        "bra": {"Keys": [{"pk": {"S": "x"}, "sk": {"N": "1"}}], "AttributesToGet": ["pk"]}}) == (
+        "ValidationException", "Can not use both expression and non-expression parameters in "
+        "the same request: Non-expression parameters: {AttributesToGet} Expression parameters: "
+        "{ProjectionExpression}")
+    # Each member alone on its own table is fine.
+    out = ddb.batch_get_item(RequestItems={
+        "bha": {"Keys": [k("x")], "ProjectionExpression": "pk"},
+        "bra": {"Keys": [{"pk": {"S": "x"}, "sk": {"N": "1"}}]}})
+    assert set(out["Responses"]) == {"bha", "bra"}
     assert code_msg(ddb.batch_get_item, RequestItems={"bha": {
         "Keys": [k("x")], "ProjectionExpression": "a, a"}}) == (
         "ValidationException", "Invalid ProjectionExpression: Two document paths overlap with "
