@@ -32,7 +32,7 @@ ASAN_TESTS := $(addprefix build/asan/tests/,$(TEST_NAMES))
 PYTHON  ?= /usr/bin/python3
 E2E_ARGS ?=
 
-.PHONY: all run test check fuzz bench clean deps unit e2e asan demo
+.PHONY: all run test check fuzz bench bench-bins clean deps unit e2e asan demo
 
 all: build/sluice
 
@@ -64,12 +64,23 @@ build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libsluice.a
 
 asan: build/asan/sluice $(ASAN_TESTS)
 
-# `make bench`: the load generators of bench/, optimised, as build/bench/<name>.
+# The load generators of bench/, optimised, as build/bench/<name>.
 build/bench/%: build/rel/bench/%.o build/rel/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(PKG_LIBS)
 
-bench: $(BENCH_BINS)
+bench-bins: $(BENCH_BINS)
+
+# `make bench`: install the peers (scripts/bench-deps: nginx, dynalite, s3rver), build sluice
+# optimised and the load generator, run every workload against sluice and its peers and write
+# docs/performance.md. BENCH_QUICK=1 for a short run; BENCH_ONLY=ddb,s3,... for some groups
+# (bench/README.md). Not part of `make test`.
+BENCH_QUICK ?=
+BENCH_ONLY ?=
+bench: deps
+	@scripts/bench-deps
+	@$(MAKE) --no-print-directory build/sluice bench-bins
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) $(PYTHON) bench/run.py
 
 deps:
 	@scripts/deps

@@ -155,6 +155,7 @@ static int serve(int argc, char **argv)
     memset(&so, 0, sizeof so);
     so.dir = c.data_dir;
     so.sync = c.sync;
+    so.defer_first_sync = true;
     rc = store_open(&so, &st, err, sizeof err);
     if (rc < 0) {
         log_error("sluice", "%s", err);
@@ -247,6 +248,11 @@ static int serve(int argc, char **argv)
     /* S3 last: it claims every request that no other service claimed. */
     http_server_register(srv, s3svc);
     http_server_add_metrics(srv, store_metrics, st);
+    rc = store_ready(st);
+    if (rc < 0) {
+        log_error("sluice", "cannot sync the new store: %s", store_strerror(rc));
+        goto out;
+    }
     rc = http_server_start(srv, err, sizeof err);
     if (rc < 0) {
         log_error("sluice", "%s", err);

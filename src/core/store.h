@@ -59,6 +59,10 @@ struct store_options {
     unsigned max_dbs;          /* named databases; 0 picks the default (128) */
     unsigned max_readers;      /* concurrent read transactions (one is cached per reading
                                   thread); 0 picks the default (1024) */
+    bool defer_first_sync;     /* with STORE_SYNC_FULL on a data directory without a store
+                                  yet: the commits of start-up (named databases being created)
+                                  are not synced one by one but once, by store_ready(), which
+                                  must then be called before anything is acknowledged */
 };
 
 struct store_op;
@@ -124,6 +128,15 @@ void store_close(struct store *st);
 int store_dbi_open(struct store *st, const char *name, unsigned flags, MDB_dbi *dbi);
 
 /*
+ * Ends start-up: a store opened with defer_first_sync on a new data directory syncs what it
+ * committed so far (one fsync instead of one per named database) and syncs every commit from
+ * then on. Does nothing otherwise. Returns 0 or a negative code (the sync failed: the server
+ * must not start). Thread: main, after the last store_dbi_open() of start-up, before
+ * listening.
+ */
+int store_ready(struct store *st);
+
+/*
  * Queues op for the writer. Returns 0 (done() will run exactly once) or STORE_CLOSED (done()
  * never runs). op is borrowed until done() returns. Thread: any, the writer included (an op
  * queued from the writer runs in a later group).
@@ -168,6 +181,7 @@ struct store_stats {
     uint64_t file_bytes;        /* size of sluice.mdb */
     uint64_t queue_depth;       /* ops waiting now */
     uint64_t readers_cached;    /* cached read transactions (at most one per reading thread) */
+    bool sync_deferred;         /* a new store's start-up commits, not yet synced (store_ready) */
 };
 void store_get_stats(struct store *st, struct store_stats *out);
 

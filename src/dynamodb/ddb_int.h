@@ -139,6 +139,10 @@ int ddb_delete_item(struct http_req *r);
 int ddb_update_item(struct http_req *r);
 int ddb_query(struct http_req *r);
 int ddb_scan(struct http_req *r);
+/* PartiQL (partiql_exec.c). */
+int ddb_execute_statement(struct http_req *r);
+int ddb_batch_execute_statement(struct http_req *r);
+int ddb_execute_transaction(struct http_req *r);
 int ddb_batch_get_item(struct http_req *r);
 int ddb_batch_write_item(struct http_req *r);
 int ddb_transact_write_items(struct http_req *r);
@@ -797,6 +801,7 @@ enum ddb_tx_reason {
     DDB_TXR_CONDITION,          /* ConditionalCheckFailed */
     DDB_TXR_VALIDATION,         /* ValidationError, with msg */
     DDB_TXR_COLLECTION,         /* ItemCollectionSizeLimitExceeded */
+    DDB_TXR_DUPLICATE,          /* DuplicateItem: a PartiQL INSERT of an existing item */
     DDB_TXR_REQUEST,            /* not a reason: the request's own ValidationException (msg),
                                    as DynamoDB answers an empty index key value an update
                                    writes */
@@ -812,6 +817,8 @@ struct ddb_tx_action {
     const struct ddb_node *cond;        /* NULL: no condition */
     const struct ddb_update *update;    /* UPDATE (NULL: an update with no action) */
     bool rvoccf;                /* ReturnValuesOnConditionCheckFailure ALL_OLD */
+    bool insert;                /* PUT: PartiQL's INSERT, which an existing item cancels with
+                                   DuplicateItem */
     /* Set by ddb__tx_prepare_or_reply(). */
     uint32_t table_id;
     bool has_lsi;

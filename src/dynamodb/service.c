@@ -12,6 +12,7 @@
 #include "dynamodb/ddb_int.h"
 
 static const struct http_op ddb_ops[] = {
+    { "BatchExecuteStatement", ddb_batch_execute_statement, HTTP_OP_WRITE },
     { "BatchGetItem", ddb_batch_get_item, 0 },
     { "BatchWriteItem", ddb_batch_write_item, HTTP_OP_WRITE },
     { "CreateTable", ddb_create_table, HTTP_OP_WRITE },
@@ -21,6 +22,8 @@ static const struct http_op ddb_ops[] = {
     { "DescribeLimits", ddb_describe_limits, 0 },
     { "DescribeTable", ddb_describe_table, 0 },
     { "DescribeTimeToLive", ddb_describe_time_to_live, 0 },
+    { "ExecuteStatement", ddb_execute_statement, HTTP_OP_WRITE },
+    { "ExecuteTransaction", ddb_execute_transaction, HTTP_OP_WRITE },
     { "GetItem", ddb_get_item, 0 },
     { "ListTables", ddb_list_tables, 0 },
     { "ListTagsOfResource", ddb_list_tags_of_resource, 0 },

@@ -300,6 +300,10 @@ static int action_check(struct ddb_tx *tx, MDB_txn *txn, struct ddb_tx_action *a
     if (rc) {
         return rc;
     }
+    if (a->insert && old) {
+        a->reason = DDB_TXR_DUPLICATE;
+        return 0;
+    }
     if (a->cond) {
         rc = ddb_cond_eval(a->cond, old, v.mv_size);
         if (rc < 0) {
@@ -523,6 +527,8 @@ static const char *reason_code(enum ddb_tx_reason why)
         return "ValidationError";
     case DDB_TXR_COLLECTION:
         return "ItemCollectionSizeLimitExceeded";
+    case DDB_TXR_DUPLICATE:
+        return "DuplicateItem";
     default:
         return "None";
     }
@@ -553,7 +559,9 @@ static int cancel_or_reply(struct http_req *r, const struct ddb_tx *tx)
         if (rc == 0 && a->reason != DDB_TXR_NONE) {
             const char *msg = a->reason == DDB_TXR_CONDITION ? "The conditional request failed"
                               : a->reason == DDB_TXR_COLLECTION ? "Collection size exceeded."
-                                                                : a->msg;
+                              : a->reason == DDB_TXR_DUPLICATE
+                                  ? "Duplicate primary key exists in table"
+                                  : a->msg;
             rc = buf_puts(&reasons, ",\"Message\":");
             if (rc == 0) {
                 rc = ddb_json_string(&reasons, msg, strlen(msg));

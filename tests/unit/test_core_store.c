@@ -249,6 +249,53 @@ static void test_put_get_reopen(void **state)
     store_close(st);
 }
 
+/* ---- 1b. A new store's start-up commits are synced once, by store_ready(). ---- */
+
+static void test_deferred_first_sync(void **state)
+{
+    struct store_options opt = { .dir = tmpdir, .sync = STORE_SYNC_FULL,
+                                 .defer_first_sync = true };
+    struct store_stats stats;
+    struct store *st = NULL;
+    struct put_op op;
+    MDB_dbi dbi;
+    char err[256], buf[64];
+
+    (void)state;
+    assert_int_equal(store_open(&opt, &st, err, sizeof err), 0);
+    store_get_stats(st, &stats);
+    assert_true(stats.sync_deferred);
+    assert_int_equal(store_dbi_open(st, "items", 0, &dbi), 0);
+    put_init(&op, dbi, "early", "1");
+    assert_int_equal(store_submit_wait(st, &op.base), 0);
+    assert_int_equal(store_ready(st), 0);
+    store_get_stats(st, &stats);
+    assert_false(stats.sync_deferred);
+    assert_int_equal(store_ready(st), 0);   /* again: nothing to do */
+    put_init(&op, dbi, "late", "2");
+    assert_int_equal(store_submit_wait(st, &op.base), 0);
+    store_close(st);
+
+    /* An existing store is synced from the first commit on: nothing is deferred. */
+    assert_int_equal(store_open(&opt, &st, err, sizeof err), 0);
+    store_get_stats(st, &stats);
+    assert_false(stats.sync_deferred);
+    assert_int_equal(store_dbi_open(st, "items", 0, &dbi), 0);
+    assert_int_equal(get_str(st, dbi, "early", buf, sizeof buf), 0);
+    assert_string_equal(buf, "1");
+    assert_int_equal(get_str(st, dbi, "late", buf, sizeof buf), 0);
+    assert_int_equal(store_ready(st), 0);
+    store_close(st);
+
+    /* Without the option a new store syncs every commit. */
+    rm_rf(tmpdir);
+    opt.defer_first_sync = false;
+    assert_int_equal(store_open(&opt, &st, err, sizeof err), 0);
+    store_get_stats(st, &stats);
+    assert_false(stats.sync_deferred);
+    store_close(st);
+}
+
 /* ---- 2. Concurrency and group commit. ---- */
 
 #define CC_THREADS 16
@@ -978,6 +1025,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get_reopen, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_deferred_first_sync, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_concurrency_group_commit, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_failure_isolation, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_shutdown_drains, setup_dir, teardown_dir),
