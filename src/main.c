@@ -194,6 +194,11 @@ static int serve(int argc, char **argv)
         log_error("sluice", "cannot open the DynamoDB catalog: %s", store_strerror(rc));
         goto out;
     }
+    rc = ddb_ttl_start(ddb, c.ddb_ttl_interval);
+    if (rc < 0) {
+        log_error("sluice", "cannot start DynamoDB's time-to-live sweeper: %s", strerror(-rc));
+        goto out;
+    }
     http_server_register(srv, svc);
     rc = s3_new(st, data_dir, c.region, c.account_id, &s3, &s3svc);
     if (rc < 0) {

@@ -54,6 +54,8 @@ enum awserr_ns {
     X(TRIMMED_DATA, 400, "TrimmedDataAccessException", AWSERR_NS_SERVICE, "%s")                \
     X(CONDITIONAL_CHECK_FAILED, 400, "ConditionalCheckFailedException", AWSERR_NS_SERVICE,     \
       "The conditional request failed")                                                        \
+    X(DUPLICATE_ITEM, 400, "DuplicateItemException", AWSERR_NS_SERVICE,                       \
+      "Duplicate primary key exists in table")                                                 \
     X(ITEM_COLLECTION_SIZE, 400, "ItemCollectionSizeLimitExceededException", AWSERR_NS_SERVICE,  \
       "The total size of an item collection has exceeded the maximum limit of 10 gigabytes.")   \
     X(TRANSACTION_CANCELED, 400, "TransactionCanceledException", AWSERR_NS_SERVICE, "%s")     \

@@ -27,6 +27,7 @@ enum opt_id {
     O_QUERY_TIMEOUT,
     O_S3_LIFECYCLE_INTERVAL,
     O_S3_LIFECYCLE_DAY,
+    O_DDB_TTL_INTERVAL,
 };
 
 struct opt_def {
@@ -64,6 +65,8 @@ static const struct opt_def defs[] = {
       "seconds between two sweeps that apply S3 lifecycle rules" },
     { O_S3_LIFECYCLE_DAY, "s3-lifecycle-day", "SLUICE_S3_LIFECYCLE_DAY", "86400",
       "seconds an S3 lifecycle rule's day lasts (shorter to try rules out)" },
+    { O_DDB_TTL_INTERVAL, "ddb-ttl-interval", "SLUICE_DDB_TTL_INTERVAL", "10",
+      "seconds between two sweeps that delete expired DynamoDB items (time to live)" },
 };
 #define N_DEFS (sizeof defs / sizeof defs[0])
 
@@ -159,9 +162,11 @@ static int apply(struct config *c, enum opt_id id, const char *v, const char *fr
         }
         return 0;
     case O_S3_LIFECYCLE_INTERVAL:
-    case O_S3_LIFECYCLE_DAY: {
-        unsigned *dst = id == O_S3_LIFECYCLE_DAY ? &c->s3_lifecycle_day
-                                                 : &c->s3_lifecycle_interval;
+    case O_S3_LIFECYCLE_DAY:
+    case O_DDB_TTL_INTERVAL: {
+        unsigned *dst = id == O_S3_LIFECYCLE_DAY    ? &c->s3_lifecycle_day
+                        : id == O_DDB_TTL_INTERVAL ? &c->ddb_ttl_interval
+                                                   : &c->s3_lifecycle_interval;
         if (parse_uint(v, 86400, dst) < 0 || *dst == 0) {
             snprintf(err, errlen, "%s: must be a number of seconds from 1 to 86400, not '%s'",
                      from, v);

@@ -31,6 +31,7 @@ struct config {
     unsigned query_timeout;     /* seconds */
     unsigned s3_lifecycle_interval;     /* seconds between lifecycle sweeps */
     unsigned s3_lifecycle_day;          /* seconds a lifecycle day lasts */
+    unsigned ddb_ttl_interval;          /* seconds between DynamoDB time-to-live sweeps */
 };
 
 /*

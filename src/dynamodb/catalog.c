@@ -565,14 +565,56 @@ static void describe_indexes(struct ddb *d, MDB_txn *txn, json_t *list)
     }
 }
 
+/* "WarmThroughput": what an on-demand table or index is ready for at once (12,000 read and
+ * 4,000 write units a second, DynamoDB's starting values), or its provisioned throughput when
+ * that is higher ("Understanding DynamoDB warm throughput"). */
+static void warm_throughput(json_t *o, bool ppr)
+{
+    const json_t *pt = json_object_get(o, "ProvisionedThroughput");
+    json_int_t r = ppr ? 0 : json_integer_value(json_object_get(pt, "ReadCapacityUnits"));
+    json_int_t w = ppr ? 0 : json_integer_value(json_object_get(pt, "WriteCapacityUnits"));
+    json_object_set_new(o, "WarmThroughput",
+                        json_pack("{s:I, s:I, s:s}", "ReadUnitsPerSecond", r > 12000 ? r : 12000,
+                                  "WriteUnitsPerSecond", w > 4000 ? w : 4000, "Status",
+                                  "ACTIVE"));
+}
+
 json_t *ddb__describe(struct ddb *d, MDB_txn *txn, const json_t *entry, uint64_t items,
                       uint64_t bytes)
 {
     json_t *out = json_deep_copy(entry);
+    const char *mode = json_string_value(
+        json_object_get(json_object_get(entry, "BillingModeSummary"), "BillingMode"));
+    bool ppr = mode && strcmp(mode, "PAY_PER_REQUEST") == 0;
+    bool creating = false;
+    size_t i;
+    json_t *ix;
+
+    /* sluice's own members: the time to live (ttl.c), the tags (tags.c), indexes being
+     * deleted (backfill.c). */
+    json_object_del(out, "SluiceTimeToLive");
+    json_object_del(out, "SluiceTags");
+    json_object_del(out, "SluiceDeletingIndexes");
     json_object_set_new(out, "ItemCount", json_integer((json_int_t)items));
     json_object_set_new(out, "TableSizeBytes", json_integer((json_int_t)bytes));
     describe_indexes(d, txn, json_object_get(out, "GlobalSecondaryIndexes"));
     describe_indexes(d, txn, json_object_get(out, "LocalSecondaryIndexes"));
+    if (json_object_get(entry, "SluiceDeletingIndexes")) {
+        ddb__gsi_deleting_describe(d, txn, entry, out);
+    }
+    json_array_foreach(json_object_get(out, "GlobalSecondaryIndexes"), i, ix)
+    {
+        const char *st = json_string_value(json_object_get(ix, "IndexStatus"));
+        creating = creating ||
+                   (st && (strcmp(st, "CREATING") == 0 || strcmp(st, "DELETING") == 0));
+        warm_throughput(ix, ppr);
+    }
+    if (creating) {
+        /* DynamoDB shows the table UPDATING while one of its indexes is being created or
+         * deleted. */
+        json_object_set_new(out, "TableStatus", json_string("UPDATING"));
+    }
+    warm_throughput(out, ppr);
     return out;
 }
 
@@ -791,8 +833,9 @@ int ddb__catalog_open(struct ddb *d)
         log_info("dynamodb", "gave %zu tables of an older catalog their schema records",
                  m.done);
     }
-    /* Deletions a previous run did not finish. */
+    /* Deletions and backfills a previous run did not finish. */
     ddb__reclaim_kick(d);
+    ddb__backfill_kick(d);
     return 0;
 }
 
@@ -800,7 +843,7 @@ void ddb__catalog_close(struct ddb *d)
 {
     pthread_mutex_lock(&d->mu);
     d->stopping = true;
-    while (d->reclaim_busy) {
+    while (d->reclaim_busy || d->backfill_busy) {
         pthread_cond_wait(&d->cv, &d->mu);
     }
     pthread_mutex_unlock(&d->mu);

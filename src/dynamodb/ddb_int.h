@@ -95,6 +95,15 @@ struct ddb {
     bool backfill_busy;
     bool backfill_again;
 
+    /* The time-to-live sweeper (ttl.c): its thread, started by ddb_ttl_start(), sleeps
+     * ttl_interval seconds between sweeps on ttl_cv, and stops when ttl_stop is set. */
+    pthread_t ttl_thread;
+    bool ttl_running;
+    bool ttl_stop;
+    unsigned ttl_interval;
+    pthread_mutex_t ttl_mu;
+    pthread_cond_t ttl_cv;
+
     /* The writer's scratch for ddb__item_write() (writer thread only). */
     struct buf w_old;           /* a copy of the old item, safe from the writes that follow */
     struct buf w_entry;         /* an index entry being built */
@@ -122,10 +131,22 @@ int ddb_delete_item(struct http_req *r);
 int ddb_update_item(struct http_req *r);
 int ddb_query(struct http_req *r);
 int ddb_scan(struct http_req *r);
+/* PartiQL (partiql_exec.c). */
+int ddb_execute_statement(struct http_req *r);
+int ddb_batch_execute_statement(struct http_req *r);
+int ddb_execute_transaction(struct http_req *r);
 int ddb_batch_get_item(struct http_req *r);
 int ddb_batch_write_item(struct http_req *r);
 int ddb_transact_write_items(struct http_req *r);
 int ddb_transact_get_items(struct http_req *r);
+/* ttl.c, tags.c, account.c */
+int ddb_update_time_to_live(struct http_req *r);
+int ddb_describe_time_to_live(struct http_req *r);
+int ddb_tag_resource(struct http_req *r);
+int ddb_untag_resource(struct http_req *r);
+int ddb_list_tags_of_resource(struct http_req *r);
+int ddb_describe_limits(struct http_req *r);
+int ddb_describe_endpoints(struct http_req *r);
 
 /*
  * Queues op for the writer with r waiting for it: cont(r) runs once op's done() resumed r.
@@ -135,6 +156,10 @@ int ddb__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(st
 /* Arena cleanups: free() and json_decref() of their argument. */
 void ddb__free_cb(void *p);
 void ddb__decref_cb(void *p);
+
+/* Stops the time-to-live sweeper and joins its thread; nothing when it never started
+ * (ttl.c). Main thread, in ddb_free(). */
+void ddb__ttl_stop(struct ddb *d);
 
 /* ---- request validation, as DynamoDB words it (validate.c) ---- */
 
@@ -179,6 +204,14 @@ int ddb__type_or_reply(struct http_req *r, const json_t *v, enum ddb_jtype t);
 
 /* Fails r with an attribute-value error from attr.c. Returns -1. */
 int ddb__attr_fail_or_reply(struct http_req *r, const struct ddb_err *err);
+
+/* ---- tags (tags.c) ---- */
+
+/* The JSON types, constraints and rules of a Tags list (TagResource, CreateTable): keys and
+ * values, "aws:", duplicates, 50 at most. Returns 0 or -1 with the error set. */
+int ddb__tags_check_or_reply(struct http_req *r, const json_t *tags);
+/* A checked Tags list as a catalog entry keeps it ("SluiceTags"). New reference. */
+json_t *ddb__tags_new(const json_t *tags);
 
 /* ---- the expression members of item requests (item_expr.c) ---- */
 
@@ -351,6 +384,52 @@ json_t *ddb__index_describe(const json_t *ix, bool gsi, const char *table_arn,
 /* Gives the indexes of entry without one (all: every index) a new id, "SluiceIndexId".
  * Writer thread. Returns 0 or an LMDB code. */
 int ddb__index_ids_assign(struct ddb *d, MDB_txn *txn, json_t *entry, bool all);
+/* The rules of one index definition ix alone (key attributes defined in in's
+ * AttributeDefinitions, key types in order, projection; with mode, the throughput against
+ * it), as CreateTable checks each of its indexes. Returns 0 or -1 with the error set. */
+int ddb__index_rule_or_reply(struct http_req *r, const json_t *in, const json_t *ix, bool gsi,
+                             const char *mode);
+
+/* ---- UpdateTable's GlobalSecondaryIndexUpdates and the backfill (backfill.c) ---- */
+
+/* The JSON types inside GlobalSecondaryIndexUpdates and AttributeDefinitions of an
+ * UpdateTable request in (SerializationException). Returns 0 or -1 with the error set. */
+int ddb__gsi_updates_types_or_reply(struct http_req *r, const json_t *in);
+/* Adds their member constraints to ve ("globalSecondaryIndexUpdates.1.member.create..."). */
+void ddb__gsi_updates_constraints(struct ddb_verr *ve, const json_t *in);
+/* The rules on the request alone: one action per update, one update per index, one index
+ * created or deleted per request, the definitions of a created index. Returns 0 or -1. */
+int ddb__gsi_updates_rules_or_reply(struct http_req *r, const json_t *in);
+
+/* What ddb__gsi_updates_apply() did or why it refused (set afresh by each call). */
+struct ddb_gsi_result {
+    int fail;                   /* 0, or why (backfill.c) */
+    char index[256];            /* the index concerned */
+    long long cur_r, cur_w, req_r, req_w;   /* an unchanged throughput */
+    bool created;               /* an index to backfill: ddb__backfill_kick() after commit */
+    bool deleted;               /* entries to reclaim: ddb__reclaim_kick() after commit */
+    char updated[256];          /* an index whose throughput changed ("" none) */
+};
+
+/*
+ * Applies in's GlobalSecondaryIndexUpdates to the catalog entry of table (and, for the
+ * billing mode change from prev_mode to the entry's mode, the indexes' throughput): a
+ * created index gets an id, IndexStatus CREATING and a backfill cursor in ddb.meta; a deleted
+ * one leaves the schema at once, its entries queued for reclaiming, and is shown DELETING
+ * until they are gone. Writer thread. Returns 0, -EINVAL with res->fail set, or an LMDB code.
+ */
+int ddb__gsi_updates_apply(struct ddb *d, MDB_txn *txn, const char *table, json_t *entry,
+                           const json_t *in, const char *prev_mode, double now,
+                           struct ddb_gsi_result *res);
+/* Fails r with the error of a refused update (res->fail set). Returns -1. */
+int ddb__gsi_fail_or_reply(struct http_req *r, const char *table,
+                           const struct ddb_gsi_result *res);
+/* Appends to list (a description's GlobalSecondaryIndexes, created when absent) the indexes
+ * of entry being deleted whose entries txn still holds, with IndexStatus DELETING. */
+void ddb__gsi_deleting_describe(struct ddb *d, MDB_txn *txn, const json_t *entry, json_t *desc);
+/* Starts the backfill of new indexes in bounded writer ops, if any waits and none runs. Any
+ * thread. */
+void ddb__backfill_kick(struct ddb *d);
 
 /* ---- item keys (key.c) ---- */
 
@@ -669,6 +748,10 @@ enum ddb_tx_reason {
     DDB_TXR_CONDITION,          /* ConditionalCheckFailed */
     DDB_TXR_VALIDATION,         /* ValidationError, with msg */
     DDB_TXR_COLLECTION,         /* ItemCollectionSizeLimitExceeded */
+    DDB_TXR_DUPLICATE,          /* DuplicateItem: a PartiQL INSERT of an existing item */
+    DDB_TXR_REQUEST,            /* not a reason: the request's own ValidationException (msg),
+                                   as DynamoDB answers an empty index key value an update
+                                   writes */
 };
 
 struct ddb_tx_action {
@@ -681,6 +764,8 @@ struct ddb_tx_action {
     const struct ddb_node *cond;        /* NULL: no condition */
     const struct ddb_update *update;    /* UPDATE (NULL: an update with no action) */
     bool rvoccf;                /* ReturnValuesOnConditionCheckFailure ALL_OLD */
+    bool insert;                /* PUT: PartiQL's INSERT, which an existing item cancels with
+                                   DuplicateItem */
     /* Set by ddb__tx_prepare_or_reply(). */
     uint32_t table_id;
     bool has_lsi;
@@ -724,8 +809,9 @@ struct ddb_tx {
  * TransactionCanceledException whose reasons carry a key that does not match the schema.
  * HTTP thread. Returns 0 or -1 with the error set. */
 int ddb__tx_prepare_or_reply(struct http_req *r, struct ddb_tx *tx);
-/* Queues tx (prepared, from r's arena) for the writer; cont(r) then runs on an HTTP thread
- * and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set. */
+/* Queues tx (prepared; zeroed when allocated, from r's arena, and first in the caller's own
+ * op struct, which r->op_ctx then points at) for the writer; cont(r) then runs on an HTTP
+ * thread and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set. */
 int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
                             int (*cont)(struct http_req *r));
 /* What the writer did: 0 applied (tx->replayed: by an earlier request with the token), 1

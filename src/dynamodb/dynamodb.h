@@ -24,6 +24,15 @@ struct ddb;
  */
 int ddb_new(struct store *st, struct strm *streams, const char *region, const char *account,
             struct ddb **out, struct http_service **svc);
+/* Stops the time-to-live sweeper (if started), waits for the background ops in flight and
+ * frees d. ddb_free(NULL) does nothing. Main thread, before store_close(). */
 void ddb_free(struct ddb *d);
+
+/*
+ * Starts the time-to-live sweeper: a thread that every interval seconds (1 or more) deletes
+ * the expired items of the tables with time to live enabled (src/dynamodb/ttl.c). Returns 0,
+ * -EINVAL (interval 0, or started already) or -errno of pthread_create(). Main thread, once.
+ */
+int ddb_ttl_start(struct ddb *d, unsigned interval);
 
 #endif

@@ -302,6 +302,15 @@ static int index_rules_or_reply(struct http_req *r, const json_t *in, const json
     return 0;
 }
 
+int ddb__index_rule_or_reply(struct http_req *r, const json_t *in, const json_t *ix, bool gsi,
+                             const char *mode)
+{
+    json_t *names = json_array();
+    int rc = index_rules_or_reply(r, in, ix, gsi, mode, names);
+    json_decref(names);
+    return rc;
+}
+
 /* Adds the names of the key attributes of ks not yet in used. */
 static void add_used(json_t *used, const json_t *ks)
 {

@@ -34,6 +34,7 @@
 
 #include "core/log.h"
 #include "dynamodb/ddb_int.h"
+#include "dynamodb/partiql.h"
 
 static const char content_type[] = "application/x-amz-json-1.0";
 static const char invalid[] = "One or more parameter values were invalid: ";
@@ -79,6 +80,7 @@ struct req {
     const char *esk;                /* ExclusiveStartKey, encoded (NULL: none) */
     size_t esk_len;
     enum rcc rcc;
+    const struct ddb_read *pql;     /* a PartiQL SELECT: its answer's shape, no key checks */
     struct ddb_expr_ctx ctx;
 };
 
@@ -645,7 +647,9 @@ static int key_paths_or_reply(struct http_req *r, const struct req *q,
                               const struct ddb_schema *s, const struct ddb_keyspace *ks)
 {
     struct sl_str tk[2] = { s->hash, s->range };
-    for (size_t i = 0; !q->scan && i < ks->own; i++) {
+    /* A PartiQL WHERE may name the keys beyond its key condition ("sk > 1 AND sk < 9"): the
+     * rest of it is a filter like any other. */
+    for (size_t i = 0; !q->scan && !q->pql && i < ks->own; i++) {
         struct sl_str k = ks->part[i].name;
         if (first_nested(q->filter, k)) {
             return http_req_fail(r, AWSERR_VALIDATION,
@@ -820,6 +824,41 @@ static int capacity_append(struct buf *b, const struct page *pg)
 }
 
 /* The answer's members after the items. */
+/* ExecuteStatement's members after the items: NextToken and LastEvaluatedKey when the page
+ * is full, then ConsumedCapacity. */
+static int pql_tail_append(struct page *pg)
+{
+    struct sl_str keys[4];
+    struct buf *b = &pg->out;
+    struct buf lek;
+    int rc = buf_puts(b, "]");
+
+    if (rc == 0 && pg->full && pg->last) {
+        for (size_t i = 0; i < pg->ks->n; i++) {
+            keys[i] = pg->ks->part[i].name;
+        }
+        buf_init(&lek, DDB_ITEM_ENC_MAX);
+        rc = ddb_item_write_json(pg->last, pg->last_len, keys, pg->ks->n, &lek);
+        if (rc == 0) {
+            rc = buf_puts(b, ",\"NextToken\":\"");
+        }
+        if (rc == 0) {
+            rc = pg->q->pql->token(pg->q->pql, lek.p, lek.len, b);
+        }
+        if (rc == 0) {
+            rc = buf_puts(b, "\",\"LastEvaluatedKey\":");
+        }
+        if (rc == 0) {
+            rc = buf_append(b, lek.p, lek.len);
+        }
+        buf_release(&lek);
+    }
+    if (rc == 0 && pg->q->rcc != RCC_NONE) {
+        rc = capacity_append(b, pg);
+    }
+    return rc ? rc : buf_puts(b, "}");
+}
+
 static int tail_append(struct page *pg)
 {
     struct sl_str keys[4];
@@ -1063,7 +1102,7 @@ static int page_or_reply(struct http_req *r, const struct req *q)
         rc = ddb__walk(&w);
     }
     if (rc == 0) {
-        rc = tail_append(&pg);
+        rc = q->pql ? pql_tail_append(&pg) : tail_append(&pg);
     }
     buf_release(&pg.tmp);
     if (rc < 0) {
@@ -1100,4 +1139,27 @@ int ddb_query(struct http_req *r)
 int ddb_scan(struct http_req *r)
 {
     return read_or_reply(r, true);
+}
+
+int ddb__read_or_reply(struct http_req *r, const struct ddb_read *rd)
+{
+    struct req *q = arena_alloc(&r->arena, sizeof *q);
+
+    memset(q, 0, offsetof(struct req, ctx));
+    q->scan = rd->scan;
+    q->table = rd->table;
+    q->index = rd->index;
+    q->sel = rd->proj ? SEL_SPECIFIC : rd->index.p ? SEL_PROJECTED : SEL_ALL;
+    q->limit = rd->limit;
+    q->consistent = rd->consistent;
+    q->backward = rd->backward;
+    q->segment = q->total = -1;
+    q->kc = rd->kc;
+    q->filter = rd->filter;
+    q->proj = rd->proj;
+    q->esk = rd->esk;
+    q->esk_len = rd->esk_len;
+    q->rcc = rd->rcc == 2 ? RCC_INDEXES : rd->rcc == 1 ? RCC_TOTAL : RCC_NONE;
+    q->pql = rd;
+    return page_or_reply(r, q);
 }

@@ -12,21 +12,31 @@
 #include "dynamodb/ddb_int.h"
 
 static const struct http_op ddb_ops[] = {
+    { "BatchExecuteStatement", ddb_batch_execute_statement, HTTP_OP_WRITE },
     { "BatchGetItem", ddb_batch_get_item, 0 },
     { "BatchWriteItem", ddb_batch_write_item, HTTP_OP_WRITE },
     { "CreateTable", ddb_create_table, HTTP_OP_WRITE },
     { "DeleteItem", ddb_delete_item, HTTP_OP_WRITE },
     { "DeleteTable", ddb_delete_table, HTTP_OP_WRITE },
+    { "DescribeEndpoints", ddb_describe_endpoints, 0 },
+    { "DescribeLimits", ddb_describe_limits, 0 },
     { "DescribeTable", ddb_describe_table, 0 },
+    { "DescribeTimeToLive", ddb_describe_time_to_live, 0 },
+    { "ExecuteStatement", ddb_execute_statement, HTTP_OP_WRITE },
+    { "ExecuteTransaction", ddb_execute_transaction, HTTP_OP_WRITE },
     { "GetItem", ddb_get_item, 0 },
     { "ListTables", ddb_list_tables, 0 },
+    { "ListTagsOfResource", ddb_list_tags_of_resource, 0 },
     { "PutItem", ddb_put_item, HTTP_OP_WRITE },
     { "Query", ddb_query, 0 },
     { "Scan", ddb_scan, 0 },
+    { "TagResource", ddb_tag_resource, HTTP_OP_WRITE },
     { "TransactGetItems", ddb_transact_get_items, 0 },
     { "TransactWriteItems", ddb_transact_write_items, HTTP_OP_WRITE },
+    { "UntagResource", ddb_untag_resource, HTTP_OP_WRITE },
     { "UpdateItem", ddb_update_item, HTTP_OP_WRITE },
     { "UpdateTable", ddb_update_table, HTTP_OP_WRITE },
+    { "UpdateTimeToLive", ddb_update_time_to_live, HTTP_OP_WRITE },
 };
 
 int ddb__submit_or_reply(struct http_req *r, struct store_op *op, int (*cont)(struct http_req *r))
@@ -93,6 +103,7 @@ void ddb_free(struct ddb *d)
     if (!d) {
         return;
     }
+    ddb__ttl_stop(d);
     ddb__catalog_close(d);
     buf_release(&d->w_old);
     buf_release(&d->w_entry);

@@ -469,6 +469,8 @@ int ddb_create_table(struct http_req *r)
     const json_t *ss = json_object_get(in, "StreamSpecification");
     const json_t *gsi = json_object_get(in, "GlobalSecondaryIndexes");
     const json_t *lsi = json_object_get(in, "LocalSecondaryIndexes");
+    const json_t *tc = json_object_get(in, "TableClass");
+    const json_t *tags = json_object_get(in, "Tags");
     bool indexes = (gsi && !json_is_null(gsi)) || (lsi && !json_is_null(lsi));
     struct ddb_verr ve = { 0 };
     const char *mode = "PROVISIONED";
@@ -486,6 +488,7 @@ int ddb_create_table(struct http_req *r)
         ddb__type_or_reply(r, bm, DDB_J_STRING) < 0 ||
         ddb__type_or_reply(r, pt, DDB_J_STRUCT) < 0 ||
         ddb__type_or_reply(r, ss, DDB_J_STRUCT) < 0 ||
+        ddb__type_or_reply(r, tc, DDB_J_STRING) < 0 ||
         ddb__index_list_types_or_reply(r, gsi, true) < 0 ||
         ddb__index_list_types_or_reply(r, lsi, false) < 0) {
         return -1;
@@ -511,6 +514,15 @@ int ddb_create_table(struct http_req *r)
         return ddb__verr_reply(r, &ve);
     }
     if (indexes && ddb__index_rules_or_reply(r, in, mode) < 0) {
+        return -1;
+    }
+    if (tc && !json_is_null(tc) && strcmp(json_string_value(tc), "STANDARD") != 0 &&
+        strcmp(json_string_value(tc), "STANDARD_INFREQUENT_ACCESS") != 0) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "Invalid table-class parameter provided. Please try again with a "
+                             "valid table-class value: [STANDARD, STANDARD_INFREQUENT_ACCESS].");
+    }
+    if (tags && !json_is_null(tags) && ddb__tags_check_or_reply(r, tags) < 0) {
         return -1;
     }
 
@@ -547,6 +559,13 @@ int ddb_create_table(struct http_req *r)
     json_object_set_new(entry, "DeletionProtectionEnabled",
                         json_boolean(json_is_true(json_object_get(in,
                                                                   "DeletionProtectionEnabled"))));
+    if (tc && !json_is_null(tc)) {
+        json_object_set_new(entry, "TableClassSummary",
+                            json_pack("{s:O}", "TableClass", tc));
+    }
+    if (json_array_size(tags)) {
+        json_object_set_new(entry, "SluiceTags", ddb__tags_new(tags));
+    }
     if (json_array_size(gsi)) {
         json_t *list = json_array();
         json_array_foreach(gsi, i, ix)

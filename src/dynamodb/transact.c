@@ -198,7 +198,8 @@ static int metrics_append(struct buf *b, const struct ddb_tx *tx, const struct t
     int rc = store_read_begin(tx->d->st, &txn);
 
     if (rc == 0) {
-        rc = buf_puts(b, b->len > 1 ? ",\"ItemCollectionMetrics\":{" : "\"ItemCollectionMetrics\":{");
+        rc = buf_puts(b, b->len > 1 ? ",\"ItemCollectionMetrics\":{"
+                                    : "\"ItemCollectionMetrics\":{");
     }
     for (size_t k = 0, nt = 0; rc == 0 && k < ncc; k++) {
         struct ddb_schema s;
@@ -450,7 +451,8 @@ int ddb_transact_write_items(struct http_req *r)
         ddb__verr_add(&ve, "Value '[]' at 'transactItems' failed to satisfy constraint: Member "
                            "must have length greater than or equal to 1");
     }
-    if (present(token) && (json_string_length(token) < 1 || json_string_length(token) > TOKEN_MAX)) {
+    if (present(token) &&
+        (json_string_length(token) < 1 || json_string_length(token) > TOKEN_MAX)) {
         ddb__verr_add(&ve,
                       "Value '%s' at 'clientRequestToken' failed to satisfy constraint: Member "
                       "must have length %s",
@@ -541,6 +543,7 @@ int ddb_transact_get_items(struct http_req *r)
     const json_t *ti;
     MDB_txn *txn = NULL;
     struct buf b, pb;
+    uint64_t bytes = 0;
     int rc;
 
     if (ddb__type_or_reply(r, items, DDB_J_LIST) < 0 ||
@@ -661,6 +664,13 @@ int ddb_transact_get_items(struct http_req *r)
         if (rc == 0 && grc == 0) {
             struct ddb_item_view view;
             uint32_t sz = ddb_item_open(v.mv_data, v.mv_size, &view) == 0 ? view.size : 0;
+            bytes += sz;
+            if (bytes > DDB_TX_SIZE_MAX) {
+                /* "The aggregate size of the items in the transaction cannot exceed 4 MB":
+                 * DynamoDB rejects the whole request. */
+                rc = 2;
+                break;
+            }
             cc_add(cc, &ncc, g[i].table, 2.0 * read_units(sz), 0);
             rc = buf_puts(&b, "\"Item\":");
             if (rc == 0 && g[i].ex.proj) {
@@ -689,6 +699,11 @@ int ddb_transact_get_items(struct http_req *r)
     if (rc == 1) {
         buf_release(&b);
         return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
+    }
+    if (rc == 2) {
+        buf_release(&b);
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "Transaction request cannot be larger than 4 MB");
     }
     if (rc == 0) {
         rc = buf_puts(&b, "]");

@@ -128,7 +128,7 @@ int ddb__tx_prepare_or_reply(struct http_req *r, struct ddb_tx *tx)
         }
         if (rc == 0 && a->kind == DDB_TX_PUT && s.n_index) {
             int krc = ddb__index_keys_check(&s, a->item, a->item_len, &wr);
-            if (krc == DDB_WRITE_INDEX_KEY && !batch) {
+            if (krc == DDB_WRITE_INDEX_KEY && !batch && !key_err_upfront(wr.kerr.why)) {
                 a->reason = DDB_TXR_VALIDATION;
                 ddb__write_err_msg(krc, &wr, a->msg, sizeof a->msg);
                 any_reason = true;
@@ -213,7 +213,8 @@ static int token_record(struct ddb_tx *tx, MDB_txn *txn, uint64_t now)
         int crc = mdb_cursor_get(c, &ck, &cv, MDB_SET_KEY);
         for (int i = 0; crc == 0 && i < 8; i++) {
             crc = mdb_cursor_get(c, &ck, &cv, MDB_NEXT);
-            if (crc == 0 && (cv.mv_size != sizeof b || get_u64(cv.mv_data) + DDB_TX_TOKEN_TTL <= now)) {
+            if (crc == 0 &&
+                (cv.mv_size != sizeof b || get_u64(cv.mv_data) + DDB_TX_TOKEN_TTL <= now)) {
                 crc = mdb_cursor_del(c, 0);
             }
         }
@@ -293,6 +294,10 @@ static int action_check(struct ddb_tx *tx, MDB_txn *txn, struct ddb_tx_action *a
     if (rc) {
         return rc;
     }
+    if (a->insert && old) {
+        a->reason = DDB_TXR_DUPLICATE;
+        return 0;
+    }
     if (a->cond) {
         rc = ddb_cond_eval(a->cond, old, v.mv_size);
         if (rc < 0) {
@@ -356,7 +361,9 @@ static int action_write(struct ddb_tx *tx, MDB_txn *txn, struct ddb_tx_action *a
     }
     rc = ddb__item_write(tx->d, txn, &s, &a->key, old, v.mv_size, new_, new_len, 0, &a->wr);
     if (rc == DDB_WRITE_INDEX_KEY || rc == DDB_WRITE_COLLECTION_FULL) {
-        a->reason = rc == DDB_WRITE_INDEX_KEY ? DDB_TXR_VALIDATION : DDB_TXR_COLLECTION;
+        a->reason = rc == DDB_WRITE_COLLECTION_FULL  ? DDB_TXR_COLLECTION
+                    : key_err_upfront(a->wr.kerr.why) ? DDB_TXR_REQUEST
+                                                      : DDB_TXR_VALIDATION;
         ddb__write_err_msg(rc, &a->wr, a->msg, sizeof a->msg);
         return 0;
     }
@@ -457,6 +464,8 @@ static const char *reason_code(enum ddb_tx_reason why)
         return "ValidationError";
     case DDB_TXR_COLLECTION:
         return "ItemCollectionSizeLimitExceeded";
+    case DDB_TXR_DUPLICATE:
+        return "DuplicateItem";
     default:
         return "None";
     }
@@ -468,6 +477,12 @@ static int cancel_or_reply(struct http_req *r, const struct ddb_tx *tx)
 {
     struct buf reasons, codes;
     int rc = 0;
+
+    for (size_t i = 0; i < tx->n; i++) {
+        if (tx->a[i].reason == DDB_TXR_REQUEST) {
+            return http_req_fail(r, AWSERR_VALIDATION, "%s", tx->a[i].msg);
+        }
+    }
 
     buf_init(&reasons, 64 * 1024 * 1024);
     buf_init(&codes, 64 * 1024);
@@ -481,7 +496,9 @@ static int cancel_or_reply(struct http_req *r, const struct ddb_tx *tx)
         if (rc == 0 && a->reason != DDB_TXR_NONE) {
             const char *msg = a->reason == DDB_TXR_CONDITION ? "The conditional request failed"
                               : a->reason == DDB_TXR_COLLECTION ? "Collection size exceeded."
-                                                                : a->msg;
+                              : a->reason == DDB_TXR_DUPLICATE
+                                  ? "Duplicate primary key exists in table"
+                                  : a->msg;
             rc = buf_puts(&reasons, ",\"Message\":");
             if (rc == 0) {
                 rc = ddb_json_string(&reasons, msg, strlen(msg));

@@ -10,8 +10,11 @@
  * change under them. The changed entry and its schema record are written together, so the
  * next item write appends to the new stream, or to none.
  *
- * What it is not: global secondary index updates, SSE, table classes, replicas, warm and
- * on-demand throughput: refused with a ValidationException that says so.
+ * TableClass (STANDARD, STANDARD_INFREQUENT_ACCESS) is stored and shown in TableClassSummary;
+ * GlobalSecondaryIndexUpdates are checked and applied by backfill.c, inside the same op.
+ *
+ * What it is not: SSE, replicas, warm and on-demand throughput: refused with a
+ * ValidationException that says so.
  *
  * Streams: each enabling makes a new stream with a new label (and so a new ARN); a disabled
  * stream stays readable for 24 hours (src/streams/), as on DynamoDB. After a disable the
@@ -91,6 +94,7 @@ struct update_op {
     enum update_fail fail;
     json_int_t cur_rcu, cur_wcu, req_rcu, req_wcu;
     uint64_t items, bytes;
+    struct ddb_gsi_result gsi;  /* the index updates' outcome */
 };
 
 static const char *billing_mode(const json_t *entry)
@@ -217,13 +221,16 @@ static int update_apply(struct store_op *op, MDB_txn *txn)
 {
     struct update_op *u = (struct update_op *)op;
     const json_t *dp = json_object_get(u->in, "DeletionProtectionEnabled");
+    const char *tc = json_string_value(json_object_get(u->in, "TableClass"));
     struct ddb_schema sc;
+    char prev_mode[32];
     int rc;
 
     json_decref(u->entry);      /* from an earlier run of this op, if any */
     json_decref(u->desc);
     u->desc = NULL;
     u->fail = UF_NONE;
+    memset(&u->gsi, 0, sizeof u->gsi);
     u->entry = ddb__catalog_get(u->d, txn, u->name);
     if (!u->entry) {
         return -ENOENT;
@@ -232,11 +239,23 @@ static int update_apply(struct store_op *op, MDB_txn *txn)
     if (rc == 0) {
         rc = ddb__counts_get(u->d, txn, sc.id, &u->items, &u->bytes);
     }
+    snprintf(prev_mode, sizeof prev_mode, "%s", billing_mode(u->entry));
     if (rc == 0) {
         rc = apply_billing(u, u->entry);
     }
     if (rc == 0) {
         rc = apply_stream(u, txn, u->entry);
+    }
+    if (rc == 0 && (json_object_get(u->in, "GlobalSecondaryIndexUpdates") ||
+                    strcmp(prev_mode, billing_mode(u->entry)) != 0)) {
+        /* The index updates, and the indexes' side of a billing mode change. */
+        rc = ddb__gsi_updates_apply(u->d, txn, u->name, u->entry, u->in, prev_mode,
+                                    epoch(&u->now), &u->gsi);
+    }
+    if (rc == 0 && tc) {
+        json_object_set_new(u->entry, "TableClassSummary",
+                            json_pack("{s:s, s:f}", "TableClass", tc, "LastUpdateDateTime",
+                                      epoch(&u->now)));
     }
     if (rc == 0 && dp && !json_is_null(dp)) {
         json_object_set_new(u->entry, "DeletionProtectionEnabled",
@@ -254,7 +273,12 @@ static int update_apply(struct store_op *op, MDB_txn *txn)
 static void update_done(struct store_op *op, int rc)
 {
     struct update_op *u = (struct update_op *)op;
-    (void)rc;
+    if (rc == 0 && u->gsi.created) {
+        ddb__backfill_kick(u->d);
+    }
+    if (rc == 0 && u->gsi.deleted) {
+        ddb__reclaim_kick(u->d);
+    }
     http_req_resume(u->r);
 }
 
@@ -268,6 +292,9 @@ static int update_cont(struct http_req *r)
     }
     if (u->desc) {
         arena_on_clear(&r->arena, ddb__decref_cb, u->desc);
+    }
+    if (u->gsi.fail) {
+        return ddb__gsi_fail_or_reply(r, u->name, &u->gsi);
     }
     switch (u->fail) {
     case UF_NONE:
@@ -310,8 +337,20 @@ static int update_cont(struct http_req *r)
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
     desc = json_incref(u->desc);
-    /* DynamoDB answers while the change is under way; here it is done at once. */
+    /* DynamoDB answers while the change is under way; here it is done at once (but for a new
+     * index's backfill and a deleted one's reclaiming). */
     json_object_set_new(desc, "TableStatus", json_string("UPDATING"));
+    if (u->gsi.updated[0]) {
+        size_t i;
+        json_t *ix;
+        json_array_foreach(json_object_get(desc, "GlobalSecondaryIndexes"), i, ix)
+        {
+            const char *n = json_string_value(json_object_get(ix, "IndexName"));
+            if (n && strcmp(n, u->gsi.updated) == 0) {
+                json_object_set_new(ix, "IndexStatus", json_string("UPDATING"));
+            }
+        }
+    }
     return http_reply_json(r, json_pack("{s:o}", "TableDescription", desc));
 }
 
@@ -364,8 +403,7 @@ static void check_members(const json_t *in, struct ddb_verr *ve)
 /* The rules on the request alone, in the order DynamoDB applies them. */
 static int request_rules_or_reply(struct http_req *r, const json_t *in)
 {
-    static const char *const unsupported[] = { "SSESpecification", "TableClass",
-                                               "GlobalSecondaryIndexUpdates", "ReplicaUpdates",
+    static const char *const unsupported[] = { "SSESpecification", "ReplicaUpdates",
                                                "WarmThroughput", "OnDemandThroughput",
                                                "MultiRegionConsistency",
                                                "GlobalTableWitnessUpdates", NULL };
@@ -373,6 +411,10 @@ static int request_rules_or_reply(struct http_req *r, const json_t *in)
     const char *bm = json_string_value(json_object_get(in, "BillingMode"));
     bool has_ss = present(in, "StreamSpecification"), has_pt = present(in, "ProvisionedThroughput");
     bool has_dp = present(in, "DeletionProtectionEnabled"), has_bm = present(in, "BillingMode");
+    bool has_gsi = present(in, "GlobalSecondaryIndexUpdates"), has_tc = present(in, "TableClass");
+    bool online = false;
+    size_t gi;
+    const json_t *gu;
 
     for (size_t i = 0; unsupported[i]; i++) {
         if (present(in, unsupported[i])) {
@@ -381,7 +423,7 @@ static int request_rules_or_reply(struct http_req *r, const json_t *in)
                                  unsupported[i]);
         }
     }
-    if (!has_ss && !has_pt && !has_dp && !has_bm) {
+    if (!has_ss && !has_pt && !has_dp && !has_bm && !has_gsi && !has_tc) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "At least one of ProvisionedThroughput, BillingMode, "
                              "UpdateStreamEnabled, GlobalSecondaryIndexUpdates, "
@@ -390,10 +432,39 @@ static int request_rules_or_reply(struct http_req *r, const json_t *in)
                              "DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or "
                              "TableClass is required");
     }
-    if (has_dp && (has_ss || has_pt || has_bm)) {
+    if (has_tc) {
+        const char *tc = json_string_value(json_object_get(in, "TableClass"));
+        if (strcmp(tc, "STANDARD") != 0 && strcmp(tc, "STANDARD_INFREQUENT_ACCESS") != 0) {
+            return http_req_fail(r, AWSERR_VALIDATION,
+                                 "Invalid table-class parameter provided. Please try again with "
+                                 "a valid table-class value: [STANDARD, "
+                                 "STANDARD_INFREQUENT_ACCESS].");
+        }
+    }
+    if (has_dp && (has_ss || has_pt || has_bm || has_gsi || has_tc)) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "%sDeletionProtection modification must be the only operation in "
                              "the request",
+                             invalid);
+    }
+    if (has_tc && (has_ss || has_pt || has_bm || has_gsi)) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "%sTableClass modification must be the only operation in the "
+                             "request",
+                             invalid);
+    }
+    json_array_foreach(json_object_get(in, "GlobalSecondaryIndexUpdates"), gi, gu)
+    {
+        online = online || present(gu, "Create") || present(gu, "Delete");
+    }
+    if (online && has_pt) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "%sYou cannot create or delete index while updating table IOPS",
+                             invalid);
+    }
+    if (online && has_ss) {
+        return http_req_fail(r, AWSERR_VALIDATION,
+                             "%sYou cannot create or delete index while changing stream status",
                              invalid);
     }
     if (has_ss && (has_pt || (bm && strcmp(bm, "PROVISIONED") == 0))) {
@@ -457,11 +528,17 @@ int ddb_update_table(struct http_req *r)
           ddb__type_or_reply(r, json_object_get(ss, "StreamViewType"), DDB_J_STRING) < 0))) {
         return -1;
     }
+    if (ddb__gsi_updates_types_or_reply(r, in) < 0) {
+        return -1;
+    }
     check_members(in, &ve);
+    ddb__gsi_updates_constraints(&ve, in);
     if (ve.n) {
         return ddb__verr_reply(r, &ve);
     }
-    if (request_rules_or_reply(r, in) < 0) {
+    if (request_rules_or_reply(r, in) < 0 ||
+        (present(in, "GlobalSecondaryIndexUpdates") &&
+         ddb__gsi_updates_rules_or_reply(r, in) < 0)) {
         return -1;
     }
     u = arena_new(&r->arena, struct update_op);

@@ -330,6 +330,26 @@ int strm_get_shard_iterator(struct http_req *r)
     return http_reply_json(r, json_pack("{s:s}", "ShardIterator", make_iterator(r, arn, after)));
 }
 
+/* A record keeps its userIdentity as Lambda's DynamoDB events show it ("type",
+ * "principalId"); the Streams API's Identity shape names the same members "Type" and
+ * "PrincipalId" (GetRecords of a time-to-live deletion). */
+static void wire_identities(json_t *records)
+{
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec)
+    {
+        json_t *id = json_object_get(rec, "userIdentity");
+        if (json_is_string(json_object_get(id, "principalId")) &&
+            json_is_string(json_object_get(id, "type"))) {
+            json_object_set_new(rec, "userIdentity",
+                                json_pack("{s:O, s:O}", "PrincipalId",
+                                          json_object_get(id, "principalId"), "Type",
+                                          json_object_get(id, "type")));
+        }
+    }
+}
+
 int strm_get_records(struct http_req *r)
 {
     struct strm *s = strm_of(r);
@@ -376,6 +396,7 @@ int strm_get_records(struct http_req *r)
         json_decref(records);
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
+    wire_identities(records);
     out = json_object();
     json_object_set_new(out, "Records", records);
     if (!closed) {

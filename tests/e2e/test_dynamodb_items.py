@@ -617,8 +617,8 @@ def test_update_table_errors_and_billing(server, ddb):
     assert raw(server, "UpdateTable", {"TableName": "bill",
                                        "DeletionProtectionEnabled": False})[0] == 200
     ddb.delete_table(TableName="bill")
-    code, msg = raises(ddb.update_table, TableName="nosuch", TableClass="STANDARD")
-    assert code == "ValidationException" and "TableClass is not supported" in msg
+    code, msg = raises(ddb.update_table, TableName="nosuch", SSESpecification={"Enabled": True})
+    assert code == "ValidationException" and "SSESpecification is not supported" in msg
 
 
 # ---- tables' lives ----

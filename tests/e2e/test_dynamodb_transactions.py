@@ -215,6 +215,12 @@ def test_write_aggregate_size_limit(ddb):
     assert get(ddb, "txa", "big0") is None
     ddb.transact_write_items(TransactItems=items[:10])
     assert get(ddb, "txa", "big9")["v"] == {"S": big}
+    # Reads have the same limit on the items they return.
+    ddb.put_item(TableName="txa", Item={"pk": {"S": "big10"}, "v": {"S": big}})
+    gets = [{"Get": {"TableName": "txa", "Key": {"pk": {"S": "big%d" % i}}}} for i in range(11)]
+    assert code_msg(raises(ddb.transact_get_items, TransactItems=gets)) == (
+        "ValidationException", "Transaction request cannot be larger than 4 MB")
+    assert len(ddb.transact_get_items(TransactItems=gets[:10])["Responses"]) == 10
 
 
 def test_write_consumed_capacity_counts_twice(ddb):
@@ -339,6 +345,23 @@ def test_write_item_collection_metrics(ddb):
     assert resp["CancellationReasons"] == [{
         "Code": "ValidationError", "Message": "One or more parameter values were invalid: "
         "Type mismatch for Index Key l Expected: S Actual: N IndexName: byl"}]
+    resp = raises(ddb.transact_write_items, TransactItems=[
+        {"Put": {"TableName": "txl", "Item": {"pk": {"S": "h"}, "sk": {"S": "3"},
+                                               "l": {"L": [{"S": "x"}]}}}}])
+    assert resp["CancellationReasons"][0]["Code"] == "ValidationError"
+    # An empty index key value is the request's own error, from a put or an update alike.
+    empty = ("ValidationException", "One or more parameter values are not valid. A value "
+             "specified for a secondary index key is not supported. The AttributeValue for a key "
+             "attribute cannot contain an empty string value. IndexName: byl, IndexKey: l")
+    assert code_msg(raises(ddb.transact_write_items, TransactItems=[
+        {"Put": {"TableName": "txl", "Item": {"pk": {"S": "h"}, "sk": {"S": "4"},
+                                               "l": {"S": ""}}}}])) == empty
+    assert code_msg(raises(ddb.transact_write_items, TransactItems=[
+        {"Put": {"TableName": "txa", "Item": {"pk": {"S": "not-written"}}}},
+        {"Update": {"TableName": "txl", "Key": {"pk": {"S": "h"}, "sk": {"S": "5"}},
+                    "UpdateExpression": "SET l = :e",
+                    "ExpressionAttributeValues": {":e": {"S": ""}}}}])) == empty
+    assert get(ddb, "txa", "not-written") is None
 
 
 # ---- TransactGetItems ----
@@ -501,4 +524,78 @@ def test_concurrent_transfers_are_serializable(srv, ddb):
         delta[dst] += amt
         m = markers[tid]
         assert (m["src"]["S"], m["dst"]["S"], int(m["amt"]["N"])) == (src, dst, amt)
+    assert all(balances[a] == start + delta[a] for a in accounts)
+
+
+@pytest.mark.crash
+@pytest.mark.slow
+def test_transfers_survive_kill_9_under_load(make_server):
+    """8 threads transfer money with marker items while the server is killed with SIGKILL.
+    After the restart every acknowledged transfer is there, the total is unchanged, and the
+    balances are exactly what the markers present say (a transfer committed but not yet
+    acknowledged is there whole, with its marker, or not at all)."""
+    s = make_server().start()
+    c = s.client("dynamodb")
+    c.create_table(TableName="bank", **HASH)
+    accounts = ["acct%d" % i for i in range(10)]
+    start = 1000
+    c.batch_write_item(RequestItems={"bank": [
+        {"PutRequest": {"Item": {"pk": {"S": a}, "bal": {"N": str(start)}}}} for a in accounts]})
+    acked = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        cl = s.client("dynamodb")
+        i = 0
+        while not stop.is_set():
+            src, dst = rnd.sample(accounts, 2)
+            amt = rnd.randint(1, 50)
+            tid = "k-%d-%d" % (seed, i)
+            i += 1
+            try:
+                cl.transact_write_items(TransactItems=[
+                    {"Update": {"TableName": "bank", "Key": {"pk": {"S": src}},
+                                "UpdateExpression": "SET bal = bal - :a",
+                                "ConditionExpression": "bal >= :a",
+                                "ExpressionAttributeValues": {":a": {"N": str(amt)}}}},
+                    {"Update": {"TableName": "bank", "Key": {"pk": {"S": dst}},
+                                "UpdateExpression": "SET bal = bal + :a",
+                                "ExpressionAttributeValues": {":a": {"N": str(amt)}}}},
+                    {"Put": {"TableName": "bank", "Item": {
+                        "pk": {"S": tid}, "src": {"S": src}, "dst": {"S": dst},
+                        "amt": {"N": str(amt)}}}}])
+                with lock:
+                    acked.append(tid)
+            except Exception:       # the server died under us, or cancelled: not acknowledged
+                if stop.is_set():
+                    return
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    while len(acked) < 150:
+        threading.Event().wait(0.05)
+    s.kill()
+    stop.set()
+    for t in threads:
+        t.join()
+    s.start()
+    c = s.client("dynamodb")
+    items, kw = [], {}
+    while True:
+        out = c.scan(TableName="bank", **kw)
+        items += out["Items"]
+        if "LastEvaluatedKey" not in out:
+            break
+        kw = {"ExclusiveStartKey": out["LastEvaluatedKey"]}
+    balances = {i["pk"]["S"]: int(i["bal"]["N"]) for i in items if "bal" in i}
+    markers = {i["pk"]["S"]: i for i in items if "amt" in i}
+    assert set(acked) <= set(markers)
+    assert sum(balances.values()) == start * len(accounts)
+    delta = {a: 0 for a in accounts}
+    for m in markers.values():
+        delta[m["src"]["S"]] -= int(m["amt"]["N"])
+        delta[m["dst"]["S"]] += int(m["amt"]["N"])
     assert all(balances[a] == start + delta[a] for a in accounts)
