@@ -657,6 +657,16 @@ def test_regression_lambda_nul_in_function_name(hostile):
                                               "InvalidParameterValueException"), (path, hd, b)
 
 
+def test_regression_nul_in_a_query_value(hostile):
+    """?Qualifier=%24LATEST%00x was read as $LATEST (the C string ended at the NUL)."""
+    _, sender = hostile
+    st, hd, b, _ = lam(sender, "GET", "/2015-03-31/functions/hostile/configuration"
+                       "?Qualifier=%24LATEST%00x")
+    assert st in (400, 404), (st, b[:200])
+    assert hd.get("x-amzn-errortype") in ("ValidationException", "InvalidParameterValueException",
+                                          "ResourceNotFoundException"), (hd, b)
+
+
 # ---- hostile values the member mutations do not reach ----
 
 # DynamoDB's Java front end converts "true"/"yes" strings to booleans, so those are not here;
