@@ -62,6 +62,24 @@ static inline void nap(void)
     nanosleep(&ts, NULL);
 }
 
+/* Waits until the writer's queue holds more ops than `depth` (what it held before a request
+ * was started on another thread), then 100 ms more: a background op (a kicked reclaim or
+ * backfill) may be what grew the queue, and the request needs only moments to queue too. */
+static inline void wait_queued_past(struct store *st, uint64_t depth)
+{
+    for (;;) {
+        struct store_stats s;
+        store_get_stats(st, &s);
+        if (s.queue_depth > depth) {
+            break;
+        }
+        nap();
+    }
+    for (int i = 0; i < 500; i++) {
+        nap();
+    }
+}
+
 /* ---- fake requests ---- */
 
 struct answer {

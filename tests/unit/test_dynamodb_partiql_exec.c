@@ -201,6 +201,7 @@ static void *req_main(void *arg)
 static void race(struct fixture *f, struct req_thread *p)
 {
     struct gate g;
+    struct store_stats before;
     pthread_t t;
 
     memset(&g, 0, sizeof g);
@@ -214,16 +215,10 @@ static void race(struct fixture *f, struct req_thread *p)
         pthread_cond_wait(&g.cv, &g.mu);
     }
     pthread_mutex_unlock(&g.mu);
+    store_get_stats(f->st, &before);
     /* The request reads the old table's id and queues behind the gate. */
     assert_int_equal(pthread_create(&t, NULL, req_main, p), 0);
-    for (;;) {
-        struct store_stats st;
-        store_get_stats(f->st, &st);
-        if (st.queue_depth > 0) {
-            break;
-        }
-        nap();
-    }
+    wait_queued_past(f->st, before.queue_depth);
     pthread_mutex_lock(&g.mu);
     g.open = true;
     pthread_cond_signal(&g.cv);

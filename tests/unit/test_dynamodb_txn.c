@@ -357,14 +357,7 @@ static void test_racing_table_replacement(void **state)
     store_get_stats(f->st, &before);
     /* The transaction reads the old table's id and queues behind the gate. */
     assert_int_equal(pthread_create(&t, NULL, tx_main, &p), 0);
-    while (true) {
-        struct store_stats st;
-        store_get_stats(f->st, &st);
-        if (st.queue_depth > 0) {
-            break;
-        }
-        nap();
-    }
+    wait_queued_past(f->st, before.queue_depth);
     pthread_mutex_lock(&g.mu);
     g.open = true;
     pthread_cond_signal(&g.cv);
