@@ -60,6 +60,15 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+void *xmemdup(const void *p, size_t n)
+{
+    void *c = xmalloc(n ? n : 1);
+    if (n) {
+        memcpy(c, p, n);
+    }
+    return c;
+}
+
 void *try_malloc(size_t n)
 {
     return malloc(n ? n : 1);

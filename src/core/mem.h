@@ -21,6 +21,8 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* A malloc'd copy of the n bytes at p (n may be 0; the result is never NULL). */
+void *xmemdup(const void *p, size_t n);
 void *try_malloc(size_t n);
 
 struct arena_block;

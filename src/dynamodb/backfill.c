@@ -69,11 +69,6 @@ enum gsi_fail {
     GF_TYPE_CHANGE,         /* an AttributeDefinition that changes a defined type */
 };
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
 static const char *str_of(const json_t *o, const char *member)
 {
     return json_string_value(json_object_get(o, member));
@@ -105,7 +100,7 @@ int ddb__gsi_updates_types_or_reply(struct http_req *r, const json_t *in)
         c = json_object_get(u, "Create");
         up = json_object_get(u, "Update");
         del = json_object_get(u, "Delete");
-        if (present(c)) {
+        if (ddb__present(c)) {
             json_t *one = json_pack("[O]", c);
             int rc = ddb__index_list_types_or_reply(r, one, true);
             json_decref(one);
@@ -133,7 +128,7 @@ static void pt_constraints(struct ddb_verr *ve, const json_t *pt, const char *at
                                               { "WriteCapacityUnits", "writeCapacityUnits" } };
     for (size_t i = 0; i < 2; i++) {
         const json_t *v = json_object_get(pt, members[i][0]);
-        if (!present(v)) {
+        if (!ddb__present(v)) {
             ddb__verr_add(ve,
                           "Value null at '%s.%s' failed to satisfy constraint: Member must not "
                           "be null",
@@ -161,14 +156,14 @@ void ddb__gsi_updates_constraints(struct ddb_verr *ve, const json_t *in)
     {
         const json_t *n = json_object_get(e, "AttributeName");
         const json_t *t = json_object_get(e, "AttributeType");
-        if (!present(n)) {
+        if (!ddb__present(n)) {
             ddb__verr_add(ve,
                           "Value null at 'attributeDefinitions.%zu.member.attributeName' failed "
                           "to satisfy constraint: Member must not be null",
                           i + 1);
         }
         snprintf(at, sizeof at, "attributeDefinitions.%zu.member.attributeType", i + 1);
-        if (!present(t)) {
+        if (!ddb__present(t)) {
             ddb__verr_add(ve, "Value null at '%s' failed to satisfy constraint: Member must not "
                               "be null",
                           at);
@@ -180,22 +175,22 @@ void ddb__gsi_updates_constraints(struct ddb_verr *ve, const json_t *in)
         const json_t *c = json_object_get(u, "Create");
         const json_t *up = json_object_get(u, "Update");
         const json_t *del = json_object_get(u, "Delete");
-        if (present(c)) {
+        if (ddb__present(c)) {
             snprintf(at, sizeof at, "globalSecondaryIndexUpdates.%zu.member.create", i + 1);
             ddb__index_constraints(ve, c, at, true);
         }
-        if (present(up)) {
+        if (ddb__present(up)) {
             snprintf(at, sizeof at, "globalSecondaryIndexUpdates.%zu.member.update.indexName",
                      i + 1);
             ddb__check_table_name(ve, json_object_get(up, "IndexName"), at);
-            if (present(json_object_get(up, "ProvisionedThroughput"))) {
+            if (ddb__present(json_object_get(up, "ProvisionedThroughput"))) {
                 snprintf(at, sizeof at,
                          "globalSecondaryIndexUpdates.%zu.member.update.provisionedThroughput",
                          i + 1);
                 pt_constraints(ve, json_object_get(up, "ProvisionedThroughput"), at);
             }
         }
-        if (present(del)) {
+        if (ddb__present(del)) {
             snprintf(at, sizeof at, "globalSecondaryIndexUpdates.%zu.member.delete.indexName",
                      i + 1);
             ddb__check_table_name(ve, json_object_get(del, "IndexName"), at);
@@ -209,7 +204,7 @@ static const char *action_index(const json_t *u)
     const char *kinds[] = { "Create", "Update", "Delete" };
     for (size_t k = 0; k < 3; k++) {
         const json_t *a = json_object_get(u, kinds[k]);
-        if (present(a)) {
+        if (ddb__present(a)) {
             return str_of(a, "IndexName");
         }
     }
@@ -229,8 +224,8 @@ int ddb__gsi_updates_rules_or_reply(struct http_req *r, const json_t *in)
     }
     json_array_foreach(list, i, u)
     {
-        int n = present(json_object_get(u, "Create")) + present(json_object_get(u, "Update")) +
-                present(json_object_get(u, "Delete"));
+        int n = ddb__present(json_object_get(u, "Create")) + ddb__present(json_object_get(u, "Update")) +
+                ddb__present(json_object_get(u, "Delete"));
         if (n == 0) {
             return http_req_fail(r, AWSERR_VALIDATION,
                                  "%sOne of GlobalSecondaryIndexUpdate.Update, "
@@ -260,7 +255,7 @@ int ddb__gsi_updates_rules_or_reply(struct http_req *r, const json_t *in)
         if (name) {
             json_object_set_new(seen, name, json_true());
         }
-        online += present(json_object_get(u, "Create")) + present(json_object_get(u, "Delete"));
+        online += ddb__present(json_object_get(u, "Create")) + ddb__present(json_object_get(u, "Delete"));
     }
     json_decref(seen);
     if (online > 1) {
@@ -269,10 +264,10 @@ int ddb__gsi_updates_rules_or_reply(struct http_req *r, const json_t *in)
     json_array_foreach(list, i, u)
     {
         const json_t *c = json_object_get(u, "Create");
-        if (!present(c)) {
+        if (!ddb__present(c)) {
             continue;
         }
-        if (!present(json_object_get(in, "AttributeDefinitions"))) {
+        if (!ddb__present(json_object_get(in, "AttributeDefinitions"))) {
             return http_req_fail(r, AWSERR_VALIDATION,
                                  "%sAttributeDefinitions is not specified for index: %s",
                                  invalid, str_of(c, "IndexName"));
@@ -487,7 +482,7 @@ static int create_index(struct ddb *d, MDB_txn *txn, const char *table, json_t *
     const char *name = str_of(c, "IndexName");
     json_t *gsis = json_object_get(entry, "GlobalSecondaryIndexes");
     bool ppr = strcmp(mode, "PAY_PER_REQUEST") == 0;
-    bool has_pt = present(json_object_get(c, "ProvisionedThroughput"));
+    bool has_pt = ddb__present(json_object_get(c, "ProvisionedThroughput"));
     json_t *desc;
     uint32_t id;
     int rc;
@@ -669,7 +664,7 @@ static int update_index(json_t *entry, const json_t *up, const char *mode, bool 
         res->fail = GF_PPR_UPDATE;
         return -EINVAL;
     }
-    if (!present(pt)) {
+    if (!ddb__present(pt)) {
         res->fail = GF_PT_REQUIRED;
         return -EINVAL;
     }
@@ -713,8 +708,8 @@ static int mode_change(json_t *entry, const json_t *list, const char *mode, bool
         json_array_foreach(list, j, u)
         {
             const json_t *up = json_object_get(u, "Update");
-            given = given || (present(up) && strcmp(str_of(up, "IndexName"), name) == 0 &&
-                              present(json_object_get(up, "ProvisionedThroughput")));
+            given = given || (ddb__present(up) && strcmp(str_of(up, "IndexName"), name) == 0 &&
+                              ddb__present(json_object_get(up, "ProvisionedThroughput")));
         }
         if (!given) {
             res->fail = GF_PT_REQUIRED;
@@ -749,13 +744,13 @@ int ddb__gsi_updates_apply(struct ddb *d, MDB_txn *txn, const char *table, json_
         if (rc) {
             break;
         }
-        if (present(c)) {
+        if (ddb__present(c)) {
             rc = create_index(d, txn, table, entry, in, c, mode, res);
         }
-        else if (present(up)) {
+        else if (ddb__present(up)) {
             rc = update_index(entry, up, mode, was_ppr, now, res);
         }
-        else if (present(del)) {
+        else if (ddb__present(del)) {
             rc = delete_index(d, txn, entry, del, res);
         }
     }

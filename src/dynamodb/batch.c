@@ -28,34 +28,6 @@ static const char *const ricm_set[] = { "SIZE", "NONE", NULL };
 #define BATCH_WRITE_MAX 25
 #define BATCH_GET_BYTES (16u * 1024 * 1024)   /* items in one BatchGetItem answer */
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
-/* Encodes an Item or Key map into a malloc'd buffer freed with r; a value error is kept in
- * *verr for after the member constraints. */
-static int encode_or_reply(struct http_req *r, const json_t *map, const char **out, size_t *len,
-                           size_t *size, struct ddb_err *verr)
-{
-    struct buf b;
-    verr->kind = DDB_ERR_NONE;
-    *out = NULL;
-    *len = 0;
-    *size = 0;
-    if (!present(map)) {
-        return 0;
-    }
-    buf_init(&b, DDB_ITEM_ENC_MAX);
-    if (ddb_item_encode(map, &r->arena, &b, size, verr) < 0) {
-        buf_release(&b);
-        return verr->kind == DDB_ERR_SERIALIZATION ? ddb__attr_fail_or_reply(r, verr) : 0;
-    }
-    *out = buf_detach(&b, len);
-    arena_on_clear(&r->arena, ddb__free_cb, (void *)*out);
-    return 0;
-}
-
 /* Table names are the map's keys: each is checked as a TableName, and DynamoDB's message
  * names the map and echoes it. */
 static void check_table_names(struct ddb_verr *ve, const json_t *map)
@@ -218,7 +190,7 @@ static int unprocessed_append(struct buf *b, const struct bg_table *t, size_t fr
     }
     for (size_t m = 0; rc == 0 && echo[m]; m++) {
         const json_t *v = json_object_get(t->kaa, echo[m]);
-        if (present(v)) {
+        if (ddb__present(v)) {
             char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
             rc = buf_printf(b, ",\"%s\":%s", echo[m], text ? text : "null");
             free(text);
@@ -258,7 +230,7 @@ int ddb_batch_get_item(struct http_req *r)
     }
     ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"), "returnConsumedCapacity",
                     rcc_set);
-    if (!present(ri)) {
+    if (!ddb__present(ri)) {
         ddb__verr_add(&ve, "Value null at 'requestItems' failed to satisfy constraint: Member "
                            "must not be null");
     }
@@ -273,13 +245,13 @@ int ddb_batch_get_item(struct http_req *r)
     {
         const json_t *keys = json_object_get(kaa, "Keys");
         const json_t *atg = json_object_get(kaa, "AttributesToGet");
-        if (!present(kaa)) {
+        if (!ddb__present(kaa)) {
             ddb__verr_add(&ve, "Value null at 'requestItems.%s.member' failed to satisfy "
                                "constraint: Member must not be null",
                           name);
             continue;
         }
-        if (!present(keys)) {
+        if (!ddb__present(keys)) {
             ddb__verr_add(&ve, "Value null at 'requestItems.%s.member.keys' failed to satisfy "
                                "constraint: Member must not be null",
                           name);
@@ -294,7 +266,7 @@ int ddb_batch_get_item(struct http_req *r)
                                "constraint: Member must have length less than or equal to 100",
                           name);
         }
-        if (present(atg) && json_array_size(atg) == 0) {
+        if (ddb__present(atg) && json_array_size(atg) == 0) {
             ddb__verr_add(&ve, "Value '[]' at 'requestItems.%s.member.attributesToGet' failed to "
                                "satisfy constraint: Member must have length greater than or "
                                "equal to 1",
@@ -316,8 +288,8 @@ int ddb_batch_get_item(struct http_req *r)
         bool pe = false, atg = false;
         json_object_foreach((json_t *)ri, name, kaa)
         {
-            pe = pe || present(json_object_get(kaa, "ProjectionExpression"));
-            atg = atg || present(json_object_get(kaa, "AttributesToGet"));
+            pe = pe || ddb__present(json_object_get(kaa, "ProjectionExpression"));
+            atg = atg || ddb__present(json_object_get(kaa, "AttributesToGet"));
         }
         if (pe && atg) {
             return http_req_fail(r, AWSERR_VALIDATION,
@@ -350,14 +322,14 @@ int ddb_batch_get_item(struct http_req *r)
         {
             struct ddb_err verr;
             size_t size;
-            if (encode_or_reply(r, e, &t->keys[i], &t->key_lens[i], &size, &verr) < 0) {
+            if (ddb__map_encode_or_reply(r, e, &t->keys[i], &t->key_lens[i], &size, &verr) < 0) {
                 return -1;
             }
             if (verr.kind != DDB_ERR_NONE) {
                 return ddb__attr_fail_or_reply(r, &verr);
             }
         }
-        if (present(atg)) {
+        if (ddb__present(atg)) {
             t->n_names = json_array_size(atg);
             t->names = arena_alloc(&r->arena, t->n_names * sizeof *t->names);
             json_array_foreach(atg, i, e)
@@ -663,7 +635,7 @@ int ddb_batch_write_item(struct http_req *r)
                     rcc_set);
     ddb__check_enum(&ve, json_object_get(in, "ReturnItemCollectionMetrics"),
                     "returnItemCollectionMetrics", ricm_set);
-    if (!present(ri)) {
+    if (!ddb__present(ri)) {
         ddb__verr_add(&ve, "Value null at 'requestItems' failed to satisfy constraint: Member "
                            "must not be null");
     }
@@ -688,12 +660,12 @@ int ddb_batch_write_item(struct http_req *r)
         {
             const json_t *put = json_object_get(wr, "PutRequest");
             const json_t *del = json_object_get(wr, "DeleteRequest");
-            if (present(put) && !present(json_object_get(put, "Item"))) {
+            if (ddb__present(put) && !ddb__present(json_object_get(put, "Item"))) {
                 ddb__verr_add(&ve, "Value null at 'requestItems.%s.member.%zu.member.putRequest."
                                    "item' failed to satisfy constraint: Member must not be null",
                               name, i + 1);
             }
-            if (present(del) && !present(json_object_get(del, "Key"))) {
+            if (ddb__present(del) && !ddb__present(json_object_get(del, "Key"))) {
                 ddb__verr_add(&ve, "Value null at 'requestItems.%s.member.%zu.member."
                                    "deleteRequest.key' failed to satisfy constraint: Member must "
                                    "not be null",
@@ -726,14 +698,14 @@ int ddb_batch_write_item(struct http_req *r)
             struct ddb_err verr;
             size_t size;
 
-            if (present(put) == present(del)) {
+            if (ddb__present(put) == ddb__present(del)) {
                 return http_req_fail(r, AWSERR_VALIDATION,
                                      "Supplied AttributeValue has more than one datatypes set, "
                                      "must contain exactly one of the supported datatypes");
             }
-            a->kind = present(put) ? DDB_TX_PUT : DDB_TX_DELETE;
+            a->kind = ddb__present(put) ? DDB_TX_PUT : DDB_TX_DELETE;
             a->table = name;
-            if (encode_or_reply(r, present(put) ? json_object_get(put, "Item")
+            if (ddb__map_encode_or_reply(r, ddb__present(put) ? json_object_get(put, "Item")
                                                 : json_object_get(del, "Key"),
                                 &a->item, &a->item_len, &size, &verr) < 0) {
                 return -1;

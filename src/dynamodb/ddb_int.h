@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/mem.h"
 #include "dynamodb/attr.h"
 #include "dynamodb/dynamodb.h"
 #include "dynamodb/expr.h"
@@ -119,6 +120,33 @@ struct ddb {
      * (DDB_COLLECTION_MAX; a field so that tests can reach it without 10 GB of items). */
     uint64_t collection_max;
 };
+
+/* A request member that is there and not JSON null (DynamoDB treats a null member as absent). */
+static inline bool ddb__present(const json_t *v)
+{
+    return v && !json_is_null(v);
+}
+
+/* A malloc'd copy of the n bytes at p, its length in *len. */
+static inline char *ddb__dup(const void *p, size_t n, size_t *len)
+{
+    *len = n;
+    return xmemdup(p, n);
+}
+
+/* item.c: encodes an Item or Key map (absent or null: *out NULL) into a malloc'd buffer freed
+ * with r. A SerializationException is answered at once (-1); a value error is kept in *verr
+ * for later, as DynamoDB reports the member constraints first. Returns 0 or -1. */
+struct ddb_err;
+int ddb__map_encode_or_reply(struct http_req *r, const json_t *map, const char **out,
+                             size_t *len, size_t *size, struct ddb_err *verr);
+
+/* item.c: the item an answer returns for ReturnValues / RETURNING: with project, the paths
+ * update u changed of item (nothing when none is there), else the whole item; *out is
+ * malloc'd (left as it was when item is NULL). */
+struct ddb_update;
+void ddb__ret_image(const struct ddb_update *u, struct arena *a, const void *item, size_t n,
+                    bool project, char **out, size_t *len);
 
 /* The service instance behind a request. */
 static inline struct ddb *ddb__of(struct http_req *r)

@@ -21,11 +21,6 @@
 
 static const char invalid[] = "One or more parameter values were invalid: ";
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
 /* ---- JSON types ---- */
 
 /* The JSON types inside one index definition. */
@@ -61,7 +56,7 @@ static int index_types_or_reply(struct http_req *r, const json_t *ix, bool gsi)
             return -1;
         }
     }
-    if (gsi && present(pt) &&
+    if (gsi && ddb__present(pt) &&
         (ddb__type_or_reply(r, json_object_get(pt, "ReadCapacityUnits"), DDB_J_LONG) < 0 ||
          ddb__type_or_reply(r, json_object_get(pt, "WriteCapacityUnits"), DDB_J_LONG) < 0)) {
         return -1;
@@ -101,7 +96,7 @@ void ddb__index_constraints(struct ddb_verr *ve, const json_t *ix, const char *a
 
     snprintf(path, sizeof path, "%s.indexName", at);
     ddb__check_table_name(ve, json_object_get(ix, "IndexName"), path);
-    if (!present(ks)) {
+    if (!ddb__present(ks)) {
         ddb__verr_add(ve, "Value null at '%s.keySchema' failed to satisfy constraint: Member "
                           "must not be null",
                       at);
@@ -116,7 +111,7 @@ void ddb__index_constraints(struct ddb_verr *ve, const json_t *ix, const char *a
     json_array_foreach(ks, i, e)
     {
         const json_t *n = json_object_get(e, "AttributeName");
-        if (!present(n)) {
+        if (!ddb__present(n)) {
             ddb__verr_add(ve,
                           "Value null at '%s.keySchema.%zu.member.attributeName' failed to "
                           "satisfy constraint: Member must not be null",
@@ -131,21 +126,21 @@ void ddb__index_constraints(struct ddb_verr *ve, const json_t *ix, const char *a
                                                     : "less than or equal to 255");
         }
         snprintf(path, sizeof path, "%s.keySchema.%zu.member.keyType", at, i + 1);
-        if (!present(json_object_get(e, "KeyType"))) {
+        if (!ddb__present(json_object_get(e, "KeyType"))) {
             ddb__verr_add(ve, "Value null at '%s' failed to satisfy constraint: Member must not "
                               "be null",
                           path);
         }
         ddb__check_enum(ve, json_object_get(e, "KeyType"), path, key_types);
     }
-    if (!present(proj)) {
+    if (!ddb__present(proj)) {
         ddb__verr_add(ve, "Value null at '%s.projection' failed to satisfy constraint: Member "
                           "must not be null",
                       at);
     }
     snprintf(path, sizeof path, "%s.projection.projectionType", at);
     ddb__check_enum(ve, json_object_get(proj, "ProjectionType"), path, proj_types);
-    if (present(nk) && json_array_size(nk) == 0) {
+    if (ddb__present(nk) && json_array_size(nk) == 0) {
         ddb__verr_add(ve,
                       "Value '[]' at '%s.projection.nonKeyAttributes' failed to satisfy "
                       "constraint: Member must have length greater than or equal to 1",
@@ -162,13 +157,13 @@ void ddb__index_constraints(struct ddb_verr *ve, const json_t *ix, const char *a
                                                     : "less than or equal to 255");
         }
     }
-    if (gsi && present(pt)) {
+    if (gsi && ddb__present(pt)) {
         static const char *const members[][2] = { { "ReadCapacityUnits", "readCapacityUnits" },
                                                   { "WriteCapacityUnits",
                                                     "writeCapacityUnits" } };
         for (i = 0; i < 2; i++) {
             const json_t *v = json_object_get(pt, members[i][0]);
-            if (!present(v)) {
+            if (!ddb__present(v)) {
                 ddb__verr_add(ve,
                               "Value null at '%s.provisionedThroughput.%s' failed to satisfy "
                               "constraint: Member must not be null",
@@ -274,20 +269,20 @@ static int index_rules_or_reply(struct http_req *r, const json_t *in, const json
     if (!pt) {
         return http_req_fail(r, AWSERR_VALIDATION, "%sUnknown ProjectionType: null", invalid);
     }
-    if (present(json_object_get(proj, "NonKeyAttributes")) && strcmp(pt, "INCLUDE") != 0) {
+    if (ddb__present(json_object_get(proj, "NonKeyAttributes")) && strcmp(pt, "INCLUDE") != 0) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "%sProjectionType is %s, but NonKeyAttributes is specified",
                              invalid, pt);
     }
     if (gsi && mode && strcmp(mode, "PAY_PER_REQUEST") == 0 &&
-        present(json_object_get(ix, "ProvisionedThroughput"))) {
+        ddb__present(json_object_get(ix, "ProvisionedThroughput"))) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "%sProvisionedThroughput should not be specified for index: %s "
                              "when BillingMode is PAY_PER_REQUEST",
                              invalid, name);
     }
     if (gsi && mode && strcmp(mode, "PROVISIONED") == 0 &&
-        !present(json_object_get(ix, "ProvisionedThroughput"))) {
+        !ddb__present(json_object_get(ix, "ProvisionedThroughput"))) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "%sProvisionedThroughput is not specified for index: %s", invalid,
                              name);
@@ -352,7 +347,7 @@ int ddb__index_rules_or_reply(struct http_req *r, const json_t *in, const char *
     const json_t *ix, *e;
     int rc = 0;
 
-    if (present(lsi)) {
+    if (ddb__present(lsi)) {
         if (json_array_size(lsi) == 0) {
             rc = http_req_fail(r, AWSERR_VALIDATION, "%sList of LocalSecondaryIndexes is empty",
                                invalid);
@@ -380,7 +375,7 @@ int ddb__index_rules_or_reply(struct http_req *r, const json_t *in, const char *
             goto out;
         }
     }
-    if (present(gsi)) {
+    if (ddb__present(gsi)) {
         if (json_array_size(gsi) == 0) {
             rc = http_req_fail(r, AWSERR_VALIDATION, "%sList of GlobalSecondaryIndexes is empty",
                                invalid);
@@ -464,7 +459,7 @@ json_t *ddb__index_describe(const json_t *ix, bool gsi, const char *table_arn,
     json_object_set_new(out, "IndexName", json_string(name));
     json_object_set(out, "KeySchema", json_object_get(ix, "KeySchema"));
     json_object_set(p, "ProjectionType", json_object_get(proj, "ProjectionType"));
-    if (present(json_object_get(proj, "NonKeyAttributes"))) {
+    if (ddb__present(json_object_get(proj, "NonKeyAttributes"))) {
         json_object_set(p, "NonKeyAttributes", json_object_get(proj, "NonKeyAttributes"));
     }
     json_object_set_new(out, "Projection", p);

@@ -257,17 +257,29 @@ struct write_op {
     struct ddb_err uerr;                    /* W_UPDATE_FAILED: DynamoDB's message */
 };
 
-static char *copy_bytes(const void *p, size_t n, size_t *len)
+int ddb__map_encode_or_reply(struct http_req *r, const json_t *map, const char **out,
+                             size_t *len, size_t *size, struct ddb_err *verr)
 {
-    char *c = xmalloc(n ? n : 1);
-    memcpy(c, p, n);
-    *len = n;
-    return c;
+    struct buf b;
+    verr->kind = DDB_ERR_NONE;
+    *out = NULL;
+    *len = 0;
+    *size = 0;
+    if (!ddb__present(map)) {
+        return 0;
+    }
+    buf_init(&b, DDB_ITEM_ENC_MAX);
+    if (ddb_item_encode(map, &r->arena, &b, size, verr) < 0) {
+        buf_release(&b);
+        return verr->kind == DDB_ERR_SERIALIZATION ? ddb__attr_fail_or_reply(r, verr) : 0;
+    }
+    *out = buf_detach(&b, len);
+    arena_on_clear(&r->arena, ddb__free_cb, (void *)*out);
+    return 0;
 }
 
-/* Keeps the answer's item: a projection of the updated paths, or the whole item. */
-static void keep_ret(struct write_op *w, struct arena *a, const void *item, size_t n,
-                     bool project)
+void ddb__ret_image(const struct ddb_update *u, struct arena *a, const void *item, size_t n,
+                    bool project, char **out, size_t *len)
 {
     struct buf b;
     struct ddb_item_view v;
@@ -275,15 +287,22 @@ static void keep_ret(struct write_op *w, struct arena *a, const void *item, size
         return;
     }
     if (!project) {
-        w->ret = copy_bytes(item, n, &w->ret_len);
+        *out = ddb__dup(item, n, len);
         return;
     }
     buf_init(&b, DDB_ITEM_ENC_MAX);
-    if (ddb_update_project(w->ex.update, a, item, n, &b) == 0 &&
-        ddb_item_open(b.p, b.len, &v) == 0 && v.count > 0) {
-        w->ret = copy_bytes(b.p, b.len, &w->ret_len);
+    if (ddb_update_project(u, a, item, n, &b) == 0 && ddb_item_open(b.p, b.len, &v) == 0 &&
+        v.count > 0) {
+        *out = ddb__dup(b.p, b.len, len);
     }
     buf_release(&b);
+}
+
+/* Keeps the answer's item: a projection of the updated paths, or the whole item. */
+static void keep_ret(struct write_op *w, struct arena *a, const void *item, size_t n,
+                     bool project)
+{
+    ddb__ret_image(w->ex.update, a, item, n, project, &w->ret, &w->ret_len);
 }
 
 /* ReturnItemCollectionMetrics SIZE on a table with local secondary indexes: the answer's
@@ -355,14 +374,14 @@ static int write_apply(struct store_op *op, MDB_txn *txn)
         }
         if (rc == 0) {
             if (w->rvoccf && old) {
-                w->ret = copy_bytes(old, v.mv_size, &w->ret_len);
+                w->ret = ddb__dup(old, v.mv_size, &w->ret_len);
             }
             return W_CONDITION_FAILED;
         }
     }
     if (w->kind != W_UPDATE) {
         if (w->rv == RV_ALL_OLD && old) {
-            w->ret = copy_bytes(old, v.mv_size, &w->ret_len);
+            w->ret = ddb__dup(old, v.mv_size, &w->ret_len);
         }
         rc = ddb__item_write(d, txn, &s, &w->key, old, v.mv_size,
                              w->kind == W_PUT ? w->item : NULL, w->item_len, 0, &w->wr);

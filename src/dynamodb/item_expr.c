@@ -37,11 +37,6 @@ static const struct {
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
 static const json_t *member(struct http_req *r, const char *name)
 {
     return json_object_get(r->json, name);
@@ -113,7 +108,7 @@ int ddb__expr_types_or_reply(struct http_req *r, unsigned flags)
                 ddb__type_or_reply(r, json_object_get(v, "ComparisonOperator"), DDB_J_STRING) <
                     0 ||
                 ddb__type_or_reply(r, avl, DDB_J_LIST) < 0 ||
-                (present(json_object_get(v, "Value")) &&
+                (ddb__present(json_object_get(v, "Value")) &&
                  ddb_value_types(json_object_get(v, "Value"), &err) < 0)) {
                 return r->err != AWSERR_NONE ? -1 : ddb__attr_fail_or_reply(r, &err);
             }
@@ -132,7 +127,7 @@ int ddb__expr_types_or_reply(struct http_req *r, unsigned flags)
                 ddb__type_or_reply(r, json_object_get(v, "Action"), DDB_J_STRING) < 0) {
                 return -1;
             }
-            if (present(json_object_get(v, "Value")) &&
+            if (ddb__present(json_object_get(v, "Value")) &&
                 ddb_value_types(json_object_get(v, "Value"), &err) < 0) {
                 return ddb__attr_fail_or_reply(r, &err);
             }
@@ -156,13 +151,13 @@ int ddb__expr_params_or_reply(struct http_req *r, unsigned flags)
         if (!(flags & kinds[i].flag)) {
             continue;
         }
-        if (present(member(r, kinds[i].expr))) {
+        if (ddb__present(member(r, kinds[i].expr))) {
             eo += (size_t)snprintf(exprs + eo, sizeof exprs - eo, "%s%s", eo ? ", " : "",
                                    kinds[i].expr);
             any_expr = true;
             value_expr = value_expr || kinds[i].flag != DDB_REQ_PROJECTION;
         }
-        if (present(member(r, kinds[i].legacy))) {
+        if (ddb__present(member(r, kinds[i].legacy))) {
             lo += (size_t)snprintf(legacy + lo, sizeof legacy - lo, "%s%s", lo ? ", " : "",
                                    kinds[i].legacy);
         }
@@ -174,23 +169,23 @@ int ddb__expr_params_or_reply(struct http_req *r, unsigned flags)
                              "parameters: {%s}",
                              legacy, exprs);
     }
-    if ((present(eav) && !value_expr) || (present(ean) && !any_expr)) {
+    if ((ddb__present(eav) && !value_expr) || (ddb__present(ean) && !any_expr)) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "1 validation error detected: %s can only be specified when using "
                              "expressions",
-                             present(eav) && !value_expr ? "ExpressionAttributeValues"
+                             ddb__present(eav) && !value_expr ? "ExpressionAttributeValues"
                                                          : "ExpressionAttributeNames");
     }
     for (size_t i = 0; i < N_KINDS; i++) {
         const json_t *e = (flags & kinds[i].flag) ? member(r, kinds[i].expr) : NULL;
-        if (present(e) && json_string_length(e) == 0) {
+        if (ddb__present(e) && json_string_length(e) == 0) {
             return http_req_fail(r, AWSERR_VALIDATION,
                                  "1 validation error detected: Invalid %s: The expression can "
                                  "not be empty;",
                                  kinds[i].expr);
         }
     }
-    if (present(cop) && !present(member(r, "Expected"))) {
+    if (ddb__present(cop) && !ddb__present(member(r, "Expected"))) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "ConditionalOperator cannot be used without Filter or Expected");
     }
@@ -279,7 +274,7 @@ static int values_or_reply(struct http_req *r, const json_t *avl, const json_t *
 {
     *vals = arena_alloc(&r->arena, (n ? n : 1) * sizeof **vals);
     for (size_t i = 0; i < n; i++) {
-        if (legacy_value_or_reply(r, present(avl) ? json_array_get(avl, i) : value,
+        if (legacy_value_or_reply(r, ddb__present(avl) ? json_array_get(avl, i) : value,
                                   &(*vals)[i]) < 0) {
             return -1;
         }
@@ -355,7 +350,7 @@ static struct ddb_node *expected_one_or_reply(struct http_req *r, const char *at
     struct ddb_node *path = path_node(r, attr, attr_len), *x;
     struct ddb_val *vals;
 
-    if (present(avl) && present(value)) {
+    if (ddb__present(avl) && ddb__present(value)) {
         http_req_fail(r, AWSERR_VALIDATION, "%sValue and AttributeValueList cannot be used "
                                             "together for Attribute: %s",
                       invalid, attr);
@@ -363,7 +358,7 @@ static struct ddb_node *expected_one_or_reply(struct http_req *r, const char *at
     }
     if (op) {
         bool known = false;
-        size_t n = present(avl) ? json_array_size(avl) : present(value) ? 1 : 0;
+        size_t n = ddb__present(avl) ? json_array_size(avl) : ddb__present(value) ? 1 : 0;
         for (size_t i = 0; cmp_ops[i]; i++) {
             known = known || strcmp(op, cmp_ops[i]) == 0;
         }
@@ -377,7 +372,7 @@ static struct ddb_node *expected_one_or_reply(struct http_req *r, const char *at
                           op, attr);
             return NULL;
         }
-        if (present(exists)) {
+        if (ddb__present(exists)) {
             http_req_fail(r, AWSERR_VALIDATION, "%sExists and ComparisonOperator cannot be used "
                                                 "together for Attribute: %s",
                           invalid, attr);
@@ -400,20 +395,20 @@ static struct ddb_node *expected_one_or_reply(struct http_req *r, const char *at
         }
         return op_node_or_reply(r, path, op, vals, n);
     }
-    if (present(avl)) {
+    if (ddb__present(avl)) {
         http_req_fail(r, AWSERR_VALIDATION, "%sAttributeValueList can only be used with a "
                                             "ComparisonOperator for Attribute: %s",
                       invalid, attr);
         return NULL;
     }
-    if (!present(exists) || json_is_true(exists) ||
+    if (!ddb__present(exists) || json_is_true(exists) ||
         (json_is_string(exists) && json_string_value(exists)[0] != 'f' &&
          json_string_value(exists)[0] != 'F' && json_string_value(exists)[0] != '0' &&
          json_string_value(exists)[0] != 'n' && json_string_value(exists)[0] != 'N')) {
-        if (!present(value)) {
+        if (!ddb__present(value)) {
             http_req_fail(r, AWSERR_VALIDATION, "%sValue must be provided when Exists is %s for "
                                                 "Attribute: %s",
-                          invalid, present(exists) ? "true" : "null", attr);
+                          invalid, ddb__present(exists) ? "true" : "null", attr);
             return NULL;
         }
         x = node(r, DDB_N_CMP, 2);
@@ -422,7 +417,7 @@ static struct ddb_node *expected_one_or_reply(struct http_req *r, const char *at
         x->args[1] = node(r, DDB_N_VALUE, 0);
         return legacy_value_or_reply(r, value, &x->args[1]->val) < 0 ? NULL : x;
     }
-    if (present(value)) {
+    if (ddb__present(value)) {
         http_req_fail(r, AWSERR_VALIDATION, "%sValue cannot be used when Exists is false for "
                                             "Attribute: %s",
                       invalid, attr);
@@ -615,15 +610,15 @@ static int attribute_updates_or_reply(struct http_req *r, const json_t *au,
         if (!act) {
             act = "PUT";
         }
-        if (present(value) && legacy_value_or_reply(r, value, &val) < 0) {
+        if (ddb__present(value) && legacy_value_or_reply(r, value, &val) < 0) {
             return -1;
         }
-        if (!present(value) && strcmp(act, "DELETE") != 0) {
+        if (!ddb__present(value) && strcmp(act, "DELETE") != 0) {
             return http_req_fail(r, AWSERR_VALIDATION, "%sOnly DELETE action is allowed when no "
                                                        "attribute value is specified",
                                  invalid);
         }
-        if (present(value) && strcmp(act, "DELETE") == 0 && val.type != DDB_SS &&
+        if (ddb__present(value) && strcmp(act, "DELETE") == 0 && val.type != DDB_SS &&
             val.type != DDB_NS && val.type != DDB_BS) {
             return http_req_fail(r, AWSERR_VALIDATION, "%sDELETE action with value is not "
                                                        "supported for the type %s",
@@ -640,7 +635,7 @@ static int attribute_updates_or_reply(struct http_req *r, const json_t *au,
         a->flags = DDB_ACT_LEGACY;
         a->kind = strcmp(act, "PUT") == 0  ? DDB_ACT_SET
                   : strcmp(act, "ADD") == 0 ? DDB_ACT_ADD
-                  : present(value)          ? DDB_ACT_DELETE
+                  : ddb__present(value)          ? DDB_ACT_DELETE
                                             : DDB_ACT_REMOVE;
         if (a->kind != DDB_ACT_REMOVE) {
             a->value = node(r, DDB_N_VALUE, 0);
@@ -672,25 +667,25 @@ int ddb__expr_parse_or_reply(struct http_req *r, unsigned flags, struct ddb_req_
     out->cond = NULL;
     out->update = NULL;
     out->proj = NULL;
-    if (present(au) && attribute_updates_or_reply(r, au, &out->update) < 0) {
+    if (ddb__present(au) && attribute_updates_or_reply(r, au, &out->update) < 0) {
         return -1;
     }
-    if (present(ex) && expected_or_reply(r, ex, &out->cond) < 0) {
+    if (ddb__present(ex) && expected_or_reply(r, ex, &out->cond) < 0) {
         return -1;
     }
-    if (!present(ue) && !present(ce) && !present(pe)) {
+    if (!ddb__present(ue) && !ddb__present(ce) && !ddb__present(pe)) {
         return 0;
     }
-    if (ddb_expr_ctx_init(&out->ctx, &r->arena, present(ean) ? ean : NULL,
-                          present(eav) ? eav : NULL, &err) < 0) {
+    if (ddb_expr_ctx_init(&out->ctx, &r->arena, ddb__present(ean) ? ean : NULL,
+                          ddb__present(eav) ? eav : NULL, &err) < 0) {
         return ddb__attr_fail_or_reply(r, &err);
     }
-    if ((present(ue) && ddb_expr_parse_update(&out->ctx, json_string_value(ue),
+    if ((ddb__present(ue) && ddb_expr_parse_update(&out->ctx, json_string_value(ue),
                                               json_string_length(ue), &out->update) < 0) ||
-        (present(ce) && ddb_expr_parse_cond(&out->ctx, DDB_EXPR_CONDITION,
+        (ddb__present(ce) && ddb_expr_parse_cond(&out->ctx, DDB_EXPR_CONDITION,
                                             json_string_value(ce), json_string_length(ce),
                                             &out->cond) < 0) ||
-        (present(pe) && ddb_expr_parse_proj(&out->ctx, json_string_value(pe),
+        (ddb__present(pe) && ddb_expr_parse_proj(&out->ctx, json_string_value(pe),
                                             json_string_length(pe), &out->proj) < 0) ||
         ddb_expr_ctx_check_unused(&out->ctx) < 0) {
         return http_req_fail(r, AWSERR_VALIDATION, "%s", out->ctx.err);

@@ -83,11 +83,6 @@ struct stmt {
 
 /* ---- helpers ---- */
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
 /* Moves the error set on r into st, leaving r without one (a batch answers it per
  * statement). */
 static void take_error(struct http_req *r, struct stmt *st)
@@ -111,14 +106,6 @@ static int schema_or_reply(struct http_req *r, MDB_txn *txn, const char *table,
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
     return 0;
-}
-
-static char *copy_bytes(const void *p, size_t n, size_t *len)
-{
-    char *c = xmalloc(n ? n : 1);
-    memcpy(c, p, n);
-    *len = n;
-    return c;
 }
 
 /* FNV-1a of the statement: what a NextToken is bound to. */
@@ -385,21 +372,7 @@ struct pql_op {
 /* The item to answer with: a RETURNING projection of the updated paths, or all of it. */
 static void keep_ret(struct stmt *st, struct arena *a, const void *item, size_t n, bool project)
 {
-    struct buf b;
-    struct ddb_item_view v;
-    if (!item) {
-        return;
-    }
-    if (!project) {
-        st->ret = copy_bytes(item, n, &st->ret_len);
-        return;
-    }
-    buf_init(&b, DDB_ITEM_ENC_MAX);
-    if (ddb_update_project(st->q.update, a, item, n, &b) == 0 &&
-        ddb_item_open(b.p, b.len, &v) == 0 && v.count > 0) {
-        st->ret = copy_bytes(b.p, b.len, &st->ret_len);
-    }
-    buf_release(&b);
+    ddb__ret_image(st->q.update, a, item, n, project, &st->ret, &st->ret_len);
 }
 
 /* Runs one write statement in txn. Returns 0, PQ_CONDITION_FAILED, PQ_DUPLICATE,
@@ -464,14 +437,14 @@ static int apply_one(struct ddb *d, MDB_txn *txn, struct stmt *st)
         }
         if (rc == 0) {
             if (st->rvoccf) {
-                st->ret = copy_bytes(old, v.mv_size, &st->ret_len);
+                st->ret = ddb__dup(old, v.mv_size, &st->ret_len);
             }
             return PQ_CONDITION_FAILED;
         }
     }
     if (q->kind == DDB_PQL_DELETE) {
         if (q->returning == DDB_PQL_RET_ALL_OLD) {
-            st->ret = copy_bytes(old, v.mv_size, &st->ret_len);
+            st->ret = ddb__dup(old, v.mv_size, &st->ret_len);
         }
         return ddb__item_write(d, txn, &s, &st->key, old, v.mv_size, NULL, 0, 0, &st->wr);
     }
@@ -715,7 +688,7 @@ static void stmt_constraints(struct ddb_verr *ve, const json_t *in, const char *
     char path[128];
 
     snprintf(path, sizeof path, "%sstatement", at);
-    if (!present(s)) {
+    if (!ddb__present(s)) {
         ddb__verr_add(ve, "Value null at '%s' failed to satisfy constraint: Member must not be "
                           "null",
                       path);
@@ -731,7 +704,7 @@ static void stmt_constraints(struct ddb_verr *ve, const json_t *in, const char *
                       json_string_value(s), path, DDB_PQL_MAX_LEN);
     }
     snprintf(path, sizeof path, "%sparameters", at);
-    if (present(params) && json_array_size(params) == 0) {
+    if (ddb__present(params) && json_array_size(params) == 0) {
         ddb__verr_add(ve, "Value '[]' at '%s' failed to satisfy constraint: Member must have "
                           "length greater than or equal to 1",
                       path);
@@ -762,7 +735,7 @@ static int parse_or_reply(struct http_req *r, const json_t *in, struct stmt **ou
     st->text_len = json_string_length(s);
     st->rvoccf = rvoccf && strcmp(rvoccf, "ALL_OLD") == 0;
     st->consistent = json_is_true(json_object_get(in, "ConsistentRead"));
-    if (ddb_pql_parse(&r->arena, st->text, st->text_len, present(params) ? params : NULL, &st->q,
+    if (ddb_pql_parse(&r->arena, st->text, st->text_len, ddb__present(params) ? params : NULL, &st->q,
                       &err) < 0) {
         return http_req_fail(r, AWSERR_VALIDATION, "%s", err.msg);
     }
@@ -794,13 +767,13 @@ int ddb_execute_statement(struct http_req *r)
     stmt_constraints(&ve, in, "");
     ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"),
                     "returnConsumedCapacity", rccs);
-    if (present(tok) && (json_string_length(tok) < 1 || json_string_length(tok) > TOKEN_MAX)) {
+    if (ddb__present(tok) && (json_string_length(tok) < 1 || json_string_length(tok) > TOKEN_MAX)) {
         ddb__verr_add(&ve, "Value at 'nextToken' failed to satisfy constraint: Member must have "
                            "length %s",
                       json_string_length(tok) < 1 ? "greater than or equal to 1"
                                                   : "less than or equal to 32768");
     }
-    if (present(limit) && json_integer_value(limit) < 1) {
+    if (ddb__present(limit) && json_integer_value(limit) < 1) {
         ddb__verr_add(&ve, "Value '%lld' at 'limit' failed to satisfy constraint: Member must "
                            "have value greater than or equal to 1",
                       (long long)json_integer_value(limit));
@@ -815,7 +788,7 @@ int ddb_execute_statement(struct http_req *r)
     if (st->q.kind == DDB_PQL_EXISTS) {
         return http_req_fail(r, AWSERR_VALIDATION, "%s", exists_only_tx);
     }
-    if (present(tok) && st->q.kind != DDB_PQL_SELECT) {
+    if (ddb__present(tok) && st->q.kind != DDB_PQL_SELECT) {
         return http_req_fail(r, AWSERR_VALIDATION, "Invalid NextToken");
     }
     rc = store_read_begin(d->st, &txn);
@@ -828,10 +801,10 @@ int ddb_execute_statement(struct http_req *r)
         return -1;
     }
     if (st->q.kind == DDB_PQL_SELECT) {
-        if (present(tok) && token_read_or_reply(r, st, tok) < 0) {
+        if (ddb__present(tok) && token_read_or_reply(r, st, tok) < 0) {
             return -1;
         }
-        if (present(limit)) {
+        if (ddb__present(limit)) {
             json_int_t l = json_integer_value(limit);
             st->rd.limit = l > UINT32_MAX ? UINT32_MAX : (uint32_t)l;
         }
@@ -1124,7 +1097,7 @@ int ddb_batch_execute_statement(struct http_req *r)
         }
     }
     n = json_array_size(list);
-    if (!present(list)) {
+    if (!ddb__present(list)) {
         ddb__verr_add(&ve, "Value null at 'statements' failed to satisfy constraint: Member must "
                            "not be null");
     }
@@ -1436,7 +1409,7 @@ int ddb_execute_transaction(struct http_req *r)
         }
     }
     n = json_array_size(list);
-    if (!present(list)) {
+    if (!ddb__present(list)) {
         ddb__verr_add(&ve, "Value null at 'transactStatements' failed to satisfy constraint: "
                            "Member must not be null");
     }
@@ -1455,7 +1428,7 @@ int ddb_execute_transaction(struct http_req *r)
         snprintf(at, sizeof at, "transactStatements.%zu.member.", i + 1);
         stmt_constraints(&ve, e, at);
     }
-    if (present(token) && (json_string_length(token) < 1 || json_string_length(token) > 36)) {
+    if (ddb__present(token) && (json_string_length(token) < 1 || json_string_length(token) > 36)) {
         ddb__verr_add(&ve, "Value '%.64s' at 'clientRequestToken' failed to satisfy constraint: "
                            "Member must have length %s",
                       json_string_value(token),
@@ -1519,7 +1492,7 @@ int ddb_execute_transaction(struct http_req *r)
     for (i = 0; i < n; i++) {
         to_action(r, sts[i], &p->tx.a[i]);
     }
-    if (present(token)) {
+    if (ddb__present(token)) {
         p->tx.token = json_string_value(token);
         ptx_hash(in, p->tx.req_hash);
     }

@@ -84,11 +84,6 @@ struct req {
     struct ddb_expr_ctx ctx;
 };
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
 static const json_t *member(const struct http_req *r, const char *name)
 {
     return json_object_get(r->json, name);
@@ -214,7 +209,7 @@ static void conditions_constraints(struct ddb_verr *ve, const json_t *map, const
     {
         char path[400];
         snprintf(path, sizeof path, "%s.%.300s.member.comparisonOperator", at, k);
-        if (!present(json_object_get(c, "ComparisonOperator"))) {
+        if (!ddb__present(json_object_get(c, "ComparisonOperator"))) {
             ddb__verr_add(ve, "Value null at '%s' failed to satisfy constraint: Member must not "
                               "be null",
                           path);
@@ -228,7 +223,7 @@ static void check_range(struct ddb_verr *ve, const json_t *v, const char *at, js
                         json_int_t hi)
 {
     json_int_t n;
-    if (!present(v)) {
+    if (!ddb__present(v)) {
         return;
     }
     n = json_is_integer(v) ? json_integer_value(v) : (json_int_t)json_real_value(v);
@@ -254,7 +249,7 @@ static int constraints_or_reply(struct http_req *r, bool scan)
     struct ddb_verr ve = { 0 };
 
     ddb__check_enum(&ve, member(r, "Select"), "select", selects);
-    if (present(member(r, "IndexName"))) {
+    if (ddb__present(member(r, "IndexName"))) {
         ddb__check_table_name(&ve, member(r, "IndexName"), "indexName");
     }
     ddb__check_enum(&ve, member(r, "ReturnConsumedCapacity"), "returnConsumedCapacity", rccs);
@@ -262,7 +257,7 @@ static int constraints_or_reply(struct http_req *r, bool scan)
                            scan ? "scanFilter" : "queryFilter");
     ddb__check_table_name(&ve, member(r, "TableName"), "tableName");
     ddb__check_enum(&ve, member(r, "ConditionalOperator"), "conditionalOperator", cops);
-    if (present(atg) && json_array_size(atg) == 0) {
+    if (ddb__present(atg) && json_array_size(atg) == 0) {
         ddb__verr_add(&ve, "Value '[]' at 'attributesToGet' failed to satisfy constraint: "
                            "Member must have length greater than or equal to 1");
     }
@@ -288,16 +283,16 @@ static int params_or_reply(struct http_req *r, bool scan)
                                           "KeyConditions" };
     char e[128] = "", l[128] = "";
     size_t eo = 0, lo = 0;
-    bool kce = !scan && present(member(r, "KeyConditionExpression"));
+    bool kce = !scan && ddb__present(member(r, "KeyConditionExpression"));
 
     for (size_t i = 0; i < (scan ? 2u : 3u); i++) {
-        if (present(member(r, exprs[i]))) {
+        if (ddb__present(member(r, exprs[i]))) {
             eo += (size_t)snprintf(e + eo, sizeof e - eo, "%s%s", eo ? ", " : "", exprs[i]);
         }
     }
     for (size_t i = 0; i < 4; i++) {
         const char *name = i == 1 && scan ? "ScanFilter" : legacy[i];
-        if ((i == 3 && (scan || !kce)) || !present(member(r, name))) {
+        if ((i == 3 && (scan || !kce)) || !ddb__present(member(r, name))) {
             continue;
         }
         lo += (size_t)snprintf(l + lo, sizeof l - lo, "%s%s", lo ? ", " : "", name);
@@ -309,12 +304,12 @@ static int params_or_reply(struct http_req *r, bool scan)
                              "parameters: {%s}",
                              l, e);
     }
-    if (present(member(r, "ExpressionAttributeNames")) && !eo) {
+    if (ddb__present(member(r, "ExpressionAttributeNames")) && !eo) {
         return http_req_fail(r, AWSERR_VALIDATION, "ExpressionAttributeNames can only be specified "
                                                    "when using expressions");
     }
-    if (present(member(r, "ExpressionAttributeValues")) &&
-        !present(member(r, "FilterExpression")) && !kce) {
+    if (ddb__present(member(r, "ExpressionAttributeValues")) &&
+        !ddb__present(member(r, "FilterExpression")) && !kce) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "ExpressionAttributeValues can only be specified when using "
                              "expressions: %s",
@@ -330,7 +325,7 @@ static int attributes_to_get_or_reply(struct http_req *r, struct req *q)
     size_t i;
     const json_t *e;
 
-    if (!present(atg)) {
+    if (!ddb__present(atg)) {
         return 0;
     }
     q->n_atg = json_array_size(atg);
@@ -358,7 +353,7 @@ static int start_key_or_reply(struct http_req *r, struct req *q)
     size_t size;
     size_t len;
 
-    if (!present(esk)) {
+    if (!ddb__present(esk)) {
         return 0;
     }
     buf_init(&b, DDB_ITEM_ENC_MAX);
@@ -386,33 +381,33 @@ static int expressions_or_reply(struct http_req *r, struct req *q)
 
     for (size_t i = 0; i < 3; i++) {
         e[i] = i == 0 && q->scan ? NULL : member(r, names[i]);
-        any = any || present(e[i]);
+        any = any || ddb__present(e[i]);
     }
     if (!any) {
         return 0;
     }
-    if (ddb_expr_ctx_init(&q->ctx, &r->arena, present(member(r, "ExpressionAttributeNames"))
+    if (ddb_expr_ctx_init(&q->ctx, &r->arena, ddb__present(member(r, "ExpressionAttributeNames"))
                                                   ? member(r, "ExpressionAttributeNames")
                                                   : NULL,
-                          present(member(r, "ExpressionAttributeValues"))
+                          ddb__present(member(r, "ExpressionAttributeValues"))
                               ? member(r, "ExpressionAttributeValues")
                               : NULL,
                           &err) < 0) {
         return ddb__attr_fail_or_reply(r, &err);
     }
     for (size_t i = 0; i < 3; i++) {
-        if (present(e[i]) && json_string_length(e[i]) == 0) {
+        if (ddb__present(e[i]) && json_string_length(e[i]) == 0) {
             return http_req_fail(r, AWSERR_VALIDATION, "Invalid %s: The expression can not be "
                                                        "empty;",
                                  names[i]);
         }
     }
-    if ((present(e[0]) &&
+    if ((ddb__present(e[0]) &&
          ddb_expr_parse_cond(&q->ctx, DDB_EXPR_KEY_CONDITION, json_string_value(e[0]),
                              json_string_length(e[0]), &kce) < 0) ||
-        (present(e[1]) && ddb_expr_parse_cond(&q->ctx, DDB_EXPR_FILTER, json_string_value(e[1]),
+        (ddb__present(e[1]) && ddb_expr_parse_cond(&q->ctx, DDB_EXPR_FILTER, json_string_value(e[1]),
                                               json_string_length(e[1]), &q->filter) < 0) ||
-        (present(e[2]) && ddb_expr_parse_proj(&q->ctx, json_string_value(e[2]),
+        (ddb__present(e[2]) && ddb_expr_parse_proj(&q->ctx, json_string_value(e[2]),
                                               json_string_length(e[2]), &q->proj) < 0) ||
         ddb_expr_ctx_check_unused(&q->ctx) < 0) {
         return http_req_fail(r, AWSERR_VALIDATION, "%s", q->ctx.err);
@@ -496,21 +491,21 @@ static int request_or_reply(struct http_req *r, bool scan, struct req *q)
         params_or_reply(r, scan) < 0) {
         return -1;
     }
-    if (present(filter)) {
+    if (ddb__present(filter)) {
         q->legacy_filter = true;
         if (ddb__legacy_filter_or_reply(r, filter, &q->filter) < 0) {
             return -1;
         }
     }
-    else if (present(member(r, "ConditionalOperator"))) {
+    else if (ddb__present(member(r, "ConditionalOperator"))) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "ConditionalOperator cannot be used without Filter or Expected");
     }
     if (attributes_to_get_or_reply(r, q) < 0 || start_key_or_reply(r, q) < 0) {
         return -1;
     }
-    if (!scan && !present(member(r, "KeyConditions")) &&
-        !present(member(r, "KeyConditionExpression"))) {
+    if (!scan && !ddb__present(member(r, "KeyConditions")) &&
+        !ddb__present(member(r, "KeyConditionExpression"))) {
         return http_req_fail(r, AWSERR_VALIDATION, "Either the KeyConditions or "
                                                    "KeyConditionExpression parameter must be "
                                                    "specified in the request.");
@@ -518,12 +513,12 @@ static int request_or_reply(struct http_req *r, bool scan, struct req *q)
     if (expressions_or_reply(r, q) < 0) {
         return -1;
     }
-    if (!scan && !present(member(r, "KeyConditionExpression")) &&
+    if (!scan && !ddb__present(member(r, "KeyConditionExpression")) &&
         ddb__legacy_keycond_or_reply(r, member(r, "KeyConditions"), &q->kc) < 0) {
         return -1;
     }
-    q->segment = present(member(r, "Segment")) ? (long)int_of(member(r, "Segment")) : -1;
-    q->total = present(member(r, "TotalSegments")) ? (long)int_of(member(r, "TotalSegments"))
+    q->segment = ddb__present(member(r, "Segment")) ? (long)int_of(member(r, "Segment")) : -1;
+    q->total = ddb__present(member(r, "TotalSegments")) ? (long)int_of(member(r, "TotalSegments"))
                                                     : -1;
     if (scan && q->segment >= 0 && q->total < 0) {
         return http_req_fail(r, AWSERR_VALIDATION, "The TotalSegments parameter is required but "
@@ -543,19 +538,19 @@ static int request_or_reply(struct http_req *r, bool scan, struct req *q)
                              q->segment, q->total);
     }
     q->table = json_string_value(member(r, "TableName"));
-    if (present(member(r, "IndexName"))) {
+    if (ddb__present(member(r, "IndexName"))) {
         q->index = (struct sl_str){ json_string_value(member(r, "IndexName")),
                                     json_string_length(member(r, "IndexName")) };
     }
     if (select_or_reply(r, q) < 0) {
         return -1;
     }
-    q->limit = present(member(r, "Limit")) ? (uint32_t)(int_of(member(r, "Limit")) > UINT32_MAX
+    q->limit = ddb__present(member(r, "Limit")) ? (uint32_t)(int_of(member(r, "Limit")) > UINT32_MAX
                                                             ? UINT32_MAX
                                                             : int_of(member(r, "Limit")))
                                            : 0;
     q->consistent = truthy(member(r, "ConsistentRead"));
-    q->backward = !scan && present(member(r, "ScanIndexForward")) &&
+    q->backward = !scan && ddb__present(member(r, "ScanIndexForward")) &&
                   !truthy(member(r, "ScanIndexForward"));
     q->rcc = rcc && strcmp(rcc, "TOTAL") == 0     ? RCC_TOTAL
              : rcc && strcmp(rcc, "INDEXES") == 0 ? RCC_INDEXES

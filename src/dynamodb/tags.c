@@ -32,11 +32,6 @@
 #define TAG_KEY_MAX 128
 #define TAG_VALUE_MAX 256
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
 /* The characters of the tag pattern: letters, digits and spaces (ASCII or not: bytes of
  * UTF-8 sequences pass), and + - = . _ : / @. */
 static bool tag_chars_ok(const char *s)
@@ -74,7 +69,7 @@ static int table_of_arn_or_reply(struct http_req *r, const json_t *v, char *name
     char prefix[128];
     size_t pl;
 
-    if (!present(v)) {
+    if (!ddb__present(v)) {
         ddb__verr_add(&ve, "Value null at 'resourceArn' failed to satisfy constraint: Member "
                            "must not be null");
         return ddb__verr_reply(r, &ve);
@@ -152,7 +147,7 @@ int ddb__tags_check_or_reply(struct http_req *r, const json_t *tags)
     json_array_foreach(tags, i, t)
     {
         const json_t *k = json_object_get(t, "Key"), *v = json_object_get(t, "Value");
-        if (!present(k)) {
+        if (!ddb__present(k)) {
             ddb__verr_add(&ve, "Value null at 'tags.%zu.member.key' failed to satisfy "
                                "constraint: Member must not be null",
                           i + 1);
@@ -166,7 +161,7 @@ int ddb__tags_check_or_reply(struct http_req *r, const json_t *tags)
                           utf8_len(json_string_value(k)) < 1 ? "greater than or equal to 1"
                                                              : "less than or equal to 128");
         }
-        if (!present(v)) {
+        if (!ddb__present(v)) {
             ddb__verr_add(&ve, "Value null at 'tags.%zu.member.value' failed to satisfy "
                                "constraint: Member must not be null",
                           i + 1);
@@ -357,8 +352,8 @@ int ddb_tag_resource(struct http_req *r)
         ddb__type_or_reply(r, tags, DDB_J_LIST) < 0) {
         return -1;
     }
-    if (!present(tags)) {
-        if (!present(arn)) {
+    if (!ddb__present(tags)) {
+        if (!ddb__present(arn)) {
             ddb__verr_add(&ve, "Value null at 'resourceArn' failed to satisfy constraint: "
                                "Member must not be null");
         }
@@ -400,8 +395,8 @@ int ddb_untag_resource(struct http_req *r)
             return -1;
         }
     }
-    if (!present(keys)) {
-        if (!present(arn)) {
+    if (!ddb__present(keys)) {
+        if (!ddb__present(arn)) {
             ddb__verr_add(&ve, "Value null at 'resourceArn' failed to satisfy constraint: "
                                "Member must not be null");
         }

@@ -29,11 +29,6 @@ static const char *const rvoccf_set[] = { "ALL_OLD", "NONE", NULL };
 
 #define TOKEN_MAX 36
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
 /* The four actions of a TransactWriteItem, with their members' names as DynamoDB's messages
  * spell them. */
 static const struct {
@@ -79,29 +74,6 @@ static int with_json(struct http_req *r, const json_t *obj, unsigned flags, int 
     }
     r->json = saved;
     return rc;
-}
-
-/* Encodes an Item or Key map into a malloc'd buffer freed with r. A value error is kept in
- * *verr for later (DynamoDB reports the member constraints first). */
-static int encode_or_reply(struct http_req *r, const json_t *map, const char **out, size_t *len,
-                           size_t *size, struct ddb_err *verr)
-{
-    struct buf b;
-    verr->kind = DDB_ERR_NONE;
-    *out = NULL;
-    *len = 0;
-    *size = 0;
-    if (!present(map)) {
-        return 0;
-    }
-    buf_init(&b, DDB_ITEM_ENC_MAX);
-    if (ddb_item_encode(map, &r->arena, &b, size, verr) < 0) {
-        buf_release(&b);
-        return verr->kind == DDB_ERR_SERIALIZATION ? ddb__attr_fail_or_reply(r, verr) : 0;
-    }
-    *out = buf_detach(&b, len);
-    arena_on_clear(&r->arena, ddb__free_cb, (void *)*out);
-    return 0;
 }
 
 /* ---- consumed capacity ---- */
@@ -323,7 +295,7 @@ static void action_constraints(struct ddb_verr *ve, const json_t *act, size_t k,
 {
     char at[96];
     snprintf(at, sizeof at, "transactItems.%zu.member.%s", i + 1, actions[k].path);
-    if (!present(json_object_get(act, actions[k].map))) {
+    if (!ddb__present(json_object_get(act, actions[k].map))) {
         ddb__verr_add(ve, "Value null at '%s.%s' failed to satisfy constraint: Member must not be "
                           "null",
                       at, actions[k].map_path);
@@ -333,12 +305,12 @@ static void action_constraints(struct ddb_verr *ve, const json_t *act, size_t k,
         snprintf(tn, sizeof tn, "%s.tableName", at);
         ddb__check_table_name(ve, json_object_get(act, "TableName"), tn);
     }
-    if (actions[k].kind == DDB_TX_CHECK && !present(json_object_get(act, "ConditionExpression"))) {
+    if (actions[k].kind == DDB_TX_CHECK && !ddb__present(json_object_get(act, "ConditionExpression"))) {
         ddb__verr_add(ve, "Value null at '%s.conditionExpression' failed to satisfy constraint: "
                           "Member must not be null",
                       at);
     }
-    if (actions[k].kind == DDB_TX_UPDATE && !present(json_object_get(act, "UpdateExpression"))) {
+    if (actions[k].kind == DDB_TX_UPDATE && !ddb__present(json_object_get(act, "UpdateExpression"))) {
         ddb__verr_add(ve, "Value null at '%s.updateExpression' failed to satisfy constraint: "
                           "Member must not be null",
                       at);
@@ -356,7 +328,7 @@ static int action_of_or_reply(struct http_req *r, const json_t *ti, size_t *k)
 {
     size_t found = 0;
     for (size_t j = 0; j < N_ACTIONS; j++) {
-        if (present(json_object_get(ti, actions[j].member))) {
+        if (ddb__present(json_object_get(ti, actions[j].member))) {
             *k = j;
             found++;
         }
@@ -443,7 +415,7 @@ int ddb_transact_write_items(struct http_req *r)
                     rcc_set);
     ddb__check_enum(&ve, json_object_get(in, "ReturnItemCollectionMetrics"),
                     "returnItemCollectionMetrics", ricm_set);
-    if (!present(items)) {
+    if (!ddb__present(items)) {
         ddb__verr_add(&ve, "Value null at 'transactItems' failed to satisfy constraint: Member "
                            "must not be null");
     }
@@ -451,7 +423,7 @@ int ddb_transact_write_items(struct http_req *r)
         ddb__verr_add(&ve, "Value '[]' at 'transactItems' failed to satisfy constraint: Member "
                            "must have length greater than or equal to 1");
     }
-    if (present(token) &&
+    if (ddb__present(token) &&
         (json_string_length(token) < 1 || json_string_length(token) > TOKEN_MAX)) {
         ddb__verr_add(&ve,
                       "Value '%s' at 'clientRequestToken' failed to satisfy constraint: Member "
@@ -483,7 +455,7 @@ int ddb_transact_write_items(struct http_req *r)
         size_t size;
 
         if (with_json(r, act, actions[kinds[i]].flags, 1, NULL) < 0 ||
-            encode_or_reply(r, json_object_get(act, actions[kinds[i]].map), &a->item,
+            ddb__map_encode_or_reply(r, json_object_get(act, actions[kinds[i]].map), &a->item,
                             &a->item_len, &size, &verr) < 0) {
             return -1;
         }
@@ -509,7 +481,7 @@ int ddb_transact_write_items(struct http_req *r)
     t->ricm = json_is_string(json_object_get(in, "ReturnItemCollectionMetrics")) &&
               strcmp(json_string_value(json_object_get(in, "ReturnItemCollectionMetrics")),
                      "SIZE") == 0;
-    if (present(token)) {
+    if (ddb__present(token)) {
         tx->token = json_string_value(token);
         request_hash(in, tx->req_hash);
     }
@@ -568,13 +540,13 @@ int ddb_transact_get_items(struct http_req *r)
                 0 ||
             ddb__type_or_reply(r, json_object_get(get, "ExpressionAttributeNames"), DDB_J_MAP) <
                 0 ||
-            (present(get) && with_json(r, get, DDB_REQ_PROJECTION, 0, NULL) < 0)) {
+            (ddb__present(get) && with_json(r, get, DDB_REQ_PROJECTION, 0, NULL) < 0)) {
             return -1;
         }
     }
     ddb__check_enum(&ve, json_object_get(in, "ReturnConsumedCapacity"), "returnConsumedCapacity",
                     rcc_set);
-    if (!present(items)) {
+    if (!ddb__present(items)) {
         ddb__verr_add(&ve, "Value null at 'transactItems' failed to satisfy constraint: Member "
                            "must not be null");
     }
@@ -586,13 +558,13 @@ int ddb_transact_get_items(struct http_req *r)
     {
         const json_t *get = json_object_get(ti, "Get");
         char at[96];
-        if (!present(get)) {
+        if (!ddb__present(get)) {
             ddb__verr_add(&ve, "Value null at 'transactItems.%zu.member.get' failed to satisfy "
                                "constraint: Member must not be null",
                           i + 1);
             continue;
         }
-        if (!present(json_object_get(get, "Key"))) {
+        if (!ddb__present(json_object_get(get, "Key"))) {
             ddb__verr_add(&ve, "Value null at 'transactItems.%zu.member.get.key' failed to "
                                "satisfy constraint: Member must not be null",
                           i + 1);
@@ -614,7 +586,7 @@ int ddb_transact_get_items(struct http_req *r)
         struct ddb_err verr;
         size_t size;
         if (with_json(r, get, DDB_REQ_PROJECTION, 1, NULL) < 0 ||
-            encode_or_reply(r, json_object_get(get, "Key"), &g[i].key, &g[i].key_len, &size,
+            ddb__map_encode_or_reply(r, json_object_get(get, "Key"), &g[i].key, &g[i].key_len, &size,
                             &verr) < 0) {
             return -1;
         }

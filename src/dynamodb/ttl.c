@@ -58,11 +58,6 @@
 /* Items deleted per writer op. */
 #define TTL_BATCH 100
 
-static bool present(const json_t *v)
-{
-    return v && !json_is_null(v);
-}
-
 /* ---- expiry ---- */
 
 /* Does p[0..n) hold needle (NUL-terminated)? */
@@ -268,12 +263,12 @@ int ddb_update_time_to_live(struct http_req *r)
         return -1;
     }
     ddb__check_table_name(&ve, json_object_get(in, "TableName"), "tableName");
-    if (!present(spec)) {
+    if (!ddb__present(spec)) {
         ddb__verr_add(&ve, "Value null at 'timeToLiveSpecification' failed to satisfy "
                            "constraint: Member must not be null");
     }
     else {
-        if (!present(attr)) {
+        if (!ddb__present(attr)) {
             ddb__verr_add(&ve, "Value null at 'timeToLiveSpecification.attributeName' failed "
                                "to satisfy constraint: Member must not be null");
         }
@@ -285,7 +280,7 @@ int ddb_update_time_to_live(struct http_req *r)
                           json_string_length(attr) < 1 ? "greater than or equal to 1"
                                                        : "less than or equal to 255");
         }
-        if (!present(en)) {
+        if (!ddb__present(en)) {
             ddb__verr_add(&ve, "Value null at 'timeToLiveSpecification.enabled' failed to "
                                "satisfy constraint: Member must not be null");
         }

@@ -232,13 +232,6 @@ static int token_record(struct ddb_tx *tx, MDB_txn *txn, uint64_t now)
     return rc;
 }
 
-static char *copy_bytes(const void *p, size_t n)
-{
-    char *c = xmalloc(n ? n : 1);
-    memcpy(c, p, n);
-    return c;
-}
-
 static void action_reset(struct ddb_tx_action *a)
 {
     free(a->old);
@@ -312,7 +305,7 @@ static int action_check(struct ddb_tx *tx, MDB_txn *txn, struct ddb_tx_action *a
         if (rc == 0) {
             a->reason = DDB_TXR_CONDITION;
             if (a->rvoccf && old) {
-                a->old = copy_bytes(old, v.mv_size);
+                a->old = xmemdup(old, v.mv_size);
                 a->old_len = v.mv_size;
             }
             return 0;
@@ -332,7 +325,7 @@ static int action_check(struct ddb_tx *tx, MDB_txn *txn, struct ddb_tx_action *a
         rc = uerr.kind == DDB_ERR_NONE ? -EIO : 0;
     }
     else {
-        a->new_ = copy_bytes(nb.p, nb.len);
+        a->new_ = xmemdup(nb.p, nb.len);
         a->new_len = nb.len;
     }
     buf_release(&nb);
