@@ -61,6 +61,8 @@ enum awserr_ns {
     X(TRANSACTION_CANCELED, 400, "TransactionCanceledException", AWSERR_NS_SERVICE, "%s")     \
     X(IDEMPOTENT_MISMATCH, 400, "IdempotentParameterMismatchException", AWSERR_NS_SERVICE,     \
       "%s")                                                                                    \
+    X(TRANSACTION_IN_PROGRESS, 400, "TransactionInProgressException", AWSERR_NS_SERVICE,       \
+      "Transaction from previous request is still in progress")                              \
     /* Lambda (REST-JSON): codes and statuses of the Lambda API reference */                   \
     X(LAMBDA_NOT_FOUND, 404, "ResourceNotFoundException", AWSERR_NS_SERVICE, "%s")             \
     X(LAMBDA_CONFLICT, 409, "ResourceConflictException", AWSERR_NS_SERVICE, "%s")              \

@@ -170,6 +170,13 @@ const char *http_req_query(struct http_req *r, const char *name)
             if (vl < 0) {
                 return NULL;
             }
+            /* A decoded NUL (%00) would cut the C string short ("$LATEST%00x" read as
+             * "$LATEST"): it becomes '?', which the parameters' patterns refuse. */
+            for (long j = 0; j < vl; j++) {
+                if (vd[j] == '\0') {
+                    vd[j] = '?';
+                }
+            }
             vd[vl] = '\0';
             return vd;
         }

@@ -217,7 +217,8 @@ void http_server_free(struct http_server *srv);
 
 /* A request header's value (first occurrence, case-insensitive), or NULL. Borrowed. */
 const char *http_req_header(const struct http_req *r, const char *name);
-/* A query parameter, decoded, or NULL; a key without '=' gives "". From the arena. */
+/* A query parameter, decoded, or NULL; a key without '=' gives "". A decoded NUL byte comes
+ * back as '?' (a C string cannot hold it). From the arena. */
 const char *http_req_query(struct http_req *r, const char *name);
 
 /* Sets the error (R13) and returns -1. fmt NULL uses the table's message (which may itself be

@@ -8,6 +8,10 @@
  * DDB_BACKFILL_BATCH items of the table into the new index with ddb__index_add(), the entry
  * helpers ddb__item_write() uses, so a backfilled entry is the entry a write would make.
  *
+ * The same cursor and ops build a table's expiry index when time to live is enabled (ttl.c):
+ * a cursor whose id is the table's expiry index adds each item's expiry entry
+ * (ddb__expiry_add()) instead, and its last op only removes the cursor.
+ *
  * What it is not: the index definitions' checks shared with CreateTable (index.c), the
  * entries themselves (write.c), the reclaiming of a deleted index's entries (catalog.c).
  *
@@ -485,9 +489,6 @@ static int create_index(struct ddb *d, MDB_txn *txn, const char *table, json_t *
     bool ppr = strcmp(mode, "PAY_PER_REQUEST") == 0;
     bool has_pt = present(json_object_get(c, "ProvisionedThroughput"));
     json_t *desc;
-    unsigned char bk[BF_PREFIX_LEN + 4], *bv;
-    size_t tl = strlen(table);
-    MDB_val k = { sizeof bk, bk }, v;
     uint32_t id;
     int rc;
 
@@ -536,6 +537,19 @@ static int create_index(struct ddb *d, MDB_txn *txn, const char *table, json_t *
         json_object_set_new(entry, "GlobalSecondaryIndexes", gsis);
     }
     json_array_append_new(gsis, desc);
+    rc = ddb__backfill_queue(d, txn, table, id);
+    res->created = rc == 0;
+    return rc;
+}
+
+int ddb__backfill_queue(struct ddb *d, MDB_txn *txn, const char *table, uint32_t id)
+{
+    unsigned char bk[BF_PREFIX_LEN + 4], *bv;
+    size_t tl = strlen(table);
+    MDB_val k = { sizeof bk, bk }, v;
+    int rc;
+
+    store_assert_writer(d->st);
     /* The cursor: the table's name, and no key yet (the first item of the table). */
     bf_key(id, bk);
     bv = xmalloc(1 + tl);
@@ -545,7 +559,6 @@ static int create_index(struct ddb *d, MDB_txn *txn, const char *table, json_t *
     v.mv_data = bv;
     rc = mdb_put(txn, d->meta, &k, &v, 0);
     free(bv);
-    res->created = rc == 0;
     return rc;
 }
 
@@ -858,7 +871,7 @@ static int backfill_apply(struct store_op *op, MDB_txn *txn)
     size_t resume_len, n = 0, tl;
     uint32_t id;
     int rc, g;
-    bool finished = false;
+    bool finished = false, expiry = false;
 
     d->backfill_more = false;
     rc = mdb_cursor_open(txn, d->meta, &mc);
@@ -890,14 +903,17 @@ static int backfill_apply(struct store_op *op, MDB_txn *txn)
                 ix = &s.index[i];
             }
         }
+        /* A table's expiry index (ttl.c): the same walk, each item's expiry entry. */
+        expiry = !ix && s.ttl_id == id;
     }
     else if (rc != -ENOENT) {
         return rc;
     }
     mk.mv_size = sizeof bkey;
     mk.mv_data = bkey;
-    if (!ix) {
-        /* The table or the index went away (or the index is already ACTIVE). */
+    if (!ix && !expiry) {
+        /* The table or the index went away (or the index is already ACTIVE, or time to live
+         * was disabled). */
         finished = true;
         goto next;
     }
@@ -930,7 +946,15 @@ static int backfill_apply(struct store_op *op, MDB_txn *txn)
             rc = -E2BIG;
             break;
         }
-        rc = ddb__index_add(d, txn, &s, ix, d->w_old.p, d->w_old.len);
+        if (expiry) {
+            struct ddb_key key;
+            key.len = ik.mv_size;
+            memcpy(key.b, ik.mv_data, ik.mv_size);
+            rc = ddb__expiry_add(d, txn, &s, &key, d->w_old.p, d->w_old.len);
+        }
+        else {
+            rc = ddb__index_add(d, txn, &s, ix, d->w_old.p, d->w_old.len);
+        }
         if (rc) {
             break;
         }
@@ -944,8 +968,11 @@ static int backfill_apply(struct store_op *op, MDB_txn *txn)
         return rc;
     }
     finished = g == MDB_NOTFOUND;
-    if (finished) {
+    if (finished && !expiry) {
         rc = index_activate(d, txn, table, s.id, id);
+    }
+    else if (finished) {
+        log_debug("dynamodb", "ttl[%s]: expiry index built", table);
     }
     else {
         val[0] = (unsigned char)tl;

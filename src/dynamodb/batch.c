@@ -309,6 +309,24 @@ int ddb_batch_get_item(struct http_req *r)
         return http_req_fail(r, AWSERR_VALIDATION,
                              "Too many items requested for the BatchGetItem call");
     }
+    /* DynamoDB refuses the mix of the two projection members across the request, not only
+     * within one table's KeysAndAttributes (a ProjectionExpression on one table and
+     * AttributesToGet on another is refused too), in its words for one request. */
+    {
+        bool pe = false, atg = false;
+        json_object_foreach((json_t *)ri, name, kaa)
+        {
+            pe = pe || present(json_object_get(kaa, "ProjectionExpression"));
+            atg = atg || present(json_object_get(kaa, "AttributesToGet"));
+        }
+        if (pe && atg) {
+            return http_req_fail(r, AWSERR_VALIDATION,
+                                 "Can not use both expression and non-expression parameters in "
+                                 "the same request: Non-expression parameters: "
+                                 "{AttributesToGet} Expression parameters: "
+                                 "{ProjectionExpression}");
+        }
+    }
 
     tables = arena_zalloc(&r->arena, json_object_size(ri) * sizeof *tables);
     json_object_foreach((json_t *)ri, name, kaa)

@@ -30,15 +30,17 @@
 #include "core/log.h"
 #include "dynamodb/ddb_int.h"
 
-#define SCHEMA_VERSION 2
-/* Version 1 records (tables made before indexes) have no index count and are still read. */
+#define SCHEMA_VERSION 3
+/* Version 1 records (tables made before indexes) have no index count, version 2 records
+ * (before the expiry index) no time-to-live part; both are still read. */
 #define SCHEMA_VERSION_1 1
+#define SCHEMA_VERSION_2 2
 /* The largest record: the table's part, then every index with the longest names and the
  * most projected attributes. */
 #define SCHEMA_MAX                                                                          \
     (1 + 4 + 2 * (2 + 255) + 1 + 2 + 1024 + 1 +                                           \
      DDB_MAX_INDEXES * (1 + 1 + 4 + 1 + 255 + 2 * (2 + 255) + 1 + 1) +                   \
-     DDB_MAX_NONKEY * (1 + 255))
+     DDB_MAX_NONKEY * (1 + 255) + 4 + 1 + 255)
 
 static void put_le32(unsigned char *p, uint32_t v)
 {
@@ -202,7 +204,9 @@ static size_t schema_encode(const json_t *entry, uint32_t id, unsigned char *out
     size_t o = 0, i, nonkey_total = 0;
     const json_t *ix;
     enum ddb_view view = DDB_VIEW_NONE;
-    const char *arn = NULL;
+    const char *arn = NULL, *ttl_attr;
+    const json_t *ttl;
+    json_int_t ttl_id;
 
     out[o++] = SCHEMA_VERSION;
     put_le32(out + o, id);
@@ -241,6 +245,20 @@ static size_t schema_encode(const json_t *entry, uint32_t id, unsigned char *out
             return 0;
         }
     }
+    /* Time to live: the expiry index while it is enabled (ttl.c). */
+    ttl = json_object_get(entry, "SluiceTimeToLive");
+    ttl_id = json_integer_value(json_object_get(ttl, "IndexId"));
+    ttl_attr = json_string_value(json_object_get(ttl, "AttributeName"));
+    if (!json_is_true(json_object_get(ttl, "Enabled")) || ttl_id <= 0 || ttl_id > UINT32_MAX ||
+        !ttl_attr || strlen(ttl_attr) == 0 || strlen(ttl_attr) > 255) {
+        ttl_id = 0;
+        ttl_attr = "";
+    }
+    put_le32(out + o, (uint32_t)ttl_id);
+    o += 4;
+    out[o++] = (unsigned char)strlen(ttl_attr);
+    memcpy(out + o, ttl_attr, strlen(ttl_attr));
+    o += strlen(ttl_attr);
     return o;
 }
 
@@ -330,6 +348,8 @@ int ddb__schema_get(struct ddb *d, MDB_txn *txn, const char *name, struct ddb_sc
     out->stream_arn = SL_STR_NULL;
     out->n_index = 0;
     out->has_lsi = false;
+    out->ttl_id = 0;
+    out->ttl_attr = SL_STR_NULL;
     if (rc == MDB_NOTFOUND) {
         return -ENOENT;
     }
@@ -338,7 +358,8 @@ int ddb__schema_get(struct ddb *d, MDB_txn *txn, const char *name, struct ddb_sc
     }
     p = v.mv_data;
     end = p + v.mv_size;
-    if (v.mv_size < 1 + 4 + 2 + 1 + 1 || (p[0] != SCHEMA_VERSION && p[0] != SCHEMA_VERSION_1)) {
+    if (v.mv_size < 1 + 4 + 2 + 1 + 1 ||
+        (p[0] != SCHEMA_VERSION && p[0] != SCHEMA_VERSION_2 && p[0] != SCHEMA_VERSION_1)) {
         return -EIO;
     }
     out->id = get_le32(p + 1);
@@ -368,6 +389,20 @@ int ddb__schema_get(struct ddb *d, MDB_txn *txn, const char *name, struct ddb_sc
             return -EIO;
         }
         out->has_lsi = out->has_lsi || out->index[i].local;
+    }
+    if (((const unsigned char *)v.mv_data)[0] == SCHEMA_VERSION_2) {
+        return p <= end ? 0 : -EIO;
+    }
+    if (end - p < 5 || end - p < 5 + p[4]) {
+        return -EIO;
+    }
+    out->ttl_id = get_le32(p);
+    out->ttl_attr.len = p[4];
+    out->ttl_attr.p = (const char *)p + 5;
+    p += 5 + out->ttl_attr.len;
+    if (out->ttl_id == 0 || out->ttl_attr.len == 0) {
+        out->ttl_id = 0;
+        out->ttl_attr = SL_STR_NULL;
     }
     return p <= end ? 0 : -EIO;
 }
@@ -460,6 +495,9 @@ int ddb__catalog_del(struct ddb *d, MDB_txn *txn, const char *name, const struct
     }
     for (size_t i = 0; rc == 0 && i < s->n_index; i++) {
         rc = reclaim_queue(d, txn, s->index[i].id);
+    }
+    if (rc == 0 && s->ttl_id) {
+        rc = reclaim_queue(d, txn, s->ttl_id);
     }
     return rc;
 }
@@ -658,13 +696,14 @@ static int reclaim_range(MDB_txn *txn, MDB_dbi dbi, const unsigned char prefix[4
     return rc;
 }
 
-/* Removes up to DDB_RECLAIM_BATCH items (or index entries, or item collection sizes) of the
+/* Removes up to DDB_RECLAIM_BATCH items (or index entries, item collection sizes, expiry
+ * entries) of the
  * first table or index waiting in ddb.reclaim; forgets it once none is left. Sets
  * d->reclaim_more when more work waits. */
 static int reclaim_apply(struct store_op *op, MDB_txn *txn)
 {
     struct ddb *d = (struct ddb *)((char *)op - offsetof(struct ddb, reclaim_op));
-    const MDB_dbi dbis[3] = { d->items, d->index, d->collections };
+    const MDB_dbi dbis[4] = { d->items, d->index, d->collections, d->expiry };
     MDB_cursor *rc_cur = NULL;
     MDB_val rk, rv;
     unsigned char prefix[4];
@@ -683,7 +722,7 @@ static int reclaim_apply(struct store_op *op, MDB_txn *txn)
         return g == MDB_NOTFOUND ? 0 : -EIO;
     }
     memcpy(prefix, rk.mv_data, 4);
-    for (size_t i = 0; rc == 0 && done && i < 3; i++) {
+    for (size_t i = 0; rc == 0 && done && i < 4; i++) {
         rc = reclaim_range(txn, dbis[i], prefix, &budget, &done);
     }
     if (rc == 0 && done) {
@@ -750,6 +789,59 @@ struct migrate_op {
     size_t done;
 };
 
+/* Tables whose time to live was enabled before expiry indexes existed get one, built by a
+ * backfill (ttl.c, the file's head). */
+static int ttl_migrate(struct ddb *d, MDB_txn *txn, size_t *done)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    json_t *names = json_array(), *name;
+    size_t i;
+    int rc = mdb_cursor_open(txn, d->tables, &c), g;
+
+    for (g = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        json_error_t jerr;
+        json_t *entry, *ttl;
+        entry = json_loadb(v.mv_data, v.mv_size, 0, &jerr);
+        ttl = json_object_get(entry, "SluiceTimeToLive");
+        if (json_is_true(json_object_get(ttl, "Enabled")) &&
+            !json_object_get(ttl, "IndexId")) {
+            json_array_append_new(names, json_stringn(k.mv_data, k.mv_size));
+        }
+        json_decref(entry);
+    }
+    if (c) {
+        mdb_cursor_close(c);
+    }
+    json_array_foreach(names, i, name)
+    {
+        const char *table = json_string_value(name);
+        json_t *entry = rc == 0 ? ddb__catalog_get(d, txn, table) : NULL;
+        struct ddb_schema s;
+        uint32_t id;
+        if (!entry) {
+            continue;
+        }
+        rc = ddb__schema_get(d, txn, table, &s);
+        if (rc == 0) {
+            rc = ddb__table_id_new(d, txn, &id);
+        }
+        if (rc == 0) {
+            json_object_set_new(json_object_get(entry, "SluiceTimeToLive"), "IndexId",
+                                json_integer(id));
+            rc = ddb__catalog_put(d, txn, table, entry, s.id);
+        }
+        if (rc == 0) {
+            rc = ddb__backfill_queue(d, txn, table, id);
+        }
+        json_decref(entry);
+        (*done)++;
+    }
+    json_decref(names);
+    return rc;
+}
+
 /* Catalog entries written before tables had schema records get one, with a new id. */
 static int migrate_apply(struct store_op *op, MDB_txn *txn)
 {
@@ -783,7 +875,7 @@ static int migrate_apply(struct store_op *op, MDB_txn *txn)
     if (c) {
         mdb_cursor_close(c);
     }
-    return rc;
+    return rc == 0 ? ttl_migrate(d, txn, &m->done) : rc;
 }
 
 int ddb__catalog_open(struct ddb *d)
@@ -813,6 +905,9 @@ int ddb__catalog_open(struct ddb *d)
     if (!rc) {
         rc = store_dbi_open(d->st, "ddb.reclaim", 0, &d->reclaim);
     }
+    if (!rc) {
+        rc = store_dbi_open(d->st, "ddb.expiry", MDB_DUPSORT, &d->expiry);
+    }
     if (rc) {
         return rc;
     }
@@ -830,8 +925,8 @@ int ddb__catalog_open(struct ddb *d)
         return rc;
     }
     if (m.done) {
-        log_info("dynamodb", "gave %zu tables of an older catalog their schema records",
-                 m.done);
+        log_info("dynamodb", "gave %zu tables of an older catalog their schema records or "
+                 "expiry indexes", m.done);
     }
     /* Deletions and backfills a previous run did not finish. */
     ddb__reclaim_kick(d);

@@ -15,7 +15,10 @@
  *   ddb.reclaim  table or index id -> nothing: a deleted table or index whose items or entries
  *                are still being removed;
  *   ddb.tokens   a TransactWriteItems ClientRequestToken -> when it was used and the hash of
- *                its request (docs/formats.md, "DynamoDB idempotency tokens").
+ *                its request (docs/formats.md, "DynamoDB idempotency tokens");
+ *   ddb.expiry   expiry index id + expiry time -> the item keys expiring then (duplicates):
+ *                the items the time-to-live sweeper may delete, in expiry order
+ *                (docs/formats.md, "DynamoDB expiry index").
  */
 #ifndef SL_DYNAMODB_INT_H
 #define SL_DYNAMODB_INT_H
@@ -75,6 +78,11 @@ struct ddb {
     MDB_dbi meta;
     MDB_dbi reclaim;
     MDB_dbi tokens;             /* ddb.tokens: ClientRequestToken -> time and request hash */
+    MDB_dbi expiry;             /* ddb.expiry: (expiry index id, time) -> item keys */
+    /* TransactWriteItems with a ClientRequestToken queued or running in the writer, linked
+     * through ddb_tx.inflight_next, under tx_mu (txn.c). */
+    pthread_mutex_t tx_mu;
+    struct ddb_tx *tx_inflight;
     char region[33];
     char account[13];
     struct http_service svc;
@@ -160,6 +168,16 @@ void ddb__decref_cb(void *p);
 /* Stops the time-to-live sweeper and joins its thread; nothing when it never started
  * (ttl.c). Main thread, in ddb_free(). */
 void ddb__ttl_stop(struct ddb *d);
+/* What a sweep did: expiry entries read, items deleted. */
+struct ddb_ttl_stats {
+    size_t entries;
+    size_t deleted;
+};
+/* One sweep, as of time now (epoch seconds): the expired items of every table with time to
+ * live enabled are deleted; then the tables DISABLING since the last sweep become DISABLED.
+ * Adds to *st. The sweeper's thread (or a test's or a benchmark's, with no sweeper
+ * running); it waits for its writer ops. */
+void ddb__ttl_sweep(struct ddb *d, long long now, struct ddb_ttl_stats *st);
 
 /* ---- request validation, as DynamoDB words it (validate.c) ---- */
 
@@ -304,6 +322,10 @@ struct ddb_schema {
     struct sl_str stream_arn;   /* the enabled stream, when view != NONE */
     size_t n_index;             /* global and local secondary indexes, in catalog order */
     bool has_lsi;               /* item collections are counted and limited */
+    /* Time to live enabled: the id of the table's expiry index (its entries' prefix in
+     * ddb.expiry) and the attribute; ttl_id 0: time to live is not enabled. */
+    uint32_t ttl_id;
+    struct sl_str ttl_attr;
     struct ddb_index index[DDB_MAX_INDEXES];
 };
 
@@ -430,6 +452,10 @@ void ddb__gsi_deleting_describe(struct ddb *d, MDB_txn *txn, const json_t *entry
 /* Starts the backfill of new indexes in bounded writer ops, if any waits and none runs. Any
  * thread. */
 void ddb__backfill_kick(struct ddb *d);
+/* Queues the backfill of index id (a secondary index, or a table's expiry index) of table:
+ * its cursor in ddb.meta, at the table's first item. Writer thread; ddb__backfill_kick()
+ * after the commit. Returns 0 or an LMDB code. */
+int ddb__backfill_queue(struct ddb *d, MDB_txn *txn, const char *table, uint32_t id);
 
 /* ---- item keys (key.c) ---- */
 
@@ -522,6 +548,32 @@ enum ddb_write_flags {
     DDB_WRITE_BY_TTL = 1 << 0,
 };
 
+/* ---- the expiry index of tables with time to live (ttl.c, write.c) ---- */
+
+/* "Items with an expiration time older than five years are not deleted" (the developer
+ * guide's "Time to Live"). */
+#define DDB_TTL_MAX_AGE (5LL * 365 * 86400)
+/* The key of an expiry index entry: the index id and the expiry time, both big-endian. */
+#define DDB_EXPIRY_KEY_LEN 12
+
+/* The expiry time of an item of a table whose time-to-live attribute is attr: true with *at
+ * when the attribute is a Number of epoch seconds from 0 to 2^62 (a fraction rounds up:
+ * an item expires once now >= *at), false otherwise (no attribute, another type, a negative
+ * value, which can never be within five years of now): such an item never expires. */
+bool ddb__ttl_expiry(const void *item, size_t n, struct sl_str attr, uint64_t *at);
+/* Is an item expiring at `at` to be deleted at now: past, and not more than five years
+ * past? */
+static inline bool ddb__ttl_due(uint64_t at, long long now)
+{
+    return (long long)at <= now && (long long)at >= now - DDB_TTL_MAX_AGE;
+}
+/* The ddb.expiry key of index id at time at (DDB_EXPIRY_KEY_LEN bytes). */
+void ddb__expiry_key(uint32_t id, uint64_t at, unsigned char out[DDB_EXPIRY_KEY_LEN]);
+/* Adds the expiry entry of one stored item (a backfill), nothing when it never expires;
+ * an entry already there stays. Writer thread. Returns 0 or an LMDB code. */
+int ddb__expiry_add(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
+                    const struct ddb_key *key, const void *item, size_t n);
+
 /* Codes of ddb__item_write() and ddb__index_keys_check(), below the store's (R12). */
 #define DDB_WRITE_INDEX_KEY (-31101)        /* an index key value the index cannot hold */
 #define DDB_WRITE_COLLECTION_FULL (-31102)  /* the item collection would pass its limit */
@@ -547,7 +599,8 @@ struct ddb_write {
  * the item itself in ddb.items (new_ NULL: deleted), its entries in every secondary index
  * (removed, moved or added; an item without an index's key attributes is not in it), the
  * item collection's size (tables with local secondary indexes, refused past
- * d->collection_max), the table's and the indexes' counters, and the stream record. Nothing
+ * d->collection_max), the item's entry in the expiry index (tables with time to live), the
+ * table's and the indexes' counters, and the stream record. Nothing
  * is written, and no record appended, when new_ equals old or both are NULL.
  *
  * s is the table's schema read in txn; key the item's LMDB key under s; old the item stored
@@ -796,6 +849,8 @@ struct ddb_tx {
     size_t n;
     const char *token;          /* ClientRequestToken, or NULL */
     unsigned char req_hash[32]; /* with a token: the hash of the rest of the request */
+    struct ddb_tx *inflight_next;   /* d->tx_inflight's list (with a token) */
+    bool inflight;
     /* Set by the writer, afresh on each run. */
     bool replayed;              /* the token's request was applied before: nothing written */
     bool appended;              /* some stream record was appended */
@@ -811,7 +866,9 @@ struct ddb_tx {
 int ddb__tx_prepare_or_reply(struct http_req *r, struct ddb_tx *tx);
 /* Queues tx (prepared; zeroed when allocated, from r's arena, and first in the caller's own
  * op struct, which r->op_ctx then points at) for the writer; cont(r) then runs on an HTTP
- * thread and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set. */
+ * thread and calls ddb__tx_outcome_or_reply(). Returns 0, or -1 with the error set
+ * (TransactionInProgressException when another request with tx's ClientRequestToken is
+ * queued or running). */
 int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
                             int (*cont)(struct http_req *r));
 /* What the writer did: 0 applied (tx->replayed: by an earlier request with the token), 1
@@ -821,5 +878,7 @@ int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
 int ddb__tx_outcome_or_reply(struct http_req *r, struct ddb_tx *tx);
 /* Opens ddb.tokens. Main thread, at start-up. */
 int ddb__tx_open(struct ddb *d);
+/* Releases what ddb__tx_open() made. Main thread, at shutdown. */
+void ddb__tx_close(struct ddb *d);
 
 #endif

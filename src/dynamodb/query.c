@@ -161,8 +161,8 @@ static int types_or_reply(struct http_req *r, bool scan)
     for (i = 0; i < sizeof types / sizeof types[0]; i++) {
         bool query_only = strcmp(types[i].name, "ScanIndexForward") == 0 ||
                           strcmp(types[i].name, "KeyConditionExpression") == 0;
-        bool scan_only = types[i].name[0] == 'S' && types[i].name[1] == 'e';
-        scan_only = scan_only || strcmp(types[i].name, "TotalSegments") == 0;
+        bool scan_only = strcmp(types[i].name, "Segment") == 0 ||
+                         strcmp(types[i].name, "TotalSegments") == 0;
         if ((scan && query_only) || (!scan && scan_only)) {
             continue;
         }

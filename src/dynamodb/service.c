@@ -79,6 +79,7 @@ int ddb_new(struct store *st, struct strm *streams, const char *region, const ch
         rc = ddb__catalog_open(d);
     }
     if (rc != 0) {
+        ddb__tx_close(d);
         buf_release(&d->w_old);
         buf_release(&d->w_entry);
         free(d);
@@ -105,6 +106,7 @@ void ddb_free(struct ddb *d)
     }
     ddb__ttl_stop(d);
     ddb__catalog_close(d);
+    ddb__tx_close(d);
     buf_release(&d->w_old);
     buf_release(&d->w_entry);
     free(d);

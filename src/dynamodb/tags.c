@@ -12,7 +12,9 @@
  *
  * What it is not: tags of streams, indexes or backups; cost allocation. ListTagsOfResource
  * answers every tag in one page (50 at most, as DynamoDB does), so it never sends NextToken
- * and a NextToken given is ignored.
+ * and a NextToken given (a String of no constraint in the API; another JSON type is refused)
+ * is ignored: DynamoDB's service team says the operation does not paginate, tags being
+ * limited to 50.
  *
  * Invariants: a key appears once in a table's tags; tagging a key again replaces its value;
  * the count never passes DDB_MAX_TAGS (checked inside the writer op, against the tags the

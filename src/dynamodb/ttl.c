@@ -3,14 +3,19 @@
  * expired items.
  *
  * What it is: a table's time-to-live setting lives in its catalog entry ("SluiceTimeToLive":
- * {"AttributeName", "Enabled", "Disabling"}, never shown by DescribeTable). The sweeper, a
- * thread of its
- * own, wakes every d->ttl_interval seconds (`sluice serve --ddb-ttl-interval`), reads the
- * tables with time to live enabled and walks their items in read transactions, and deletes
- * the expired ones in small writer ops (TTL_BATCH items each) through ddb__item_write() with
- * DDB_WRITE_BY_TTL: the index entries, counters and item collections follow, and a table with
- * a stream gets a REMOVE record whose userIdentity is the service ("Time to Live (TTL) and
- * DynamoDB Streams").
+ * {"AttributeName", "Enabled", "Disabling", "IndexId"}, never shown by DescribeTable). While
+ * it is enabled the table has an expiry index (docs/formats.md, "DynamoDB expiry index"): an
+ * entry per item whose attribute gives it an expiry time (ddb__ttl_expiry()), kept by
+ * ddb__item_write() in the nested transaction of each write, and for the items stored before
+ * it was enabled added by a backfill (backfill.c's cursor and ops). The sweeper, a thread of
+ * its own, wakes every d->ttl_interval seconds (`sluice serve --ddb-ttl-interval`), reads for
+ * each table with time to live enabled the index's entries from five years ago up to now, in
+ * read transactions, and deletes their items in small writer ops (TTL_BATCH items each)
+ * through ddb__item_write() with DDB_WRITE_BY_TTL: the index entries, the expiry entry,
+ * counters and item collections follow, and a table with a stream gets a REMOVE record whose
+ * userIdentity is the service ("Time to Live (TTL) and DynamoDB Streams"). So a sweep costs
+ * what has expired, not the size of the table; an item the backfill has not reached yet is
+ * swept once it has.
  *
  * Expiry, as the developer guide's "Time to Live" describes it: the attribute must be a
  * Number, an epoch time in seconds; an item expires once that time is past, unless it is more
@@ -23,19 +28,22 @@
  *   DISABLED --enable (ttl_apply)--> ENABLED --disable (ttl_apply)--> DISABLING
  *   DISABLING --the next sweep (settle_apply)--> DISABLED
  *
- * Enabling takes effect at once (the next sweep deletes what has expired). Disabling stops
- * the deletions at once, but the table stays DISABLING until the sweeper has passed, as
- * DynamoDB's does while its partitions take the change; enabling it again meanwhile is
- * refused with DynamoDB's "Time to live has been modified multiple times within a fixed
- * interval".
+ * Enabling takes effect at once (the next sweep deletes what has expired, as far as the
+ * backfill has come) and makes a new expiry index. Disabling stops the deletions at once and
+ * drops the index (its entries reclaimed in the background, catalog.c), but the table stays
+ * DISABLING until the sweeper has passed, as DynamoDB's does while its partitions take the
+ * change; enabling it again meanwhile is refused with DynamoDB's "Time to live has been
+ * modified multiple times within a fixed interval".
  *
  * What it is not: TTL on items of tables without it enabled; the hour-long cooldown DynamoDB
  * puts after every UpdateTimeToLive: here the only wait is the DISABLING one, at most one
  * sweep interval, so that tests may turn time to live on and off.
  *
  * Invariants: the sweeper writes only through writer ops; each op looks the item up again and
- * checks its expiry again inside the op, so an item written after the walk saw it is never
- * deleted by a stale decision; ddb__ttl_stop() joins the thread before the catalog closes.
+ * checks its expiry again inside the op, so an item written after the sweep read its entry is
+ * never deleted by a stale decision; an enabled table's schema record carries its expiry
+ * index id and attribute, so every write sees them; ddb__ttl_stop() joins the thread before
+ * the catalog closes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,11 +55,8 @@
 #include "core/log.h"
 #include "dynamodb/ddb_int.h"
 
-/* Items deleted per writer op, and items walked per read transaction. */
+/* Items deleted per writer op. */
 #define TTL_BATCH 100
-#define TTL_WALK 10000
-/* "Items with an expiration time older than five years are not deleted." */
-#define TTL_MAX_AGE (5LL * 365 * 86400)
 
 static bool present(const json_t *v)
 {
@@ -73,23 +78,42 @@ static bool holds(const void *p, size_t n, const char *needle)
     return false;
 }
 
-/* Does item carry attribute attr as a Number that is past at now, and not more than five
- * years past? */
-static bool expired(const void *item, size_t n, const char *attr, long long now)
+/* The largest expiry time kept: far beyond any date this century, small enough that the
+ * arithmetic on it never overflows. */
+#define TTL_AT_MAX (1ull << 62)
+
+bool ddb__ttl_expiry(const void *item, size_t n, struct sl_str attr, uint64_t *at)
 {
     struct ddb_attr a;
-    char text[64];
-    double v;
+    const char *p, *end;
+    uint64_t v = 0;
+    bool frac = false;
 
-    if (ddb_item_find(item, n, attr, strlen(attr), &a) != 1 || a.type != DDB_N ||
-        a.val_len == 0 || a.val_len >= sizeof text) {
-        /* Not a Number, or one with more digits than any epoch time of this era. */
+    if (ddb_item_find(item, n, attr.p, attr.len, &a) != 1 || a.type != DDB_N ||
+        a.val_len == 0) {
         return false;
     }
-    memcpy(text, a.val, a.val_len);
-    text[a.val_len] = '\0';
-    v = strtod(text, NULL);
-    return v <= (double)now && v >= (double)(now - TTL_MAX_AGE);
+    /* The canonical text of a Number (docs/formats.md, "DynamoDB items"): an optional '-',
+     * digits, an optional '.' and more digits, never an exponent. */
+    p = (const char *)a.val;
+    end = p + a.val_len;
+    if (*p == '-') {
+        return false;   /* before 1970: never within five years of now */
+    }
+    for (; p < end && *p != '.'; p++) {
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > TTL_AT_MAX) {
+            return false;
+        }
+    }
+    for (p += p < end; p < end; p++) {
+        frac = frac || *p != '0';
+    }
+    *at = v + frac;
+    return true;
 }
 
 /* ---- UpdateTimeToLive ---- */
@@ -111,6 +135,8 @@ struct ttl_op {
     bool enable;
     enum ttl_fail fail;         /* set by apply */
     char current[256];          /* the attribute in use (TF_OTHER_ATTRIBUTE) */
+    bool backfill;              /* set by apply: an expiry index to build */
+    bool reclaim;               /* set by apply: an expiry index to remove */
 };
 
 static int ttl_apply(struct store_op *op, MDB_txn *txn)
@@ -145,20 +171,49 @@ static int ttl_apply(struct store_op *op, MDB_txn *txn)
         t->fail = t->enable ? TF_ALREADY_ENABLED : TF_ALREADY_DISABLED;
         rc = -EINVAL;
     }
-    if (rc == 0) {
+    t->backfill = t->reclaim = false;
+    if (rc == 0 && t->enable) {
+        /* A new expiry index, built from the table's items by a backfill while the writes
+         * keep it (the file's head). */
+        uint32_t id;
+        rc = ddb__table_id_new(t->d, txn, &id);
+        if (rc == 0) {
+            json_object_set_new(entry, "SluiceTimeToLive",
+                                json_pack("{s:s, s:b, s:b, s:I}", "AttributeName", t->attr,
+                                          "Enabled", 1, "Disabling", 0, "IndexId",
+                                          (json_int_t)id));
+            rc = ddb__backfill_queue(t->d, txn, t->name, id);
+            t->backfill = rc == 0;
+        }
+    }
+    else if (rc == 0) {
+        /* The expiry index leaves the schema now and its entries are reclaimed. */
+        json_int_t id = json_integer_value(json_object_get(cur, "IndexId"));
+        if (id > 0 && id <= UINT32_MAX) {
+            rc = ddb__index_drop(t->d, txn, (uint32_t)id);
+            t->reclaim = rc == 0;
+        }
         json_object_set_new(entry, "SluiceTimeToLive",
                             json_pack("{s:s, s:b, s:b}", "AttributeName", t->attr, "Enabled",
-                                      t->enable, "Disabling", !t->enable));
+                                      0, "Disabling", 1));
+    }
+    if (rc == 0) {
         rc = ddb__catalog_put(t->d, txn, t->name, entry, s.id);
     }
     json_decref(entry);
     return rc;
 }
 
+/* Writer thread, after the commit. */
 static void ttl_done(struct store_op *op, int rc)
 {
     struct ttl_op *t = (struct ttl_op *)op;
-    (void)rc;
+    if (rc == 0 && t->backfill) {
+        ddb__backfill_kick(t->d);
+    }
+    if (rc == 0 && t->reclaim) {
+        ddb__reclaim_kick(t->d);
+    }
     http_req_resume(t->r);
 }
 
@@ -299,41 +354,60 @@ struct sweep_op {
     struct store_op base;
     struct ddb *d;
     const char *table;
-    const char *attr;
     uint32_t table_id;
+    uint32_t ttl_id;            /* the expiry index the entries were read from */
     long long now;
     size_t n;
-    struct ddb_key *keys;
-    size_t deleted;             /* set by apply */
+    struct ddb_key *keys;       /* the entries' item keys */
+    uint64_t *ats;              /* and their expiry times */
+    size_t deleted;             /* set by apply: items deleted */
+    size_t stale;               /* entries removed that did not match their item */
     bool appended;
 };
 
+/* Deletes the items of the entries the sweeper read, each checked again here: an item
+ * rewritten since (a new expiry time, or none) is kept, its entry having moved with it. */
 static int sweep_apply(struct store_op *op, MDB_txn *txn)
 {
     struct sweep_op *w = (struct sweep_op *)op;
     struct ddb_schema s;
     int rc = ddb__schema_get(w->d, txn, w->table, &s);
 
-    w->deleted = 0;
+    w->deleted = w->stale = 0;
     w->appended = false;
-    if (rc == -ENOENT || (rc == 0 && s.id != w->table_id)) {
-        return 0;       /* the table went away meanwhile */
+    if (rc == -ENOENT || (rc == 0 && (s.id != w->table_id || s.ttl_id != w->ttl_id))) {
+        return 0;       /* the table went away, or time to live was turned off, meanwhile */
     }
     for (size_t i = 0; rc == 0 && i < w->n; i++) {
         MDB_val k = { w->keys[i].len, w->keys[i].b }, v;
+        unsigned char eb[DDB_EXPIRY_KEY_LEN];
+        MDB_val ek = { sizeof eb, eb }, ev = { w->keys[i].len, w->keys[i].b };
         struct ddb_write wr;
+        uint64_t at = 0;
+        bool has = false;
         int g = mdb_get(txn, w->d->items, &k, &v);
-        if (g == MDB_NOTFOUND || (g == 0 && !expired(v.mv_data, v.mv_size, w->attr, w->now))) {
-            continue;   /* deleted or rewritten since the walk saw it */
-        }
-        if (g) {
+
+        if (g && g != MDB_NOTFOUND) {
             rc = g;
             break;
         }
-        rc = ddb__item_write(w->d, txn, &s, &w->keys[i], v.mv_data, v.mv_size, NULL, 0,
-                             DDB_WRITE_BY_TTL, &wr);
-        w->deleted += rc == 0;
-        w->appended = w->appended || wr.appended;
+        if (g == 0) {
+            has = ddb__ttl_expiry(v.mv_data, v.mv_size, s.ttl_attr, &at);
+        }
+        if (g == 0 && has && ddb__ttl_due(at, w->now)) {
+            rc = ddb__item_write(w->d, txn, &s, &w->keys[i], v.mv_data, v.mv_size, NULL, 0,
+                                 DDB_WRITE_BY_TTL, &wr);
+            w->deleted += rc == 0;
+            w->appended = w->appended || wr.appended;
+        }
+        if (rc == 0 && (g == MDB_NOTFOUND || !has || at != w->ats[i])) {
+            /* An entry that no longer matches its item: never left by a write, but one is
+             * not followed twice. */
+            ddb__expiry_key(w->ttl_id, w->ats[i], eb);
+            g = mdb_del(txn, w->d->expiry, &ek, &ev);
+            w->stale += g == 0;
+            rc = g == MDB_NOTFOUND ? 0 : g;
+        }
     }
     return rc;
 }
@@ -355,77 +429,92 @@ static bool stopping(struct ddb *d)
     return s;
 }
 
-/* Walks one table's items and deletes the expired ones, TTL_BATCH a writer op. */
-static void sweep_table(struct ddb *d, const char *table, const char *attr)
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/*
+ * Deletes the expired items of one table: reads the entries of its expiry index from five
+ * years ago up to now (so the work is what has expired, whatever the table's size), TTL_BATCH
+ * at a time, and deletes their items in a writer op each. Each op removes the entries it
+ * handled, so the next read starts at the range's start again. Adds to *st what it did.
+ */
+static void sweep_table(struct ddb *d, const char *table, long long now,
+                        struct ddb_ttl_stats *st)
 {
     struct ddb_key *keys = xcalloc(TTL_BATCH, sizeof *keys);
-    unsigned char resume[DDB_KEY_LMDB_MAX], prefix[4];
-    size_t resume_len = 0, total = 0;
-    long long now = (long long)time(NULL);
+    uint64_t *ats = xcalloc(TTL_BATCH, sizeof *ats);
+    uint64_t from = now > DDB_TTL_MAX_AGE ? (uint64_t)(now - DDB_TTL_MAX_AGE) : 0;
+    size_t total = 0;
     bool more = true;
 
     while (more && !stopping(d)) {
         MDB_txn *txn = NULL;
         MDB_cursor *c = NULL;
         MDB_val k, v;
+        unsigned char lo[DDB_EXPIRY_KEY_LEN];
         struct ddb_schema s;
         struct sweep_op op;
-        size_t n = 0, walked = 0;
+        size_t n = 0;
         int g, rc;
 
         if (store_read_begin(d->st, &txn) != 0) {
             break;
         }
         rc = ddb__schema_get(d, txn, table, &s);
+        if (rc == 0 && s.ttl_id == 0) {
+            rc = -ENOENT;
+        }
         if (rc == 0) {
-            rc = mdb_cursor_open(txn, d->items, &c);
+            rc = mdb_cursor_open(txn, d->expiry, &c);
         }
         if (rc) {
             store_read_end(d->st, txn);
             break;
         }
-        ddb__key_prefix(s.id, prefix);
-        if (resume_len == 0) {
-            memcpy(resume, prefix, 4);
-            resume_len = 4;
-        }
-        k.mv_size = resume_len;
-        k.mv_data = resume;
-        more = false;
-        for (g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); g == 0;
+        ddb__expiry_key(s.ttl_id, from, lo);
+        k.mv_size = sizeof lo;
+        k.mv_data = lo;
+        for (g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); g == 0 && n < TTL_BATCH;
              g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            if (k.mv_size < 4 || memcmp(k.mv_data, prefix, 4) != 0) {
+            uint64_t at;
+            if (k.mv_size != DDB_EXPIRY_KEY_LEN || memcmp(k.mv_data, lo, 4) != 0) {
                 break;
             }
-            if (n == TTL_BATCH || walked == TTL_WALK) {
-                /* Resume here next round. */
-                resume_len = k.mv_size;
-                memcpy(resume, k.mv_data, resume_len);
-                more = true;
+            at = get_be64((const unsigned char *)k.mv_data + 4);
+            if ((long long)at > now) {
                 break;
             }
-            walked++;
-            if (expired(v.mv_data, v.mv_size, attr, now)) {
-                keys[n].len = k.mv_size;
-                memcpy(keys[n].b, k.mv_data, k.mv_size);
-                n++;
+            if (v.mv_size == 0 || v.mv_size > DDB_KEY_LMDB_MAX) {
+                continue;
             }
+            keys[n].len = v.mv_size;
+            memcpy(keys[n].b, v.mv_data, v.mv_size);
+            ats[n] = at;
+            n++;
         }
+        st->entries += n;
         mdb_cursor_close(c);
         store_read_end(d->st, txn);
         if (n == 0) {
-            continue;
+            break;
         }
         memset(&op, 0, sizeof op);
         op.base.apply = sweep_apply;
         op.base.done = sweep_done;
         op.d = d;
         op.table = table;
-        op.attr = attr;
         op.table_id = s.id;
+        op.ttl_id = s.ttl_id;
         op.now = now;
         op.n = n;
         op.keys = keys;
+        op.ats = ats;
         rc = store_submit_wait(d->st, &op.base);
         if (rc) {
             log_warn("dynamodb", "ttl[%s]: deleting expired items: %s", table,
@@ -433,11 +522,16 @@ static void sweep_table(struct ddb *d, const char *table, const char *attr)
             break;
         }
         total += op.deleted;
+        st->deleted += op.deleted;
+        /* A full batch may have more behind it; a batch that removed nothing (the table
+         * changed under the sweep) ends it. */
+        more = n == TTL_BATCH && op.deleted + op.stale > 0;
     }
     if (total) {
         log_debug("dynamodb", "ttl[%s]: %zu expired items deleted", table, total);
     }
     free(keys);
+    free(ats);
 }
 
 /* DISABLING -> DISABLED, once the sweeper has passed: the table's entry loses its setting,
@@ -482,9 +576,7 @@ static void settle(struct ddb *d, const char *table)
     }
 }
 
-/* One sweep: every table with time to live enabled; then the tables DISABLING since the last
- * sweep become DISABLED. */
-static void sweep(struct ddb *d)
+void ddb__ttl_sweep(struct ddb *d, long long now, struct ddb_ttl_stats *st)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *c = NULL;
@@ -529,8 +621,7 @@ static void sweep(struct ddb *d)
             break;
         }
         if (json_array_size(t) == 2) {
-            sweep_table(d, json_string_value(json_array_get(t, 0)),
-                        json_string_value(json_array_get(t, 1)));
+            sweep_table(d, json_string_value(json_array_get(t, 0)), now, st);
         }
         else {
             settle(d, json_string_value(json_array_get(t, 0)));
@@ -542,6 +633,7 @@ static void sweep(struct ddb *d)
 static void *ttl_main(void *arg)
 {
     struct ddb *d = arg;
+    struct ddb_ttl_stats st;
 
     pthread_mutex_lock(&d->ttl_mu);
     while (!d->ttl_stop) {
@@ -555,7 +647,8 @@ static void *ttl_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&d->ttl_mu);
-        sweep(d);
+        memset(&st, 0, sizeof st);
+        ddb__ttl_sweep(d, (long long)time(NULL), &st);
         pthread_mutex_lock(&d->ttl_mu);
     }
     pthread_mutex_unlock(&d->ttl_mu);

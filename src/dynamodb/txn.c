@@ -41,7 +41,13 @@
 
 int ddb__tx_open(struct ddb *d)
 {
+    pthread_mutex_init(&d->tx_mu, NULL);
     return store_dbi_open(d->st, "ddb.tokens", 0, &d->tokens);
+}
+
+void ddb__tx_close(struct ddb *d)
+{
+    pthread_mutex_destroy(&d->tx_mu);
 }
 
 /* ---- prepare ---- */
@@ -419,12 +425,62 @@ static int tx_apply(struct store_op *op, MDB_txn *txn)
     return tx->token ? token_record(tx, txn, now) : 0;
 }
 
+/* ---- requests in flight ---- */
+
+/*
+ * "The transaction with the given request token is already in progress"
+ * (TransactionInProgressException): a request whose ClientRequestToken belongs to one that is
+ * queued for the writer or running there is refused at once, rather than answered as a
+ * replay of a transaction that has not committed yet. A token is in flight from its
+ * submission until the writer's done() of its op, after the commit.
+ */
+static bool inflight_begin(struct ddb_tx *tx)
+{
+    struct ddb *d = tx->d;
+    bool busy = false;
+
+    if (!tx->token || tx->inflight) {
+        return true;
+    }
+    pthread_mutex_lock(&d->tx_mu);
+    for (struct ddb_tx *o = d->tx_inflight; o && !busy; o = o->inflight_next) {
+        busy = strcmp(o->token, tx->token) == 0;
+    }
+    if (!busy) {
+        tx->inflight_next = d->tx_inflight;
+        d->tx_inflight = tx;
+        tx->inflight = true;
+    }
+    pthread_mutex_unlock(&d->tx_mu);
+    return !busy;
+}
+
+static void inflight_end(struct ddb_tx *tx)
+{
+    struct ddb *d = tx->d;
+
+    if (!tx->inflight) {
+        return;
+    }
+    pthread_mutex_lock(&d->tx_mu);
+    for (struct ddb_tx **p = &d->tx_inflight; *p; p = &(*p)->inflight_next) {
+        if (*p == tx) {
+            *p = tx->inflight_next;
+            break;
+        }
+    }
+    tx->inflight = false;
+    tx->inflight_next = NULL;
+    pthread_mutex_unlock(&d->tx_mu);
+}
+
 static void tx_done(struct store_op *op, int rc)
 {
     struct ddb_tx *tx = (struct ddb_tx *)op;
     if (rc == 0 && tx->appended) {
         strm_notify(tx->d->streams);
     }
+    inflight_end(tx);
     http_req_resume(tx->r);
 }
 
@@ -450,7 +506,14 @@ int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
     tx->d = ddb__of(r);
     tx->r = r;
     tx->cont = cont;
-    return ddb__submit_or_reply(r, &tx->base, cont);
+    if (!inflight_begin(tx)) {
+        return http_req_fail(r, AWSERR_TRANSACTION_IN_PROGRESS, NULL);
+    }
+    if (ddb__submit_or_reply(r, &tx->base, cont) < 0) {
+        inflight_end(tx);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- outcome ---- */

@@ -6,7 +6,8 @@
  * What it is: ddb__item_write() (ddb_int.h), which every write path calls (PutItem,
  * UpdateItem, DeleteItem today; batches, transactions and time-to-live deletions are built
  * on it), and the index entry helpers the backfill of a new index shares with it. Formats:
- * docs/formats.md, "DynamoDB index entries" and "DynamoDB item collections".
+ * docs/formats.md, "DynamoDB index entries", "DynamoDB item collections" and "DynamoDB
+ * expiry index".
  *
  * What it is not: the decision to write (conditions, updates: item.c and its callers), the
  * reads of indexes (query.c), the index definitions (index.c).
@@ -22,6 +23,8 @@
  *    projected item's size plus DDB_INDEX_ENTRY_OVERHEAD, as DynamoDB sizes index items;
  *  - a table with local secondary indexes keeps, per hash key value, the size of its item
  *    collection (the items' sizes plus their local index entries'), exact at every commit;
+ *  - a table with time to live enabled (s->ttl_id) has in its expiry index exactly one entry
+ *    per item whose attribute gives it an expiry time (ddb__ttl_expiry()), at that time;
  *  - nothing is read from the old item after the first write: it is copied first, because a
  *    value LMDB returned is only valid until the next change in the transaction.
  */
@@ -337,6 +340,45 @@ int ddb__collection_metrics_append(struct buf *b, const struct ddb_schema *s,
     return rc < 0 ? -E2BIG : 0;
 }
 
+/* ---- the expiry index (docs/formats.md, "DynamoDB expiry index") ---- */
+
+void ddb__expiry_key(uint32_t id, uint64_t at, unsigned char out[DDB_EXPIRY_KEY_LEN])
+{
+    ddb__key_prefix(id, out);
+    for (int i = 0; i < 8; i++) {
+        out[4 + i] = (unsigned char)(at >> (8 * (7 - i)));
+    }
+}
+
+/* Adds (add) or removes the entry of item key at time at in index id. */
+static int expiry_put(struct ddb *d, MDB_txn *txn, uint32_t id, uint64_t at,
+                      const struct ddb_key *key, bool add)
+{
+    unsigned char kb[DDB_EXPIRY_KEY_LEN];
+    MDB_val k = { sizeof kb, kb }, v = { key->len, (void *)key->b };
+    int rc;
+
+    ddb__expiry_key(id, at, kb);
+    if (add) {
+        rc = mdb_put(txn, d->expiry, &k, &v, MDB_NODUPDATA);
+        return rc == MDB_KEYEXIST ? 0 : rc;
+    }
+    rc = mdb_del(txn, d->expiry, &k, &v);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ddb__expiry_add(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
+                    const struct ddb_key *key, const void *item, size_t n)
+{
+    uint64_t at;
+
+    store_assert_writer(d->st);
+    if (!s->ttl_id || !ddb__ttl_expiry(item, n, s->ttl_attr, &at)) {
+        return 0;
+    }
+    return expiry_put(d, txn, s->ttl_id, at, key, true);
+}
+
 /* ---- the write ---- */
 
 static uint32_t size_of(const void *item, size_t n)
@@ -353,7 +395,8 @@ int ddb__item_write(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
     struct entry olds[DDB_MAX_INDEXES], news[DDB_MAX_INDEXES];
     MDB_val k = { key->len, (void *)key->b };
     int64_t coll_delta = 0;
-    uint64_t coll = 0;
+    uint64_t coll = 0, old_at = 0, new_at = 0;
+    bool old_exp = false, new_exp = false;
     int rc = 0;
 
     store_assert_writer(d->st);
@@ -413,6 +456,12 @@ int ddb__item_write(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
         }
         w->collection_size = coll + (uint64_t)coll_delta;
     }
+    if (s->ttl_id) {
+        /* The expiry entries, read before anything is written (old may point into the
+         * map). */
+        old_exp = old && ddb__ttl_expiry(old, old_len, s->ttl_attr, &old_at);
+        new_exp = new_ && ddb__ttl_expiry(new_, new_len, s->ttl_attr, &new_at);
+    }
 
     w->changed = true;
     if (s->view != DDB_VIEW_NONE) {
@@ -444,6 +493,15 @@ int ddb__item_write(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
     if (rc == 0 && s->has_lsi && coll_delta != 0) {
         rc = collection_add(d, txn, s, new_ ? new_ : old, new_ ? new_len : old_len, coll,
                             coll_delta);
+    }
+    if (rc == 0 && (old_exp != new_exp || old_at != new_at)) {
+        /* The item's entry in the expiry index moves with its time-to-live attribute. */
+        if (old_exp) {
+            rc = expiry_put(d, txn, s->ttl_id, old_at, key, false);
+        }
+        if (rc == 0 && new_exp) {
+            rc = expiry_put(d, txn, s->ttl_id, new_at, key, true);
+        }
     }
     if (rc == 0 && new_) {
         MDB_val nv = { new_len, (void *)new_ };

@@ -98,6 +98,17 @@ static bool name_ok(const char *s)
     return true;
 }
 
+/* A member of a given JSON type, or null/absent: anything else is the SerializationException
+ * Firehose's deserializer sends before the operation runs. */
+static int type_or_reply(struct http_req *r, const char *name, json_type type)
+{
+    const json_t *v = json_object_get(r->json, name);
+    if (v && !json_is_null(v) && json_typeof(v) != type) {
+        return http_req_fail(r, AWSERR_SERIALIZATION, "Unexpected token received from parser");
+    }
+    return 0;
+}
+
 static const char *name_or_reply(struct http_req *r, const char *member)
 {
     const json_t *v = json_object_get(r->json, "DeliveryStreamName");
@@ -424,9 +435,14 @@ int fh_list_delivery_streams(struct http_req *r)
     bool more = false;
     int rc, n = 0;
 
+    if (type_or_reply(r, "Limit", JSON_INTEGER) < 0 ||
+        type_or_reply(r, "ExclusiveStartDeliveryStreamName", JSON_STRING) < 0 ||
+        type_or_reply(r, "DeliveryStreamType", JSON_STRING) < 0) {
+        return -1;
+    }
     if (jl && !json_is_null(jl)) {
         limit = json_integer_value(jl);
-        if (!json_is_integer(jl) || limit < 1 || limit > FH_LIST_MAX) {
+        if (limit < 1 || limit > FH_LIST_MAX) {
             return http_req_fail(r, AWSERR_VALIDATION,
                                  "1 validation error detected: Value '%lld' at 'limit' failed "
                                  "to satisfy constraint: Member must have value %s",

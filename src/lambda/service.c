@@ -152,21 +152,27 @@ static bool claims(const struct http_req *r)
 }
 
 /* Splits the decoded path into at most max segments (arena copies). Returns the count, or
- * max + 1 when there are more. A trailing slash adds no segment. */
+ * max + 1 when there are more. A trailing slash adds no segment. The decoded path may hold a
+ * NUL (%00): the walk goes by its length, and a NUL becomes '?', which no Lambda name or
+ * qualifier pattern admits, so "f%00x" fails the name checks instead of naming "f". */
 static size_t split_path(struct http_req *r, const char **seg, size_t max)
 {
-    const char *p = r->path;
+    const char *p = r->path, *end = r->path + r->path_len;
     size_t n = 0;
-    while (*p == '/') {
+    while (p < end && *p == '/') {
         p++;
     }
-    while (*p) {
-        const char *s = strchr(p, '/');
-        size_t len = s ? (size_t)(s - p) : strlen(p);
+    while (p < end) {
+        const char *s = memchr(p, '/', (size_t)(end - p));
+        size_t len = s ? (size_t)(s - p) : (size_t)(end - p);
         if (n == max) {
             return max + 1;
         }
-        seg[n++] = arena_strndup(&r->arena, p, len);
+        char *c = arena_strndup(&r->arena, p, len);
+        for (size_t i = 0; i < len; i++) {
+            c[i] = c[i] ? c[i] : '?';
+        }
+        seg[n++] = c;
         if (!s) {
             break;
         }

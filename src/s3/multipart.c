@@ -642,7 +642,10 @@ static int complete_check_or_reply(struct http_req *r, struct complete_state *c,
             http_req_fail(r, AWSERR_S3_INVALID_PART, NULL);
             http_req_fail_field(r, "UploadId", s3__upload_id_str(&r->arena, c->id));
             http_req_fail_field(r, "PartNumber", arena_printf(&r->arena, "%u", lp->number));
-            http_req_fail_field(r, "ETag", arena_strndup(&r->arena, lp->etag.p, lp->etag.len));
+            /* A Part without an ETag element has a null slice: echo it empty. */
+            http_req_fail_field(r, "ETag", lp->etag.p ? arena_strndup(&r->arena, lp->etag.p,
+                                                                      lp->etag.len)
+                                                      : "");
             return -1;
         }
         lp->size = po.size;

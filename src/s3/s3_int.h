@@ -485,6 +485,7 @@ struct s3__put {
     const char *bucket;
     struct sl_str key;
     int fd;                         /* the temporary file while RECEIVING */
+    uint64_t written_back;          /* body bytes whose writeback was started (s3__put_feed) */
     char tmp[40];                   /* <id>.tmp, relative to objects/ */
     bool tmp_exists;
     bool final_exists;

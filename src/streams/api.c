@@ -54,6 +54,33 @@ static const char *str_member_or_reply(struct http_req *r, const char *name, con
     return json_string_value(v);
 }
 
+/* A member sluice reads no further must still have its model's JSON type: DynamoDB Streams
+ * deserializes the whole request before the operation runs. */
+static int type_or_reply(struct http_req *r, const char *name, json_type type)
+{
+    const json_t *v = json_object_get(r->json, name);
+    if (v && !json_is_null(v) && json_typeof(v) != type) {
+        return http_req_fail(r, AWSERR_SERIALIZATION, "Unexpected token received from parser");
+    }
+    return 0;
+}
+
+/* StreamArn: the model's length bounds (37 to 1024), checked before the lookup. */
+static const char *arn_member_or_reply(struct http_req *r, bool required)
+{
+    const char *arn = str_member_or_reply(r, "StreamArn", "streamArn", required);
+    size_t len = arn ? strlen(arn) : 0;
+    if (arn && (len < 37 || len > 1024)) {
+        http_req_fail(r, AWSERR_VALIDATION,
+                      "1 validation error detected: Value '%s' at 'streamArn' failed to satisfy "
+                      "constraint: Member must have length %s",
+                      len > 1024 ? "..." : arn,
+                      len < 37 ? "greater than or equal to 37" : "less than or equal to 1024");
+        return NULL;
+    }
+    return arn;
+}
+
 static char *make_iterator(struct http_req *r, const char *arn, uint64_t after)
 {
     char raw[1200];
@@ -152,6 +179,9 @@ int strm_list_streams(struct http_req *r)
     if (r->err != AWSERR_NONE) {
         return -1;
     }
+    if (type_or_reply(r, "Limit", JSON_INTEGER) < 0) {
+        return -1;
+    }
     if (jl && !json_is_null(jl)) {
         limit = json_integer_value(jl);
         if (!json_is_integer(jl) || limit < 1 || limit > STRM_LIST_MAX) {
@@ -220,14 +250,15 @@ int strm_list_streams(struct http_req *r)
 int strm_describe_stream(struct http_req *r)
 {
     struct strm *s = strm_of(r);
-    const char *arn = str_member_or_reply(r, "StreamArn", "streamArn", true);
+    const char *arn = arn_member_or_reply(r, true);
     struct strm__stream ss;
     MDB_txn *txn = NULL;
     uint64_t latest = 0;
     json_t *d;
     int rc;
 
-    if (!arn) {
+    if (!arn || type_or_reply(r, "Limit", JSON_INTEGER) < 0 ||
+        type_or_reply(r, "ExclusiveStartShardId", JSON_STRING) < 0) {
         return -1;
     }
     rc = store_read_begin(s->st, &txn);
@@ -253,7 +284,7 @@ int strm_describe_stream(struct http_req *r)
 int strm_get_shard_iterator(struct http_req *r)
 {
     struct strm *s = strm_of(r);
-    const char *arn = str_member_or_reply(r, "StreamArn", "streamArn", true);
+    const char *arn = arn_member_or_reply(r, true);
     const char *shard = arn ? str_member_or_reply(r, "ShardId", "shardId", true) : NULL;
     const char *type = shard ? str_member_or_reply(r, "ShardIteratorType", "shardIteratorType",
                                                    true)
@@ -363,6 +394,9 @@ int strm_get_records(struct http_req *r)
     int rc;
 
     if (!it) {
+        return -1;
+    }
+    if (type_or_reply(r, "Limit", JSON_INTEGER) < 0) {
         return -1;
     }
     if (jl && !json_is_null(jl)) {

@@ -106,8 +106,14 @@ int strm__get(struct strm *s, MDB_txn *txn, const char *arn, struct strm__stream
 {
     MDB_val k = { strlen(arn), (void *)arn }, v;
     json_error_t jerr;
-    int rc = mdb_get(txn, s->streams, &k, &v);
+    int rc;
     memset(out, 0, sizeof *out);
+    /* No stream has an empty ARN or one past LMDB's key size; mdb_get would refuse both
+     * with MDB_BAD_VALSIZE. */
+    if (k.mv_size == 0 || k.mv_size > (size_t)mdb_env_get_maxkeysize(mdb_txn_env(txn))) {
+        return -ENOENT;
+    }
+    rc = mdb_get(txn, s->streams, &k, &v);
     if (rc == MDB_NOTFOUND) {
         return -ENOENT;
     }

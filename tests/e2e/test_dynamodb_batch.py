@@ -183,7 +183,7 @@ def test_get_over_tables_with_projections(ddb):
                                          "m": {"M": {"x": {"N": "1"}, "y": {"N": "2"}}}}}}
                 for i in range(3)]})
     out = ddb.batch_get_item(RequestItems={
-        "bha": {"Keys": [k("g1"), k("g3"), k("missing")], "AttributesToGet": ["a"]},
+        "bha": {"Keys": [k("g1"), k("g3"), k("missing")], "ProjectionExpression": "a"},
         "bra": {"Keys": [{"pk": {"S": "g"}, "sk": {"N": "2"}}],
                 "ProjectionExpression": "#m.y, sk", "ExpressionAttributeNames": {"#m": "m"},
                 "ConsistentRead": True}})
@@ -192,6 +192,12 @@ def test_get_over_tables_with_projections(ddb):
     assert sorted(out["Responses"]["bha"], key=lambda i: i["a"]["S"]) == [
         {"a": {"S": "A1"}}, {"a": {"S": "A3"}}]
     assert out["Responses"]["bra"] == [{"sk": {"N": "2"}, "m": {"M": {"y": {"N": "2"}}}}]
+    # The legacy AttributesToGet, on every table of the request (mixing the two is refused).
+    out = ddb.batch_get_item(RequestItems={
+        "bha": {"Keys": [k("g1")], "AttributesToGet": ["b"]},
+        "bra": {"Keys": [{"pk": {"S": "g"}, "sk": {"N": "1"}}], "AttributesToGet": ["sk"]}})
+    assert out["Responses"]["bha"] == [{"b": {"N": "1"}}]
+    assert out["Responses"]["bra"] == [{"sk": {"N": "1"}}]
     out = ddb.batch_get_item(ReturnConsumedCapacity="TOTAL", RequestItems={
         "bha": {"Keys": [k("g0"), k("g4")]},
         "bra": {"Keys": [{"pk": {"S": "g"}, "sk": {"N": "0"}}], "ConsistentRead": True}})
@@ -228,6 +234,18 @@ def test_get_validation_messages(ddb):
         "ValidationException", "Can not use both expression and non-expression parameters in "
         "the same request: Non-expression parameters: {AttributesToGet} Expression parameters: "
         "{ProjectionExpression}")
+    # The same across tables: a ProjectionExpression on one, AttributesToGet on another.
+    assert code_msg(ddb.batch_get_item, RequestItems={
+        "bha": {"Keys": [k("x")], "ProjectionExpression": "pk"},
+        "bra": {"Keys": [{"pk": {"S": "x"}, "sk": {"N": "1"}}], "AttributesToGet": ["pk"]}}) == (
+        "ValidationException", "Can not use both expression and non-expression parameters in "
+        "the same request: Non-expression parameters: {AttributesToGet} Expression parameters: "
+        "{ProjectionExpression}")
+    # Each member alone on its own table is fine.
+    out = ddb.batch_get_item(RequestItems={
+        "bha": {"Keys": [k("x")], "ProjectionExpression": "pk"},
+        "bra": {"Keys": [{"pk": {"S": "x"}, "sk": {"N": "1"}}]}})
+    assert set(out["Responses"]) == {"bha", "bra"}
     assert code_msg(ddb.batch_get_item, RequestItems={"bha": {
         "Keys": [k("x")], "ProjectionExpression": "a, a"}}) == (
         "ValidationException", "Invalid ProjectionExpression: Two document paths overlap with "

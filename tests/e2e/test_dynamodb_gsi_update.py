@@ -155,6 +155,44 @@ def test_create_backfills_while_writes_go_on(server):
         sorted(int(i["n"]["N"]) for i in moved["Items"])
 
 
+def test_reads_of_creating_index_refused(server):
+    """Query and Scan of an index being backfilled are refused, every time: the table's items
+    are costly to project (300 attributes each, an INCLUDE projection of 100 names to look
+    for), so the backfill takes seconds (about 2 s for these 1,000 items), and the reads are
+    made right after UpdateTable; that the index was still CREATING after them is checked,
+    so the test cannot pass by the reads missing the backfill."""
+    ddb = server.client("dynamodb")
+    make_table(ddb, "gsi-slow")
+    attrs = {"a%03d" % a: {"N": str(a)} for a in range(300)}
+    for i in range(0, 1000, 25):
+        ddb.batch_write_item(RequestItems={"gsi-slow": [
+            {"PutRequest": {"Item": dict(attrs, pk={"S": "k%04d" % j},
+                                         g={"S": "g%d" % (j % 7)})}}
+            for j in range(i, i + 25)]})
+    ddb.update_table(TableName="gsi-slow", AttributeDefinitions=defs(("g", "S")),
+                     GlobalSecondaryIndexUpdates=[create(
+                         proj="INCLUDE", Projection={
+                             "ProjectionType": "INCLUDE",
+                             "NonKeyAttributes": ["z%03d" % k for k in range(100)]})])
+    refused = ("ValidationException", "Cannot read from backfilling global secondary index: by-g")
+    with pytest.raises(ClientError) as e:
+        ddb.query(TableName="gsi-slow", IndexName="by-g", KeyConditionExpression="g = :g",
+                  ExpressionAttributeValues={":g": {"S": "g1"}})
+    assert err(e) == refused
+    with pytest.raises(ClientError) as e:
+        ddb.scan(TableName="gsi-slow", IndexName="by-g")
+    assert err(e) == refused
+    ix = ddb.describe_table(TableName="gsi-slow")["Table"]["GlobalSecondaryIndexes"][0]
+    assert ix["IndexStatus"] == "CREATING"
+    assert ix["Backfilling"] is True
+    # Once ACTIVE, the same reads are answered.
+    wait_active(ddb, "gsi-slow")
+    q = ddb.query(TableName="gsi-slow", IndexName="by-g", KeyConditionExpression="g = :g",
+                  ExpressionAttributeValues={":g": {"S": "g1"}}, Select="COUNT")
+    assert q["Count"] == len([j for j in range(1000) if j % 7 == 1])
+    assert len(index_items(ddb, "gsi-slow", "by-g")) == 1000
+
+
 @pytest.mark.crash
 def test_restart_resumes_backfill(make_server):
     s = make_server(extra_args=["--sync", "full"]).start()

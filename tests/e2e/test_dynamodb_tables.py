@@ -219,6 +219,20 @@ def test_tags(server):
                            {"Key": "cost center", "Value": "a+b=c/d@e:f_g.h"},
                            {"Key": "empty", "Value": ""}]
     assert "NextToken" not in got
+    # NextToken is accepted as DynamoDB accepts it (a String without constraints, for a
+    # pagination the service does not do: its at most 50 tags are one page): any string
+    # gets the one page, without a NextToken; another JSON type is refused by the
+    # deserialiser; the ARN is still checked.
+    for token in ["", "abc", "x" * 2000]:
+        page = ddb.list_tags_of_resource(ResourceArn=arn, NextToken=token)
+        assert page["Tags"] == got["Tags"]
+        assert "NextToken" not in page
+    status, body = raw(server, "ListTagsOfResource", {"ResourceArn": arn, "NextToken": 5})
+    assert status == 400 and body["__type"].endswith("#SerializationException")
+    with pytest.raises(ClientError) as e:
+        ddb.list_tags_of_resource(ResourceArn=ARN + "no-such", NextToken="abc")
+    assert err(e) == ("ResourceNotFoundException", "Requested resource not found: ResourcArn: "
+                      + ARN + "no-such not found")
     ddb.untag_resource(ResourceArn=arn, TagKeys=["team", "not-there"])
     assert [t["Key"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]] == \
         ["env", "cost center", "empty"]

@@ -214,6 +214,65 @@ def test_sweeper_deletes_expired_items_with_service_remove_records(fast):
         {"TimeToLiveStatus": "ENABLED", "AttributeName": "other"}
 
 
+def test_sweep_deletes_exactly_the_expired_among_many(fast):
+    """A table of many unexpired items and a few expired ones: the sweep, reading the expiry
+    index, deletes exactly the expired ones (items stored before and after time to live was
+    enabled alike), and their REMOVE records are the only ones."""
+    ddb = fast.client("dynamodb")
+    td = make_table(ddb, "ttl-many", stream="KEYS_ONLY")
+    now = int(time.time())
+    expired = {"old-%d" % i for i in range(5)} | {"new-%d" % i for i in range(5)}
+
+    def put_all(prefix, n_future):
+        reqs = [{"PutRequest": {"Item": {"pk": {"S": "%s-f%d" % (prefix, i)},
+                                         "expires": {"N": str(now + 3600 + i)}}}}
+                for i in range(n_future)]
+        reqs += [{"PutRequest": {"Item": {"pk": {"S": "%s-%d" % (prefix, i)},
+                                          "expires": {"N": str(now - 60 - i)}}}}
+                 for i in range(5)]
+        for i in range(0, len(reqs), 25):
+            ddb.batch_write_item(RequestItems={"ttl-many": reqs[i:i + 25]})
+
+    put_all("old", 1500)
+    ddb.update_time_to_live(TableName="ttl-many", TimeToLiveSpecification=spec(True))
+    put_all("new", 500)
+    total = 1500 + 500 + 10
+
+    def keys():
+        out, kw = set(), {}
+        while True:
+            page = ddb.scan(TableName="ttl-many", ProjectionExpression="pk", **kw)
+            out |= {i["pk"]["S"] for i in page["Items"]}
+            if "LastEvaluatedKey" not in page:
+                return out
+            kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    deadline = time.time() + 30
+    left = keys()
+    while time.time() < deadline and len(left) > total - len(expired):
+        time.sleep(0.5)
+        left = keys()
+    assert len(left) == total - len(expired)
+    assert not (left & expired)
+    st = fast.client("dynamodbstreams")
+    arn = td["LatestStreamArn"]
+    shard = st.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = st.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    recs = []
+    while it:
+        page = st.get_records(ShardIterator=it, Limit=1000)
+        recs += page["Records"]
+        if not page["Records"]:
+            break
+        it = page.get("NextShardIterator")
+    assert len(recs) == total + 10
+    removes = sorted(r["dynamodb"]["Keys"]["pk"]["S"] for r in recs
+                     if r["eventName"] == "REMOVE")
+    assert removes == sorted(expired)
+    assert ddb.describe_table(TableName="ttl-many")["Table"]["ItemCount"] == total - 10
+
+
 def test_interval_flag_is_checked(tmp_path):
     s = Server(str(tmp_path / "data"), extra_args=["--ddb-ttl-interval", "0"])
     with pytest.raises(RuntimeError) as e:

@@ -318,14 +318,19 @@ static void test_write_racing_table_replacement(void **state)
     }
     pthread_mutex_unlock(&g.mu);
     store_get_stats(f->st, &before);
-    /* The PutItem reads the old table's id and queues behind the gate. */
+    /* The PutItem reads the old table's id and queues behind the gate. A background op
+     * (a kicked reclaim or backfill) may be queued too: wait for the queue to grow past what
+     * it held, and then a while longer, so the put is surely among what waits. */
     assert_int_equal(pthread_create(&t, NULL, put_main, &p), 0);
     while (true) {
         struct store_stats st;
         store_get_stats(f->st, &st);
-        if (st.queue_depth > 0) {
+        if (st.queue_depth > before.queue_depth) {
             break;
         }
+        nap();
+    }
+    for (int i = 0; i < 500; i++) {     /* 100 ms */
         nap();
     }
     pthread_mutex_lock(&g.mu);

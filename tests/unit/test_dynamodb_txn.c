@@ -3,8 +3,9 @@
  * requests and no socket (R29): actions built directly as PartiQL's ExecuteTransaction
  * builds them, a transaction refused in its second pass leaving no trace (items, index
  * entries, counters, stream records), an expired ClientRequestToken treated as new, the
- * order of TransactWriteItems' cancellation reasons, and a transaction whose table is replaced
- * while it waits for the writer.
+ * order of TransactWriteItems' cancellation reasons, a transaction whose table is replaced
+ * while it waits for the writer, and a second request with the ClientRequestToken of one
+ * still in flight (TransactionInProgressException).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -385,6 +386,98 @@ static void test_racing_table_replacement(void **state)
     pthread_cond_destroy(&g.cv);
 }
 
+/* ---- a token in flight ---- */
+
+/* An op that holds the writer until opened. */
+struct hold {
+    struct store_op base;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered, open;
+};
+
+static int hold_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct hold *h = (struct hold *)op;
+    (void)txn;
+    pthread_mutex_lock(&h->mu);
+    h->entered = true;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->open) {
+        pthread_cond_wait(&h->cv, &h->mu);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return 0;
+}
+
+static const char add_with_token[] =
+    "{\"ClientRequestToken\":\"tok-1\",\"TransactItems\":[{\"Update\":{\"TableName\":"
+    "\"txg\",\"Key\":{\"h\":{\"S\":\"c\"}},\"UpdateExpression\":\"ADD n :one\","
+    "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"}}}}]}";
+
+static void *add_main(void *arg)
+{
+    struct tx_thread *p = arg;
+    call(p->f, ddb_transact_write_items, add_with_token, &p->a);
+    return NULL;
+}
+
+static bool token_in_flight(struct fixture *f)
+{
+    bool any;
+    pthread_mutex_lock(&f->d->tx_mu);
+    any = f->d->tx_inflight != NULL;
+    pthread_mutex_unlock(&f->d->tx_mu);
+    return any;
+}
+
+/* A second request with the token of one still queued for the writer is refused with
+ * TransactionInProgressException, not answered as a replay; once the first has committed,
+ * the same request is a replay (applied once). */
+static void test_token_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    struct hold h;
+    struct tx_thread p = { f, { 0 } };
+    struct answer a;
+    pthread_t t;
+    json_t *item;
+
+    ok(f, ddb_create_table, table_g);
+    memset(&h, 0, sizeof h);
+    h.base.apply = hold_apply;
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    assert_int_equal(store_submit(f->st, &h.base), 0);
+    pthread_mutex_lock(&h.mu);
+    while (!h.entered) {
+        pthread_cond_wait(&h.cv, &h.mu);
+    }
+    pthread_mutex_unlock(&h.mu);
+    assert_int_equal(pthread_create(&t, NULL, add_main, &p), 0);
+    while (!token_in_flight(f)) {
+        nap();
+    }
+    call(f, ddb_transact_write_items, add_with_token, &a);
+    assert_int_equal(a.err, AWSERR_TRANSACTION_IN_PROGRESS);
+    assert_string_equal(a.msg, "Transaction from previous request is still in progress");
+    pthread_mutex_lock(&h.mu);
+    h.open = true;
+    pthread_cond_signal(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    pthread_join(t, NULL);
+    assert_int_equal(p.a.err, AWSERR_NONE);
+    json_decref(p.a.body);
+    assert_false(token_in_flight(f));
+    /* Committed: the same request is now a replay. */
+    ok(f, ddb_transact_write_items, add_with_token);
+    item = get(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"c\"}}}");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(item, "n"), "N")), "1");
+    json_decref(item);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expired_token_is_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reasons_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_racing_table_replacement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_in_flight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
