@@ -18,7 +18,10 @@
  *  - a request waiting for an op is suspended under r->lock, and http_req_resume() takes the
  *    same lock, so a resume can never be lost between "handler returned" and "suspended";
  *  - completed_cb takes r->lock once before freeing, so a resumer that still holds it is
- *    done with r before r dies.
+ *    done with r before r dies;
+ *  - once http_server_stop() has begun, no request suspends within its grace period: one
+ *    that would waits for its resume on its own thread, so that MHD_stop_daemon() (which
+ *    aborts the process on a suspended connection) finds none.
  */
 #include "core/http.h"
 
@@ -77,6 +80,11 @@ struct http_server {
     size_t *sorted[HTTP_MAX_SERVICES];
     _Atomic uint64_t in_flight;
     _Atomic uint64_t waiting;
+    /* Set by http_server_stop(): until stop_deadline_ns a request that would suspend waits
+     * for its resume on its thread instead, since MHD cannot stop with a connection
+     * suspended and a keep-alive client may send new requests until the daemon stops. */
+    _Atomic bool stopping;
+    _Atomic uint64_t stop_deadline_ns;
     _Atomic uint64_t req_counter;
     _Atomic uint64_t internal_requests;
     _Atomic uint64_t unrouted;
@@ -1153,6 +1161,13 @@ static bool settle(struct http_req *r, int rc)
             return true;
         }
         pthread_mutex_lock(&r->lock);
+        while (!r->resume_requested && atomic_load(&r->srv->stopping) &&
+               http_now_ns() < atomic_load(&r->srv->stop_deadline_ns)) {
+            struct timespec ts = { 0, 1000 * 1000 };
+            pthread_mutex_unlock(&r->lock);
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&r->lock);
+        }
         if (!r->resume_requested) {
             r->suspended = true;
             atomic_fetch_add(&r->srv->waiting, 1);
@@ -1440,6 +1455,8 @@ void http_server_stop(struct http_server *srv, unsigned grace_ms)
     }
     MHD_quiesce_daemon(srv->daemon);
     deadline = http_now_ns() + (uint64_t)grace_ms * 1000000ull;
+    atomic_store(&srv->stop_deadline_ns, deadline);
+    atomic_store(&srv->stopping, true);
     while (atomic_load(&srv->waiting) > 0 && http_now_ns() < deadline) {
         struct timespec ts = { 0, 5 * 1000 * 1000 };
         nanosleep(&ts, NULL);

@@ -12,13 +12,15 @@
  *
  *   RECEIVING  bytes appended to objects/<id>.tmp and to the MD5 as they arrive (on_body, or
  *              a copy's or completion's job thread)
- *     --all bytes, digest checked, fsync, rename to objects/<id>, fsync(objects/)--> DURABLE
+ *     --all bytes, digest checked (s3__put_finish)--> SEALED
+ *   SEALED     --rename to objects/<id>, fsync, fsync(objects/) (s3__put_sync: on a sync
+ *              thread for an HTTP put, sync.c)--> DURABLE
  *   DURABLE    --record queued (store_submit)--> COMMITTING
  *   COMMITTING --group committed (s3__put_done: committed = true)--> acknowledged by the cont
  *
  * The writer op checks, in the same transaction that writes the record, what a conditional
  * write asked (If-None-Match: *, If-Match) against the record it replaces, so two racing
- * conditional puts cannot both win. Whatever ends the request in RECEIVING or DURABLE (an
+ * conditional puts cannot both win. Whatever ends the request in RECEIVING, SEALED or DURABLE (an
  * error, a hang-up, a failed apply) runs s3__put_cleanup(), which removes the file; only a
  * committed put keeps its file. After a commit that replaced an object or part,
  * s3__put_cleanup() removes the replaced body. A crash between rename and commit leaves an
@@ -151,10 +153,9 @@ int s3__put_copy_from(struct s3__put *p, int fd, uint64_t off, uint64_t n)
     return rc;
 }
 
-int s3__put_seal(struct s3__put *p)
+int s3__put_finish(struct s3__put *p)
 {
     unsigned int mdlen = 0;
-    char name[33];
     int rc = 0;
 
     if (p->md) {
@@ -183,6 +184,24 @@ int s3__put_seal(struct s3__put *p)
             memcpy(p->obj.sse_md5, p->sse.ckey_md5, 16);
         }
     }
+    return 0;
+}
+
+int s3__put_sync(struct s3__put *p)
+{
+    char name[33];
+    int rc = 0;
+
+    /* Renamed before its fsync, so that the fsync's journal commit carries the new name too
+     * and the directory's sync below mostly finds nothing left to write. No record names the
+     * file until after both: a crash in between leaves an unreferenced file, which the start
+     * after it sweeps (a crash leaves no clean mark). */
+    s3__body_name(p->obj.body, name);
+    if (renameat(p->s3->objdir_fd, p->tmp, p->s3->objdir_fd, name) != 0) {
+        return -errno;
+    }
+    p->tmp_exists = false;
+    p->final_exists = true;
     if (fsync(p->fd) != 0) {
         rc = -errno;
     }
@@ -193,16 +212,12 @@ int s3__put_seal(struct s3__put *p)
     if (rc != 0) {
         return rc;
     }
-    s3__body_name(p->obj.body, name);
-    if (renameat(p->s3->objdir_fd, p->tmp, p->s3->objdir_fd, name) != 0) {
-        return -errno;
-    }
-    p->tmp_exists = false;
-    p->final_exists = true;
     /* The rename is durable only once the directory is: without this a crash could lose the
-     * name of a file whose record then commits. */
-    if (fsync(p->s3->objdir_fd) != 0) {
-        return -errno;
+     * name of a file whose record then commits. One fsync covers every put renamed before
+     * it started. */
+    rc = s3__dir_sync(p->s3);
+    if (rc != 0) {
+        return rc;
     }
     p->obj.mtime_ms = s3__now_ms();
     p->obj.key = p->key;
@@ -216,6 +231,12 @@ int s3__put_seal(struct s3__put *p)
     }
     p->rec = s3__obj_encode(&p->obj, &p->rec_len);
     return 0;
+}
+
+int s3__put_seal(struct s3__put *p)
+{
+    int rc = s3__put_finish(p);
+    return rc ? rc : s3__put_sync(p);
 }
 
 /* The conditions of p against the record it replaces (old NULL: none). */
@@ -370,6 +391,8 @@ void s3__put_done(struct store_op *op, int rc)
 int s3__put_fail_or_reply(struct http_req *r, struct s3__put *p, const char *what)
 {
     switch (p->base.rc) {
+    case -ESHUTDOWN:
+        return http_req_fail(r, AWSERR_S3_SERVICE_UNAVAILABLE, NULL);
     case S3_ENOBUCKET:
         return s3__no_such_bucket_or_reply(r, p->bucket);
     case S3__ENOUPLOAD:
@@ -468,7 +491,7 @@ static int put_on_body_end(struct http_req *r)
     if (trailer_checksum_or_reply(r, p) < 0) {
         return -1;
     }
-    rc = s3__put_seal(p);
+    rc = s3__put_finish(p);
     if (rc == -EBADMSG) {
         return http_req_fail(r, AWSERR_S3_BAD_DIGEST, NULL);
     }
@@ -480,9 +503,7 @@ static int put_on_body_end(struct http_req *r)
     if (rc < 0) {
         return s3__internal_or_reply(r, "PutObject seal", rc);
     }
-    p->base.apply = s3__put_apply;
-    p->base.done = s3__put_done;
-    return s3__submit_or_reply(r, &p->base, put_cont);
+    return s3__put_sync_or_reply(r, p, p->part_number ? "UploadPart" : "PutObject", put_cont);
 }
 
 int s3__fields_from_request_or_reply(struct http_req *r, struct s3__obj *o)

@@ -602,13 +602,11 @@ static int post_on_body_end(struct http_req *r)
     if (st->has_range && p->obj.size < st->len_min) {
         return http_req_fail(r, AWSERR_S3_ENTITY_TOO_SMALL_POST, NULL);
     }
-    rc = s3__put_seal(p);
+    rc = s3__put_finish(p);
     if (rc < 0) {
         return s3__internal_or_reply(r, "PostObject seal", rc);
     }
-    p->base.apply = s3__put_apply;
-    p->base.done = s3__put_done;
-    return s3__submit_or_reply(r, &p->base, post_cont);
+    return s3__put_sync_or_reply(r, p, "PostObject", post_cont);
 }
 
 static void release_value(void *arg)

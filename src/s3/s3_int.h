@@ -38,6 +38,7 @@
 #define S3__UPLOADS_MAX 100000            /* uploads in progress per bucket (a listing sorts
                                              them in memory) */
 #define S3__JOBS_MAX 64                   /* copies and completions running at once */
+#define S3__SYNC_THREADS 32               /* sync threads (sync.c): fsyncs of bodies in flight */
 
 struct s3 {
     struct store *st;
@@ -73,6 +74,18 @@ struct s3 {
     bool lc_running;
     unsigned lc_interval;       /* seconds between sweeps */
     unsigned lc_day;            /* seconds a rule's day lasts */
+    /* The sync pool (sync.c): sealed puts waiting for a sync thread, under sq_lock. */
+    pthread_mutex_t sq_lock;
+    pthread_cond_t sq_cond;     /* a put queued, or stopping */
+    struct s3__put *sq_head, *sq_tail;
+    unsigned sq_threads, sq_idle;
+    bool sq_stopping;
+    pthread_t sq_tids[S3__SYNC_THREADS];
+    /* The group sync of objects/ (sync.c), rounds numbered from 1, under ds_lock. */
+    pthread_mutex_t ds_lock;
+    pthread_cond_t ds_cond;     /* a round finished */
+    uint64_t ds_started, ds_done, ds_failed;
+    bool ds_busy;
     struct http_service svc;
 };
 
@@ -511,6 +524,7 @@ struct s3__put {
     struct s3__sse_writer ssew;
     unsigned event;                 /* the notification event of the put (0: Put) */
     const char *who;                /* the caller's access key, for events */
+    struct s3__put *sync_next;      /* the sync pool's queue link (sync.c) */
 };
 
 /* Opens objects/<id>.tmp for a new body of (bucket, key) (both borrowed until seal).
@@ -518,9 +532,33 @@ struct s3__put {
 int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key);
 /* Appends n bytes. Returns 0 or -errno. */
 int s3__put_feed(struct s3__put *p, const char *data, size_t n);
-/* Finishes the digest, checks Content-MD5 (-EBADMSG) and the checksum (-EILSEQ), fsyncs,
- * renames and encodes the record. Returns 0 or -errno. */
+/* Finishes the digest, checks Content-MD5 (-EBADMSG) and the checksum (-EILSEQ), and closes
+ * the encryption. Cheap: for the HTTP thread, so that a bad digest is answered at once.
+ * Returns 0 or -errno. */
+int s3__put_finish(struct s3__put *p);
+/* After s3__put_finish(): renames the body file to its final name, fsyncs it and objects/
+ * (s3__dir_sync) and encodes the record. Blocks on the disk: a sync, job or C API thread,
+ * never an HTTP thread but while stopping. Returns 0 or -errno. */
+int s3__put_sync(struct s3__put *p);
+/* s3__put_finish() then s3__put_sync(), for threads that may block. Returns 0 or -errno. */
 int s3__put_seal(struct s3__put *p);
+/*
+ * After s3__put_finish() on an HTTP thread: r waits while a sync thread makes p's body
+ * durable and queues its record (s3__put_apply / s3__put_done, set here); cont then runs
+ * once the commit is done or the put failed, with the code in p->base.rc (-ESHUTDOWN: the
+ * store stopped). Returns 0, or -1 with an error set (cont then never runs). what names the
+ * operation in logs. Thread: an HTTP thread (sync.c).
+ */
+int s3__put_sync_or_reply(struct http_req *r, struct s3__put *p, const char *what,
+                          int (*cont)(struct http_req *r));
+/* Returns once an fsync of objects/ that started after the call has finished: the caller's
+ * renames done before the call are durable. Any thread. Returns 0 or -EIO (sync.c). */
+int s3__dir_sync(struct s3 *s3);
+/* The sync pool's life: init in s3_new(); stop (drains the queue, joins the threads) in
+ * s3_shutdown(); release in s3_free(). Thread: main (sync.c). */
+void s3__sync_init(struct s3 *s3);
+void s3__sync_stop(struct s3 *s3);
+void s3__sync_release(struct s3 *s3);
 /* The writer op's apply (store_op): conditions, bucket or upload, the record. */
 int s3__put_apply(struct store_op *op, MDB_txn *txn);
 /* Ends a put whatever state it reached; for arena_on_clear(). */

@@ -433,6 +433,9 @@ void s3_shutdown(struct s3 *s3)
         pthread_cond_wait(&s3->jobs_cond, &s3->jobs_lock);
     }
     pthread_mutex_unlock(&s3->jobs_lock);
+    /* Every queued put is made durable and handed to the writer (or failed) before this
+     * returns; puts that arrive later sync on their HTTP thread. */
+    s3__sync_stop(s3);
 }
 
 int s3__no_such_bucket_or_reply(struct http_req *r, const char *bucket)
@@ -615,6 +618,7 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     pthread_mutex_init(&s3->jobs_lock, NULL);
     pthread_cond_init(&s3->jobs_cond, NULL);
     pthread_cond_init(&s3->lc_cond, NULL);
+    s3__sync_init(s3);
     snprintf(s3->region, sizeof s3->region, "%s", region);
     snprintf(s3->account, sizeof s3->account, "%s", account);
     snprintf(seed, sizeof seed, "sluice-owner:%s", s3->account);
@@ -718,6 +722,7 @@ void s3_free(struct s3 *s3)
     pthread_mutex_destroy(&s3->jobs_lock);
     pthread_cond_destroy(&s3->jobs_cond);
     pthread_cond_destroy(&s3->lc_cond);
+    s3__sync_release(s3);
     if (s3->objdir_fd >= 0) {
         close(s3->objdir_fd);
     }

@@ -492,14 +492,13 @@ def test_clean_restart_skips_the_sweep_and_a_killed_one_does_not(make_server, tm
     assert s3c(s).get_object(Bucket="restart", Key="k")["Body"].read() == b"kept"
 
 
-def test_sigkill_under_put_load_loses_no_acknowledged_object(make_server, tmp_path):
-    data = str(tmp_path / "data")
-    s = make_server(data).start()
-    s3c(s).create_bucket(Bucket="crash")
+def _put_load(s, bucket, writers, want):
+    """Starts writers threads putting to bucket until told to stop or cut off; returns once
+    want puts were acknowledged (or 60 s passed) with (acked: key -> md5, stop, threads)."""
     acked = {}
     lock = threading.Lock()
     stop = threading.Event()
-    clients = [s3c(s) for _ in range(8)]
+    clients = [s3c(s) for _ in range(writers)]
 
     def writer(w):
         s3 = clients[w]
@@ -509,19 +508,52 @@ def test_sigkill_under_put_load_loses_no_acknowledged_object(make_server, tmp_pa
             key = "w%d/%04d" % (w, i)
             body = hashlib.sha256(key.encode()).digest() * (1 + (i * 37) % 2000)
             try:
-                s3.put_object(Bucket="crash", Key=key, Body=body)
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
             except (ClientError, ConnectionClosedError, EndpointConnectionError, HTTPError,
                     OSError):
                 return
             with lock:
                 acked[key] = hashlib.md5(body).hexdigest()
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
     for t in threads:
         t.start()
     deadline = time.time() + 60
-    while len(acked) < 200 and time.time() < deadline:
+    while len(acked) < want and time.time() < deadline:
         time.sleep(0.01)
+    return acked, stop, threads
+
+
+def _check_after_load(s, data, bucket, acked):
+    """Every acknowledged object reads back whole; so does every listed one (committed, its
+    answer maybe cut off), whose body must be the one its ETag names; objects/ holds exactly
+    the listed bodies. Returns the listing."""
+    s3 = s3c(s)
+    for key, md5 in acked.items():
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert hashlib.md5(got["Body"].read()).hexdigest() == md5, key
+        assert got["ETag"] == '"%s"' % md5
+    listed = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for o in page.get("Contents", []):
+            listed[o["Key"]] = o["ETag"].strip('"')
+    assert set(acked) <= set(listed)
+    for key in set(listed) - set(acked):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert hashlib.md5(body).hexdigest() == listed[key], key
+    files = [f for f in os.listdir(os.path.join(data, "objects")) if f != ".clean"]
+    assert not [f for f in files if f.endswith(".tmp")]
+    assert len(files) == len(listed)
+    return listed
+
+
+def test_sigkill_under_put_load_loses_no_acknowledged_object(make_server, tmp_path):
+    data = str(tmp_path / "data")
+    s = make_server(data).start()
+    s3c(s).create_bucket(Bucket="crash")
+    # More writers than HTTP threads: puts wait at every stage (receiving, queued for a sync
+    # thread, renamed and being fsynced, queued for the writer) when the kill comes.
+    acked, stop, threads = _put_load(s, "crash", 16, 200)
     s.kill()
     stop.set()
     for t in threads:
@@ -529,23 +561,32 @@ def test_sigkill_under_put_load_loses_no_acknowledged_object(make_server, tmp_pa
     assert len(acked) >= 200
 
     s2 = make_server(data).start()
-    s3 = s3c(s2)
-    for key, md5 in acked.items():
-        got = s3.get_object(Bucket="crash", Key=key)
-        assert hashlib.md5(got["Body"].read()).hexdigest() == md5, key
-        assert got["ETag"] == '"%s"' % md5
-    listed = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="crash"):
-        for o in page.get("Contents", []):
-            listed[o["Key"]] = o["ETag"].strip('"')
-    assert set(acked) <= set(listed)
     # The sweep left exactly the bodies the listing references: no temporary files, no
-    # orphans of puts that were cut off.
-    files = os.listdir(os.path.join(data, "objects"))
-    assert not [f for f in files if f.endswith(".tmp")]
-    assert len(files) == len(listed)
+    # orphans of puts that were cut off (renamed or not).
+    _check_after_load(s2, data, "crash", acked)
+    s3 = s3c(s2)
     s3.put_object(Bucket="crash", Key="after", Body=b"ok")
     assert s3.get_object(Bucket="crash", Key="after")["Body"].read() == b"ok"
+
+
+def test_sigterm_under_put_load_finishes_or_removes_every_put(make_server, tmp_path):
+    """A clean stop while puts are in flight: each finishes or cleans up before the
+    clean-shutdown mark is written, since the start after it does not sweep."""
+    data = str(tmp_path / "data")
+    s = make_server(data).start()
+    s3c(s).create_bucket(Bucket="term")
+    acked, stop, threads = _put_load(s, "term", 16, 100)
+    rc, _ = s.stop()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert rc == 0, s.stderr()
+    assert len(acked) >= 100
+    assert os.path.exists(os.path.join(data, "objects", ".clean"))
+    files = sorted(os.listdir(os.path.join(data, "objects")))
+    s2 = make_server(data).start()
+    listed = _check_after_load(s2, data, "term", acked)
+    assert len(files) == len(listed) + 1   # the bodies and the mark, nothing else
 
 
 class PatternBody:
