@@ -714,6 +714,48 @@ static void stmt_constraints(struct ddb_verr *ve, const json_t *in, const char *
                     rvoccf);
 }
 
+/* The statement list of BatchExecuteStatement and ExecuteTransaction (member name, at most
+ * max): each statement's member types (a SerializationException at once, -1), then the
+ * list's length and each statement's constraints, collected into ve. Returns 0 or -1. */
+static int statements_check_or_reply(struct http_req *r, struct ddb_verr *ve, const json_t *list,
+                                     const char *member, size_t max)
+{
+    size_t i, n = json_array_size(list);
+    json_t *e;
+
+    json_array_foreach(list, i, e)
+    {
+        if (stmt_types_or_reply(r, e, true) < 0) {
+            return -1;
+        }
+    }
+    if (!ddb__present(list)) {
+        ddb__verr_add(ve, "Value null at '%s' failed to satisfy constraint: Member must not be "
+                          "null",
+                      member);
+    }
+    else if (n < 1) {
+        ddb__verr_add(ve, "Value '[]' at '%s' failed to satisfy constraint: Member must have "
+                          "length greater than or equal to 1",
+                      member);
+    }
+    else if (n > max) {
+        ddb__verr_add(ve, "Value '[...]' at '%s' failed to satisfy constraint: Member must have "
+                          "length less than or equal to %zu",
+                      member, max);
+    }
+    json_array_foreach(list, i, e)
+    {
+        char at[64];
+        if (ve->n || i >= max) {
+            break;
+        }
+        snprintf(at, sizeof at, "%s.%zu.member.", member, i + 1);
+        stmt_constraints(ve, e, at);
+    }
+    return 0;
+}
+
 static int rcc_of(const json_t *v)
 {
     const char *s = json_string_value(v);
@@ -1090,32 +1132,10 @@ int ddb_batch_execute_statement(struct http_req *r)
                            DDB_J_STRING) < 0) {
         return -1;
     }
-    json_array_foreach(list, i, e)
-    {
-        if (stmt_types_or_reply(r, e, true) < 0) {
-            return -1;
-        }
+    if (statements_check_or_reply(r, &ve, list, "statements", BATCH_MAX) < 0) {
+        return -1;
     }
     n = json_array_size(list);
-    if (!ddb__present(list)) {
-        ddb__verr_add(&ve, "Value null at 'statements' failed to satisfy constraint: Member must "
-                           "not be null");
-    }
-    else if (n < 1 || n > BATCH_MAX) {
-        ddb__verr_add(&ve, "Value '%s' at 'statements' failed to satisfy constraint: Member must "
-                           "have length %s",
-                      n < 1 ? "[]" : "[...]",
-                      n < 1 ? "greater than or equal to 1" : "less than or equal to 25");
-    }
-    json_array_foreach(list, i, e)
-    {
-        char at[64];
-        if (ve.n || i >= BATCH_MAX) {
-            break;
-        }
-        snprintf(at, sizeof at, "statements.%zu.member.", i + 1);
-        stmt_constraints(&ve, e, at);
-    }
     ddb__check_enum(&ve, json_object_get(r->json, "ReturnConsumedCapacity"),
                     "returnConsumedCapacity", rccs);
     if (ve.n) {
@@ -1402,32 +1422,10 @@ int ddb_execute_transaction(struct http_req *r)
             0) {
         return -1;
     }
-    json_array_foreach(list, i, e)
-    {
-        if (stmt_types_or_reply(r, e, true) < 0) {
-            return -1;
-        }
+    if (statements_check_or_reply(r, &ve, list, "transactStatements", TX_MAX) < 0) {
+        return -1;
     }
     n = json_array_size(list);
-    if (!ddb__present(list)) {
-        ddb__verr_add(&ve, "Value null at 'transactStatements' failed to satisfy constraint: "
-                           "Member must not be null");
-    }
-    else if (n < 1 || n > TX_MAX) {
-        ddb__verr_add(&ve, "Value '%s' at 'transactStatements' failed to satisfy constraint: "
-                           "Member must have length %s",
-                      n < 1 ? "[]" : "[...]",
-                      n < 1 ? "greater than or equal to 1" : "less than or equal to 100");
-    }
-    json_array_foreach(list, i, e)
-    {
-        char at[64];
-        if (ve.n || i >= TX_MAX) {
-            break;
-        }
-        snprintf(at, sizeof at, "transactStatements.%zu.member.", i + 1);
-        stmt_constraints(&ve, e, at);
-    }
     if (ddb__present(token) && (json_string_length(token) < 1 || json_string_length(token) > 36)) {
         ddb__verr_add(&ve, "Value '%.64s' at 'clientRequestToken' failed to satisfy constraint: "
                            "Member must have length %s",

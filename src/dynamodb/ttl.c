@@ -576,13 +576,13 @@ void ddb__ttl_sweep(struct ddb *d, long long now, struct ddb_ttl_stats *st)
     MDB_txn *txn = NULL;
     MDB_cursor *c = NULL;
     MDB_val k, v;
-    json_t *todo = json_array();
+    json_t *tables = json_array();
     size_t i;
     json_t *t;
     int g;
 
     if (store_read_begin(d->st, &txn) != 0) {
-        json_decref(todo);
+        json_decref(tables);
         return;
     }
     if (mdb_cursor_open(txn, d->tables, &c) == 0) {
@@ -597,12 +597,12 @@ void ddb__ttl_sweep(struct ddb *d, long long now, struct ddb_ttl_stats *st)
             entry = json_loadb(v.mv_data, v.mv_size, 0, &jerr);
             ttl = json_object_get(entry, "SluiceTimeToLive");
             if (json_is_true(json_object_get(ttl, "Enabled"))) {
-                json_array_append_new(todo, json_pack("[s%, O]", (const char *)k.mv_data,
+                json_array_append_new(tables, json_pack("[s%, O]", (const char *)k.mv_data,
                                                       k.mv_size,
                                                       json_object_get(ttl, "AttributeName")));
             }
             else if (json_is_true(json_object_get(ttl, "Disabling"))) {
-                json_array_append_new(todo, json_pack("[s%]", (const char *)k.mv_data,
+                json_array_append_new(tables, json_pack("[s%]", (const char *)k.mv_data,
                                                       k.mv_size));
             }
             json_decref(entry);
@@ -610,7 +610,7 @@ void ddb__ttl_sweep(struct ddb *d, long long now, struct ddb_ttl_stats *st)
         mdb_cursor_close(c);
     }
     store_read_end(d->st, txn);
-    json_array_foreach(todo, i, t)
+    json_array_foreach(tables, i, t)
     {
         if (stopping(d)) {
             break;
@@ -622,7 +622,7 @@ void ddb__ttl_sweep(struct ddb *d, long long now, struct ddb_ttl_stats *st)
             settle(d, json_string_value(json_array_get(t, 0)));
         }
     }
-    json_decref(todo);
+    json_decref(tables);
 }
 
 static void *ttl_main(void *arg)
