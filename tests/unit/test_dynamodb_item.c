@@ -469,30 +469,18 @@ static int change_apply(struct store_op *op, MDB_txn *txn)
     return ddb__change_apply(o->d, txn, &o->c, &s);
 }
 
-/* Runs c in the writer and gives its outcome; c's items stay the caller's. */
-static int change_run(struct fixture *f, struct change_op *o)
+/* Runs o's change as kind with flags and cond in the writer and gives its outcome; the
+ * change's items stay the caller's. */
+static int change_run(struct fixture *f, struct change_op *o, enum ddb_change_kind kind,
+                      unsigned flags, const struct ddb_node *cond)
 {
+    o->c.kind = kind;
+    o->c.flags = flags;
+    o->c.cond = cond;
     memset(&o->base, 0, sizeof o->base);
     o->base.apply = change_apply;
     o->d = f->d;
     return store_submit_wait(f->st, &o->base);
-}
-
-static const char *encode(struct arena *a, const char *json, size_t *len)
-{
-    json_error_t jerr;
-    json_t *j = json_loads(json, 0, &jerr);
-    struct buf b;
-    struct ddb_err err;
-    size_t size;
-    const char *out;
-    buf_init(&b, DDB_ITEM_ENC_MAX);
-    assert_int_equal(ddb_item_encode(j, a, &b, &size, &err), 0);
-    out = arena_strndup(a, b.p, b.len);
-    *len = b.len;
-    buf_release(&b);
-    json_decref(j);
-    return out;
 }
 
 /* The value of n (a number) in an encoded item. */
@@ -547,8 +535,8 @@ static void test_change_flags(void **state)
     ok(f, ddb_put_item,
        "{\"TableName\":\"chg\",\"Item\":{\"k\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"}}}");
     arena_init(&a);
-    item = encode(&a, "{\"k\":{\"S\":\"a\"},\"n\":{\"N\":\"7\"}}", &item_len);
-    keymap = encode(&a, "{\"k\":{\"S\":\"a\"}}", &key_len);
+    item = encode_json(&a, "{\"k\":{\"S\":\"a\"},\"n\":{\"N\":\"7\"}}", &item_len, NULL);
+    keymap = encode_json(&a, "{\"k\":{\"S\":\"a\"}}", &key_len, NULL);
     assert_int_equal(store_read_begin(f->st, &txn), 0);
     assert_int_equal(ddb__schema_get(f->d, txn, "chg", &s), 0);
     assert_int_equal(ddb__key_of(&s, keymap, key_len, true, &key, &kerr), 0);
@@ -566,45 +554,35 @@ static void test_change_flags(void **state)
     o.c.key = &key;
 
     /* PartiQL's INSERT: an item there refuses the put before its condition is looked at. */
-    o.c.kind = DDB_CHANGE_PUT;
-    o.c.flags = DDB_CHANGE_ABSENT;
     o.c.item = item;
     o.c.item_len = item_len;
-    o.c.cond = exists;
-    assert_int_equal(change_run(f, &o), DDB_CHANGE_EXISTS);
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_PUT, DDB_CHANGE_ABSENT, exists),
+                     DDB_CHANGE_EXISTS);
     assert_int_equal(stored_n(f), 1);
 
     /* A false condition, with the item there kept for the answer. */
-    o.c.kind = DDB_CHANGE_DELETE;
-    o.c.flags = DDB_CHANGE_RVOCCF;
     o.c.item = keymap;
     o.c.item_len = key_len;
-    o.c.cond = missing;
-    assert_int_equal(change_run(f, &o), DDB_CHANGE_CONDITION_FAILED);
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_DELETE, DDB_CHANGE_RVOCCF, missing),
+                     DDB_CHANGE_CONDITION_FAILED);
     assert_non_null(o.c.ret_item);
     assert_int_equal(n_of(o.c.ret_item, o.c.ret_len), 1);
     assert_int_equal(item_count(f, "chg"), 1);
 
     /* Decided, not written: a transaction's first pass keeps the updated item. */
-    o.c.kind = DDB_CHANGE_UPDATE;
-    o.c.flags = DDB_CHANGE_DRY;
-    o.c.cond = exists;
     o.c.update = inc;
-    assert_int_equal(change_run(f, &o), 0);
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_UPDATE, DDB_CHANGE_DRY, exists), 0);
     assert_null(o.c.ret_item);
     assert_non_null(o.c.new_);
     assert_int_equal(n_of(o.c.new_, o.c.new_len), 2);
     assert_int_equal(stored_n(f), 1);
-    o.c.kind = DDB_CHANGE_DELETE;
-    assert_int_equal(change_run(f, &o), 0);
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_DELETE, DDB_CHANGE_DRY, exists), 0);
     assert_null(o.c.new_);
     assert_int_equal(item_count(f, "chg"), 1);
 
     /* Written, with the updated paths as they are now for the answer. */
-    o.c.kind = DDB_CHANGE_UPDATE;
-    o.c.flags = 0;
     o.c.ret = DDB_RET_UPDATED_NEW;
-    assert_int_equal(change_run(f, &o), 0);
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_UPDATE, 0, exists), 0);
     assert_non_null(o.c.ret_item);
     assert_int_equal(n_of(o.c.ret_item, o.c.ret_len), 2);
     assert_int_equal(stored_n(f), 2);
@@ -612,7 +590,7 @@ static void test_change_flags(void **state)
 
     /* A table replaced since the key was built. */
     o.c.table_id = s.id + 1000;
-    assert_int_equal(change_run(f, &o), -ESTALE);
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_UPDATE, 0, exists), -ESTALE);
     assert_int_equal(stored_n(f), 2);
 
     free(o.c.ret_item);
