@@ -248,6 +248,7 @@ static int serve(int argc, char **argv)
     /* S3 last: it claims every request that no other service claimed. */
     http_server_register(srv, s3svc);
     http_server_add_metrics(srv, store_metrics, st);
+    http_server_add_metrics(srv, s3_metrics, s3);
     rc = store_ready(st);
     if (rc < 0) {
         log_error("sluice", "cannot sync the new store: %s", store_strerror(rc));

@@ -9,7 +9,9 @@
  * the source is overwritten meanwhile: bodies are never rewritten) and copies what the new
  * record needs into the arena; a job thread copies the bytes into a new body file (MD5
  * computed on the way, so the copy's ETag is its bytes' MD5, as S3 gives a copied multipart
- * object) and seals it; then the record commits through the writer like a PutObject's.
+ * object) and seals it; then the record commits through the writer like a PutObject's. A
+ * copy of at most S3__INLINE_MAX bytes into an unencrypted destination is done on the HTTP
+ * thread into an inline body (docs/formats.md, "S3 inline bodies").
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -117,7 +119,8 @@ int s3__copy_src_open_or_reply(struct http_req *r, struct s3__copy_src *src)
     if (src->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
-    rc = s3__object_open(s3, src->bucket, src->key, src->vid, &txn, &src->obj, &src->fd);
+    rc = s3__object_open(s3, src->bucket, src->key, src->vid, &txn, &src->obj, &src->fd,
+                         NULL);
     if (rc == S3__EMARKER) {
         store_read_end(s3->st, txn);
         if (src->vid) {
@@ -338,6 +341,14 @@ int s3_copy_object(struct http_req *r)
     c->off = 0;
     c->len = c->src.obj.size;
     r->op_ctx = c;
+    if (c->len <= S3__INLINE_MAX && !c->put.sse.type) {
+        /* A small copy is kept inline; reading at most S3__INLINE_MAX bytes of the source
+         * is no work to hand to a thread of its own. */
+        c->put.want_inline = true;
+        c->put.inl_cap = (size_t)c->len;
+        copy_work(r);
+        return copy_written(r);
+    }
     return s3__offload_or_reply(r, copy_work, copy_written);
 }
 

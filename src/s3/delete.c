@@ -76,7 +76,10 @@ int s3__delete_one(struct s3 *s3, MDB_txn *txn, const char *bucket, unsigned vst
         !sl_str_eq(o.key, key)) {
         return 0; /* a long key's hash matched another key: ours is not there */
     }
-    s3__ids_add(unlink, o.body);
+    rc = s3__body_drop(s3, txn, &o, unlink);
+    if (rc != 0) {
+        return rc;
+    }
     if (who) {
         struct s3__obj gone = o;
         gone.key = key;

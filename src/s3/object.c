@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
@@ -75,6 +76,88 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+int s3__body_drop(struct s3 *s3, MDB_txn *txn, const struct s3__obj *o, struct s3__ids *l)
+{
+    MDB_val k = { 16, (void *)o->body };
+    int rc;
+
+    if (o->delete_marker) {
+        return 0;
+    }
+    if (!o->inline_body) {
+        s3__ids_add(l, o->body);
+        return 0;
+    }
+    rc = mdb_del(txn, s3->bodies, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int s3__body_get(struct s3 *s3, MDB_txn *txn, const struct s3__obj *o, struct sl_str *out)
+{
+    MDB_val k = { 16, (void *)o->body }, v;
+    int rc = mdb_get(txn, s3->bodies, &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        return -EIO;
+    }
+    if (rc == 0 && v.mv_size != o->size) {
+        return -EIO;
+    }
+    if (rc == 0) {
+        *out = (struct sl_str){ v.mv_data, v.mv_size };
+    }
+    return rc;
+}
+
+/* An inline body as an fd for readers that take one (copies, the C API): a memfd holding
+ * the bytes, positioned at 0. Returns the fd or -errno. */
+static int body_memfd(struct sl_str b)
+{
+    int fd = memfd_create("sluice-body", MFD_CLOEXEC);
+    int rc;
+
+    if (fd < 0) {
+        return -errno;
+    }
+    rc = write_all(fd, b.p, b.len);
+    if (rc == 0 && lseek(fd, 0, SEEK_SET) != 0) {
+        rc = -errno;
+    }
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* Opens the temporary file of p's body. Returns 0 or -errno. */
+static int tmp_open(struct s3__put *p)
+{
+    p->fd = openat(p->s3->objdir_fd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (p->fd < 0) {
+        return -errno;
+    }
+    p->tmp_exists = true;
+    p->written_back = 0;
+    return 0;
+}
+
+/* More bytes than an inline put announced (an aws-chunked body longer than its decoded
+ * length, a C API fd that grew): what it holds moves to a file, and the put goes on as a
+ * file's. Returns 0 or -errno. */
+static int inline_spill(struct s3__put *p)
+{
+    int rc = tmp_open(p);
+
+    if (rc == 0) {
+        rc = write_all(p->fd, p->inl, (size_t)p->obj.size);
+    }
+    free(p->inl);
+    p->inl = NULL;
+    p->obj.inline_body = false;
+    return rc;
+}
+
 int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key)
 {
     p->magic = PUT_MAGIC;
@@ -97,20 +180,29 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
     if (p->sse.type && s3__sse_writer_init(&p->ssew, s3, &p->sse, p->obj.body) != 0) {
         return -ENOMEM;
     }
-    p->fd = openat(s3->objdir_fd, p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (p->fd < 0) {
-        return -errno;
+    if (p->want_inline && !p->sse.type && p->inl_cap <= S3__INLINE_MAX) {
+        p->inl = xmalloc(p->inl_cap ? p->inl_cap : 1);
+        p->obj.inline_body = true;
+        return 0;
     }
-    p->tmp_exists = true;
-    p->written_back = 0;
-    return 0;
+    return tmp_open(p);
 }
 
 #define PUT_WRITEBACK_EVERY (8u << 20)   /* bytes between two writeback starts of a body */
 
 int s3__put_feed(struct s3__put *p, const char *data, size_t n)
 {
-    int rc = p->sse.type ? s3__sse_write(&p->ssew, p->fd, data, n) : write_all(p->fd, data, n);
+    int rc = 0;
+
+    if (p->inl && p->obj.size + n > p->inl_cap) {
+        rc = inline_spill(p);
+    }
+    if (rc == 0 && p->inl) {
+        memcpy(p->inl + p->obj.size, data, n);
+    }
+    else if (rc == 0) {
+        rc = p->sse.type ? s3__sse_write(&p->ssew, p->fd, data, n) : write_all(p->fd, data, n);
+    }
     if (rc == 0 && p->md && EVP_DigestUpdate(p->md, data, n) != 1) {
         rc = -EIO;
     }
@@ -120,7 +212,7 @@ int s3__put_feed(struct s3__put *p, const char *data, size_t n)
     if (rc == 0) {
         p->obj.size += n;
     }
-    if (rc == 0 && p->obj.size - p->written_back >= PUT_WRITEBACK_EVERY) {
+    if (rc == 0 && p->fd >= 0 && p->obj.size - p->written_back >= PUT_WRITEBACK_EVERY) {
         /* Start the disk writing what has arrived so far, without waiting for it: the fsync
          * at the end then has little left to do (a 1 GiB PUT spent seconds in it after the
          * last byte). Advice only: a failure here leaves the fsync to do it all. */
@@ -187,10 +279,32 @@ int s3__put_finish(struct s3__put *p)
     return 0;
 }
 
+/* The record of a sealed put, and its LMDB key. */
+static void put_encode(struct s3__put *p)
+{
+    p->obj.mtime_ms = s3__now_ms();
+    p->obj.key = p->key;
+    if (p->part_number) {
+        p->lkey_len = s3__partkey(p->upload, p->part_number, p->lkey);
+        p->obj.key_in_record = true;
+        p->obj.key = SL_STR_NULL;
+    }
+    else {
+        p->lkey_len = s3__objkey(p->bucket, p->key, p->lkey);
+    }
+    p->rec = s3__obj_encode(&p->obj, &p->rec_len);
+}
+
 int s3__put_sync(struct s3__put *p)
 {
     char name[33];
     int rc = 0;
+
+    if (p->inl) {
+        /* Inline: the bytes commit with the record, in the writer's group commit. */
+        put_encode(p);
+        return 0;
+    }
 
     /* Renamed before its fsync, so that the fsync's journal commit carries the new name too
      * and the directory's sync below mostly finds nothing left to write. No record names the
@@ -219,17 +333,7 @@ int s3__put_sync(struct s3__put *p)
     if (rc != 0) {
         return rc;
     }
-    p->obj.mtime_ms = s3__now_ms();
-    p->obj.key = p->key;
-    if (p->part_number) {
-        p->lkey_len = s3__partkey(p->upload, p->part_number, p->lkey);
-        p->obj.key_in_record = true;
-        p->obj.key = SL_STR_NULL;
-    }
-    else {
-        p->lkey_len = s3__objkey(p->bucket, p->key, p->lkey);
-    }
-    p->rec = s3__obj_encode(&p->obj, &p->rec_len);
+    put_encode(p);
     return 0;
 }
 
@@ -287,12 +391,19 @@ int s3__put_apply(struct store_op *op, MDB_txn *txn)
                            &old) == 0 &&
             (p->part_number || sl_str_eq(old.key, p->key))) {
             have = true;
-            p->had_old = true;
+            p->had_old = !old.inline_body;
             memcpy(p->old_body, old.body, 16);
         }
     }
     else if (rc != MDB_NOTFOUND) {
         return rc;
+    }
+    if (p->inl) {
+        MDB_val bk = { 16, p->obj.body }, bv = { (size_t)p->obj.size, p->inl };
+        rc = mdb_put(txn, p->s3->bodies, &bk, &bv, 0);
+        if (rc != 0) {
+            return rc;
+        }
     }
     if (!p->part_number) {
         unsigned vstate = s3__versioning(p->s3, txn, p->bucket);
@@ -322,6 +433,14 @@ int s3__put_apply(struct store_op *op, MDB_txn *txn)
     }
     else if (p->pre_apply) {
         rc = p->pre_apply(p, txn);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (have && old.inline_body && memcmp(old.body, p->obj.body, 16) != 0) {
+        /* The replaced inline body goes in this commit (a versioned bucket's replaced
+         * bodies went through s3__version_make_current() above). */
+        rc = s3__body_drop(p->s3, txn, &old, NULL);
         if (rc != 0) {
             return rc;
         }
@@ -376,6 +495,8 @@ void s3__put_cleanup(void *arg)
     }
     free(p->rec);
     p->rec = NULL;
+    free(p->inl);
+    p->inl = NULL;
 }
 
 void s3__put_done(struct store_op *op, int rc)
@@ -676,6 +797,36 @@ static int put_stream_or_reply(struct http_req *r, struct s3__put *p, const char
     return 0;
 }
 
+/* Does r announce a body small enough to be kept inline (Content-Length, or the decoded
+ * length of an aws-chunked body)? An encrypted body never is (s3__put_begin). */
+static void put_inline_choose(struct http_req *r, struct s3__put *p)
+{
+    const char *decoded = http_req_header(r, "x-amz-decoded-content-length");
+    uint64_t n;
+
+    if (r->chunked) {
+        char *end;
+        if (!decoded || !decoded[0]) {
+            return;
+        }
+        errno = 0;
+        n = strtoull(decoded, &end, 10);
+        if (errno || *end) {
+            return;
+        }
+    }
+    else if (r->has_content_length && !http_req_header(r, "transfer-encoding")) {
+        n = r->content_length;
+    }
+    else {
+        return;
+    }
+    if (n <= S3__INLINE_MAX) {
+        p->want_inline = true;
+        p->inl_cap = (size_t)n;
+    }
+}
+
 int s3_put_object(struct http_req *r)
 {
     struct s3 *s3 = s3__of(r);
@@ -714,6 +865,7 @@ int s3_put_object(struct http_req *r)
         s3__lock_headers_or_reply(r, &p->obj) < 0) {
         return -1;
     }
+    put_inline_choose(r, p);
     return put_stream_or_reply(r, p, t->bucket, t->key);
 }
 
@@ -788,7 +940,20 @@ static int stage(struct s3 *s3, const char *bucket, struct sl_str key, int fd, c
                  size_t n, const struct s3_put_options *opt, struct s3_staged **out)
 {
     struct s3__put *p = xcalloc(1, sizeof *p);
-    int rc = put_prepare(p, s3, bucket, key, opt);
+    struct stat st;
+    int rc;
+
+    /* A small body is kept inline, as PutObject's (a file that grows meanwhile spills). */
+    if (fd < 0 && n <= S3__INLINE_MAX) {
+        p->want_inline = true;
+        p->inl_cap = n;
+    }
+    else if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+             (uint64_t)st.st_size <= S3__INLINE_MAX) {
+        p->want_inline = true;
+        p->inl_cap = (size_t)st.st_size;
+    }
+    rc = put_prepare(p, s3, bucket, key, opt);
 
     if (rc == 0 && fd < 0) {
         rc = s3__put_feed(p, data, n);
@@ -997,11 +1162,14 @@ int s3__object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl
 }
 
 int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, const char *vid,
-                    MDB_txn **txn, struct s3__obj *o, int *fd)
+                    MDB_txn **txn, struct s3__obj *o, int *fd, struct sl_str *inl)
 {
     int rc = 0;
 
     *fd = -1;
+    if (inl) {
+        *inl = SL_STR_NULL;
+    }
     for (int attempt = 0; attempt < OPEN_RETRIES; attempt++) {
         char name[33];
         rc = store_read_begin(s3->st, txn);
@@ -1011,6 +1179,25 @@ int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, const 
         rc = s3__object_lookup_version(s3, *txn, bucket, key, vid, o);
         if (rc == 0 && o->delete_marker) {
             return S3__EMARKER; /* *txn stays open: o is the marker */
+        }
+        if (rc == 0 && o->inline_body) {
+            /* The snapshot that holds the record holds its body: no race to retry. */
+            struct sl_str b;
+            rc = s3__body_get(s3, *txn, o, &b);
+            if (rc == 0 && inl) {
+                *inl = b;
+                return 0;
+            }
+            if (rc == 0) {
+                rc = body_memfd(b);
+                if (rc >= 0) {
+                    *fd = rc;
+                    return 0;
+                }
+            }
+            store_read_end(s3->st, *txn);
+            *txn = NULL;
+            return rc;
         }
         if (rc == 0) {
             s3__body_name(o->body, name);
@@ -1141,6 +1328,8 @@ static int get_or_head(struct http_req *r, const char *opname)
     const char *part_s = http_req_query(r, "partNumber");
     const char *vid = http_req_query(r, "versionId");
     struct s3__sse given;
+    struct sl_str inl;
+    char *inl_copy = NULL;
     int fd = -1;
     int rc;
 
@@ -1150,7 +1339,7 @@ static int get_or_head(struct http_req *r, const char *opname)
     if (t->key.len > S3_KEY_MAX) {
         return http_req_fail(r, AWSERR_S3_KEY_TOO_LONG, NULL);
     }
-    rc = s3__object_open(s3, t->bucket, t->key, vid, &txn, &o, &fd);
+    rc = s3__object_open(s3, t->bucket, t->key, vid, &txn, &o, &fd, &inl);
     if (rc == S3__EMARKER) {
         /* A delete marker: 404 as the current version, 405 when named by its id. */
         char mv[33];
@@ -1239,6 +1428,12 @@ static int get_or_head(struct http_req *r, const char *opname)
         value = arena_strndup(&r->arena, f->value.p, f->value.len);
         http_reply_header(r, name, value);
     }
+    if (o.inline_body) {
+        /* An inline body leaves the snapshot as a copy of the bytes sent (at most
+         * S3__INLINE_MAX): cheaper than a file to open for so few bytes. */
+        inl_copy = arena_alloc(&r->arena, len ? (size_t)len : 1);
+        memcpy(inl_copy, inl.p + off, (size_t)len);
+    }
     store_read_end(s3->st, txn);
     for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
         const char *v = http_req_query(r, overrides[i][0]);
@@ -1265,6 +1460,10 @@ static int get_or_head(struct http_req *r, const char *opname)
         s3__sse_reader_base(rd, off);
         return http_reply_reader(r, range == S3__RANGE_PARTIAL ? 206 : 200, len,
                                  s3__sse_response_read, s3__sse_reader_free, rd);
+    }
+    if (o.inline_body) {
+        return http_reply(r, range == S3__RANGE_PARTIAL ? 206 : 200, r->content_type, inl_copy,
+                          (size_t)len);
     }
     /* The body goes out from the file (E3); MHD closes fd when the response is done. */
     r->status = range == S3__RANGE_PARTIAL ? 206 : 200;
@@ -1367,7 +1566,7 @@ int s3_object_open(struct s3 *s3, const char *bucket, struct sl_str key, int *fd
     if (!s3__bucket_name_valid(bucket, strlen(bucket))) {
         return S3_ENOBUCKET;
     }
-    rc = s3__object_open(s3, bucket, key, NULL, &txn, &o, fd);
+    rc = s3__object_open(s3, bucket, key, NULL, &txn, &o, fd, NULL);
     if (rc == S3__EMARKER) {
         store_read_end(s3->st, txn);
         return S3_ENOKEY;

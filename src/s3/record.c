@@ -23,6 +23,7 @@
 #define OBJ_MULTIPART 2u            /* md5 is the MD5 of the parts' MD5s */
 #define OBJ_DELETE_MARKER 4u        /* a delete marker: no body */
 #define OBJ_NULL_VERSION 8u         /* the version id is "null" */
+#define OBJ_INLINE 16u              /* the body is in s3.bodies under the body id */
 #define BUCKET_VERSION 1
 #define BUCKET_VERSION_OWNER 2     /* version 1 and the owner's access key id */
 
@@ -169,7 +170,8 @@ unsigned char *s3__obj_encode(const struct s3__obj *o, size_t *len)
     *p++ = OBJ_VERSION;
     *p++ = (unsigned char)((lng ? OBJ_LONG_KEY : 0) | (o->multipart ? OBJ_MULTIPART : 0) |
                            (o->delete_marker ? OBJ_DELETE_MARKER : 0) |
-                           (o->null_version ? OBJ_NULL_VERSION : 0));
+                           (o->null_version ? OBJ_NULL_VERSION : 0) |
+                           (o->inline_body ? OBJ_INLINE : 0));
     put_u64(p, o->size);
     p += 8;
     put_u64(p, o->mtime_ms);
@@ -390,6 +392,7 @@ int s3__obj_decode(const void *rec, size_t len, const void *lkey, size_t lkey_le
     o->part_ck_len = 0;
     o->delete_marker = (flags & OBJ_DELETE_MARKER) != 0;
     o->null_version = (flags & OBJ_NULL_VERSION) != 0;
+    o->inline_body = (flags & OBJ_INLINE) != 0;
     o->has_vsk = false;
     o->lock_mode = 0;
     o->legal_hold = false;

@@ -46,6 +46,10 @@
 
 struct s3;
 
+/* Appends S3's Prometheus lines to b (sluice_s3_inline_bodies: the bodies kept in the store
+ * instead of as files). For http_server_add_metrics() with ctx the struct s3. Thread: any. */
+void s3_metrics(void *ctx, struct buf *b);
+
 /*
  * Opens the service's databases in st, creates <data_dir>/objects/ if missing, sweeps from it
  * every file that no committed object references (temporary files and bodies of a crash), and

@@ -39,6 +39,13 @@
                                              them in memory) */
 #define S3__JOBS_MAX 64                   /* copies and completions running at once */
 #define S3__SYNC_THREADS 32               /* sync threads (sync.c): fsyncs of bodies in flight */
+/* A put whose body is announced at most this long (and not encrypted) keeps its bytes in
+ * s3.bodies, committed with its record, instead of in a file of objects/ (docs/formats.md,
+ * "S3 inline bodies"). 64 KiB: a file costs an inode, two fsyncs and a directory lock, which
+ * dwarf writing the bytes below it; above it the bytes dominate either way, while each
+ * buffered put and each group of the writer holds its bodies in memory, and LMDB's search for
+ * a run of free overflow pages grows with the value's pages (17 at 64 KiB). */
+#define S3__INLINE_MAX (64u * 1024)
 
 struct s3 {
     struct store *st;
@@ -49,6 +56,7 @@ struct s3 {
     MDB_dbi config;             /* bucket 0 kind (enum s3__cfg) -> a bucket configuration */
     MDB_dbi versions;           /* object key + version sort key -> noncurrent version */
     MDB_dbi events;             /* event sequence (u64 BE) -> a notification to deliver */
+    MDB_dbi bodies;             /* body id (16 bytes) -> an inline body's bytes */
     uint64_t ev_seq;            /* the last event sequence; writer thread only */
     bool ev_pending;
     s3_notify_fn notify;        /* the notifier (main.c: Lambda), or NULL */
@@ -283,7 +291,8 @@ struct s3__obj {
     uint64_t size;
     uint64_t mtime_ms;
     unsigned char md5[16];
-    unsigned char body[16];         /* the body file's id: objects/<32 hex> */
+    unsigned char body[16];         /* the body's id: objects/<32 hex>, or its s3.bodies key */
+    bool inline_body;               /* the body is in s3.bodies, not a file */
     struct sl_str key;              /* the full key (from the LMDB key or the record) */
     bool key_in_record;             /* encode the key in the record even when short (uploads
                                        and parts, whose LMDB keys are not the object key) */
@@ -525,9 +534,16 @@ struct s3__put {
     unsigned event;                 /* the notification event of the put (0: Put) */
     const char *who;                /* the caller's access key, for events */
     struct s3__put *sync_next;      /* the sync pool's queue link (sync.c) */
+    /* An inline body: set want_inline and inl_cap (the announced length, at most
+     * S3__INLINE_MAX) before s3__put_begin(); the bytes then gather in inl (xmalloc'd) and
+     * obj.inline_body is set. More bytes than announced move them to a file (spill). */
+    bool want_inline;
+    size_t inl_cap;
+    char *inl;
 };
 
-/* Opens objects/<id>.tmp for a new body of (bucket, key) (both borrowed until seal).
+/* Opens objects/<id>.tmp for a new body of (bucket, key) (both borrowed until seal), or
+ * for an inline body (p->want_inline, not encrypted) a buffer of p->inl_cap bytes.
  * Returns 0 or -errno / -ENOMEM. */
 int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct sl_str key);
 /* Appends n bytes. Returns 0 or -errno. */
@@ -537,7 +553,7 @@ int s3__put_feed(struct s3__put *p, const char *data, size_t n);
  * Returns 0 or -errno. */
 int s3__put_finish(struct s3__put *p);
 /* After s3__put_finish(): renames the body file to its final name, fsyncs it and objects/
- * (s3__dir_sync) and encodes the record. Blocks on the disk: a sync, job or C API thread,
+ * (s3__dir_sync) and encodes the record (an inline body: only the record). Blocks on the disk: a sync, job or C API thread,
  * never an HTTP thread but while stopping. Returns 0 or -errno. */
 int s3__put_sync(struct s3__put *p);
 /* s3__put_finish() then s3__put_sync(), for threads that may block. Returns 0 or -errno. */
@@ -590,11 +606,13 @@ int s3__http_date_parse(const char *s, int64_t *out);
 
 /* Opens the body of version vid (NULL: the current one) of (bucket, key), reading again if a
  * concurrent overwrite removed the file the first snapshot named. On success *fd is open
- * (owned by the caller) and *o decoded in *txn, still open (the caller ends it). A delete
+ * (owned by the caller) and *o decoded in *txn, still open (the caller ends it). An inline
+ * body is handed out as a memfd holding its bytes, unless inl is not NULL: then *inl gets
+ * the bytes (borrowed from the map, valid while *txn is open) and *fd is -1. A delete
  * marker answers S3__EMARKER, *txn open and *o the marker, no fd. Returns 0, S3__EMARKER,
  * S3_ENOBUCKET, S3_ENOKEY, S3__ENOVERSION, S3__EBADVERSION, -errno or a store code. */
 int s3__object_open(struct s3 *s3, const char *bucket, struct sl_str key, const char *vid,
-                    MDB_txn **txn, struct s3__obj *o, int *fd);
+                    MDB_txn **txn, struct s3__obj *o, int *fd, struct sl_str *inl);
 /* Finds (bucket, key) in txn. Returns 0 with *o decoded (borrowing from the map), or
  * S3_ENOKEY / S3_ENOBUCKET, or a store code. */
 int s3__object_lookup(struct s3 *s3, MDB_txn *txn, const char *bucket, struct sl_str key,
@@ -612,6 +630,14 @@ enum s3__range_result s3__range_parse(const char *h, uint64_t size, uint64_t *of
                                       uint64_t *len);
 /* Removes a body file (no error if already gone). Thread: any. */
 void s3__body_unlink(struct s3 *s3, const unsigned char id[16]);
+/* In a writer op: the body of o is named by no record any more (a delete, an overwrite, a
+ * version dropped). An inline body is deleted from s3.bodies in txn, so that it goes in the
+ * same commit as the record; a file's id is added to l, for s3__ids_unlink() after the
+ * commit. A delete marker has no body. Returns 0 or an LMDB code. */
+int s3__body_drop(struct s3 *s3, MDB_txn *txn, const struct s3__obj *o, struct s3__ids *l);
+/* The inline body of o in txn: *out borrows from the map. Returns 0, -EIO when the record
+ * names a body that is not there, or an LMDB code. */
+int s3__body_get(struct s3 *s3, MDB_txn *txn, const struct s3__obj *o, struct sl_str *out);
 
 /* ---- multipart.c ---- */
 

@@ -543,8 +543,8 @@ static int sweep(struct s3 *s3)
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             /* The body id sits at a fixed offset of every object, version and part record
              * (formats.md); a delete marker has none. */
-            if (v.mv_size < 52 || (((const unsigned char *)v.mv_data)[1] & 4)) {
-                continue;
+            if (v.mv_size < 52 || (((const unsigned char *)v.mv_data)[1] & (4 | 16))) {
+                continue; /* a delete marker, or an inline body (no file) */
             }
             if (n == cap) {
                 cap = cap ? cap * 2 : 1024;
@@ -606,6 +606,23 @@ static int sweep(struct s3 *s3)
     return 0;
 }
 
+void s3_metrics(void *ctx, struct buf *b)
+{
+    struct s3 *s3 = ctx;
+    MDB_txn *txn;
+    MDB_stat ms;
+
+    if (store_read_begin(s3->st, &txn) != 0) {
+        return;
+    }
+    if (mdb_stat(txn, s3->bodies, &ms) == 0) {
+        buf_printf(b, "# HELP sluice_s3_inline_bodies Object bodies kept in the store, not "
+                      "as files.\n# TYPE sluice_s3_inline_bodies gauge\n"
+                      "sluice_s3_inline_bodies %llu\n", (unsigned long long)ms.ms_entries);
+    }
+    store_read_end(s3->st, txn);
+}
+
 int s3_new(struct store *st, const char *data_dir, const char *region, const char *account,
            struct s3 **out, struct http_service **svc)
 {
@@ -657,6 +674,9 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     }
     if (rc == 0) {
         rc = store_dbi_open(st, "s3.events", 0, &s3->events);
+    }
+    if (rc == 0) {
+        rc = store_dbi_open(st, "s3.bodies", 0, &s3->bodies);
     }
     if (rc == 0) {
         rc = s3__events_init(s3);

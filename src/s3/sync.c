@@ -22,6 +22,9 @@
  * put whose own round succeeded: the put is then refused, never acknowledged without a
  * durable name).
  *
+ * An inline body (object.c) never enters the pool: it has no file, and s3__put_sync_or_reply()
+ * hands it to the writer directly.
+ *
  * Invariants: a put is acknowledged only after its body file and its name are durable
  * (rename, then fsync of the file, then an fsync of objects/ started after the rename), and
  * its record committed; s3__sync_stop() returns only once the queue is empty and every sync
@@ -145,6 +148,15 @@ int s3__put_sync_or_reply(struct http_req *r, struct s3__put *p, const char *wha
     p->r = r;
     p->base.apply = s3__put_apply;
     p->base.done = s3__put_done;
+    if (p->inl) {
+        /* An inline body has no file to make durable: its bytes commit with the record, so
+         * it goes to the writer at once, and the group commit is its only fsync. */
+        rc = s3__put_sync(p);
+        if (rc < 0) {
+            return s3__internal_or_reply(r, what, rc);
+        }
+        return s3__submit_or_reply(r, &p->base, cont);
+    }
     pthread_mutex_lock(&s3->sq_lock);
     if (!s3->sq_stopping && sync_grow(s3)) {
         /* Waiting before the put is visible to a sync thread, which may resume r at once. */

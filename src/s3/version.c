@@ -280,10 +280,7 @@ int s3__version_make_current(struct s3 *s3, MDB_txn *txn, const char *bucket, st
     if (rc == 0) {
         if (vstate == S3__VER_SUSPENDED && (cur.o.null_version || !cur.o.has_vsk)) {
             /* Suspended: the null version is replaced. */
-            if (!cur.o.delete_marker) {
-                s3__ids_add(unlink, cur.o.body);
-            }
-            rc = 0;
+            rc = s3__body_drop(s3, txn, &cur.o, unlink);
         }
         else {
             rc = version_store(s3, txn, bucket, key, &cur);
@@ -297,12 +294,10 @@ int s3__version_make_current(struct s3 *s3, MDB_txn *txn, const char *bucket, st
         /* A key has one null version: an older one among the noncurrent goes. */
         rc = version_find(s3, txn, bucket, key, want_null, NULL, vk, &vkl, &nul);
         if (rc == 0) {
-            if (!nul.o.delete_marker) {
-                s3__ids_add(unlink, nul.o.body);
-            }
+            rc = s3__body_drop(s3, txn, &nul.o, unlink);
             vcopy_free(&nul);
             k = (MDB_val){ vkl, vk };
-            rc = mdb_del(txn, s3->versions, &k, NULL);
+            rc = rc ? rc : mdb_del(txn, s3->versions, &k, NULL);
         }
         if (rc != 0 && rc != MDB_NOTFOUND) {
             return rc;
@@ -345,11 +340,9 @@ int s3__version_delete(struct s3 *s3, MDB_txn *txn, const char *bucket, struct s
         if (rc == 0) {
             *gone = cur.o;
             gone->key = SL_STR_NULL;
-            if (!cur.o.delete_marker) {
-                s3__ids_add(unlink, cur.o.body);
-            }
+            rc = s3__body_drop(s3, txn, &cur.o, unlink);
             k = (MDB_val){ ln, lk };
-            rc = mdb_del(txn, s3->objects, &k, NULL);
+            rc = rc ? rc : mdb_del(txn, s3->objects, &k, NULL);
         }
         vcopy_free(&cur);
         if (rc != 0) {
@@ -386,11 +379,9 @@ int s3__version_delete(struct s3 *s3, MDB_txn *txn, const char *bucket, struct s
     if (rc == 0) {
         *gone = c.o;
         gone->key = SL_STR_NULL;
-        if (!c.o.delete_marker) {
-            s3__ids_add(unlink, c.o.body);
-        }
+        rc = s3__body_drop(s3, txn, &c.o, unlink);
         k = (MDB_val){ vkl, vk };
-        rc = mdb_del(txn, s3->versions, &k, NULL);
+        rc = rc ? rc : mdb_del(txn, s3->versions, &k, NULL);
     }
     vcopy_free(&c);
     return rc;
