@@ -26,6 +26,13 @@
  * s3__put_cleanup() removes the replaced body. A crash between rename and commit leaves an
  * unreferenced objects/<id>, which s3_new()'s sweep removes.
  *
+ * An inline body (a put announced at most S3__INLINE_MAX bytes, not encrypted: docs/formats.md,
+ * "S3 inline bodies") skips the file: RECEIVING appends to p->inl, SEALED goes straight to
+ * COMMITTING (s3__put_sync only encodes the record), and the op writes the bytes into
+ * s3.bodies next to the record. Every removal of a committed body goes through
+ * s3__body_drop() in the op that drops its record: an inline body is deleted there, a file's
+ * id collected for s3__ids_unlink() after the commit.
+ *
  * Invariants: a body file, once renamed to its final name, is never written again; a GET
  * opens the file its snapshot's record names, and if a newer commit removed it meanwhile (the
  * open fails with ENOENT) it reads again in a fresh snapshot.
@@ -198,7 +205,9 @@ int s3__put_feed(struct s3__put *p, const char *data, size_t n)
         rc = inline_spill(p);
     }
     if (rc == 0 && p->inl) {
-        memcpy(p->inl + p->obj.size, data, n);
+        if (n) {
+            memcpy(p->inl + p->obj.size, data, n);
+        }
     }
     else if (rc == 0) {
         rc = p->sse.type ? s3__sse_write(&p->ssew, p->fd, data, n) : write_all(p->fd, data, n);
@@ -1432,7 +1441,9 @@ static int get_or_head(struct http_req *r, const char *opname)
         /* An inline body leaves the snapshot as a copy of the bytes sent (at most
          * S3__INLINE_MAX): cheaper than a file to open for so few bytes. */
         inl_copy = arena_alloc(&r->arena, len ? (size_t)len : 1);
-        memcpy(inl_copy, inl.p + off, (size_t)len);
+        if (len) {
+            memcpy(inl_copy, inl.p + off, (size_t)len);
+        }
     }
     store_read_end(s3->st, txn);
     for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {

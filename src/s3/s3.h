@@ -3,8 +3,9 @@
  *
  * What it is: S3's REST-XML API on the store (buckets, objects, listings), and a C API with
  * which later services put and read objects without HTTP: Firehose delivering into local S3,
- * the query engine reading them. Object bodies are files under <data-dir>/objects/, metadata
- * lives in LMDB (docs/formats.md, "S3 buckets and objects").
+ * the query engine reading them. Object bodies are files under <data-dir>/objects/, or for
+ * small unencrypted ones entries of the store committed with their record; metadata lives in
+ * LMDB (docs/formats.md, "S3 buckets and objects", "S3 inline bodies").
  *
  * What it is not: the HTTP front door (core/http.c), SigV4 (core/sigv4.c), ACLs or IAM
  * (docs/compatibility.md lists what is served). The C API below is not subject to bucket
@@ -18,7 +19,8 @@
  *  - a body file is never rewritten: every stored body gets a fresh random id, so an
  *    overwrite or a delete never changes bytes that a concurrent GET is sending;
  *  - a body file that no committed metadata references is garbage: it is removed after the
- *    commit that dropped its last reference, and s3_new() sweeps any left by a crash.
+ *    commit that dropped its last reference, and s3_new() sweeps any left by a crash;
+ *  - an inline body is written and removed in the same commit as the record that names it.
  *
  * Threads: s3_new() and s3_free() on the main thread; HTTP handlers on HTTP threads; metadata
  * writes on the writer thread; the C API on background threads as each function says.
@@ -106,7 +108,9 @@ struct s3_put_options {
  * Stores an object in one durable operation: the n bytes at p (s3_put_object_from_buf) or the
  * bytes of fd from offset 0 to its end (s3_put_object_from_fd, fd borrowed and left open) are
  * written to a new body file, fsynced and renamed, then the metadata is committed through the
- * writer, replacing any object of that key (whose body is removed after the commit). When it
+ * writer, replacing any object of that key (whose body is removed after the commit). A body
+ * of at most 64 KiB (a buffer, or a regular file of that size) is instead kept in memory and
+ * committed with the metadata, in the store (docs/formats.md, "S3 inline bodies"). When it
  * returns 0 the object survives a crash. bucket, key and opt are borrowed for the call; info
  * (may be NULL) receives what was stored. Returns 0, S3_ENOBUCKET, S3_EKEY, -errno, or a
  * store code. Thread: a background thread (it waits for the writer: never the writer or an
@@ -123,7 +127,8 @@ int s3_put_object_from_fd(struct s3 *s3, const char *bucket, struct sl_str key, 
  * its own changes (Firehose: the object and the deletion of the buffer it was made from,
  * so that a delivery is exactly-once across crashes):
  *
- *   s3_stage_from_fd / _from_buf  body written, fsynced and renamed; nothing visible yet
+ *   s3_stage_from_fd / _from_buf  body written, fsynced and renamed (a small one: held in
+ *                                 memory, written by apply); nothing visible yet
  *   s3_staged_apply               inside the caller's store_op apply() on the writer thread:
  *                                 records the object in txn (may run again if the writer
  *                                 re-runs the group)
@@ -152,7 +157,8 @@ void s3_staged_finish(struct s3_staged *sg, bool committed);
 /*
  * Opens an object's body for reading: *fd (owned by the caller, who closes it) reads the whole
  * body from offset 0, and stays valid and unchanged even if the object is overwritten or
- * deleted meanwhile. info (may be NULL) receives the object's metadata.
+ * deleted meanwhile (an inline body is a memfd holding a copy of its bytes). info (may be
+ * NULL) receives the object's metadata.
  * Returns 0, S3_ENOBUCKET, S3_ENOKEY (also for a delete marker), S3_EKEY, -EACCES (an SSE-C
  * body), -errno or a store code. Thread: any but the writer.
  */

@@ -1,8 +1,9 @@
 /*
  * test_s3_list.c: the S3 C API on a real store (src/s3/list.c, object.c, service.c): puts
  * from a buffer and a file, opens, listings in full-key order including long keys that share
- * their inline part, overwrites removing the replaced body, the start-up sweep, and a staged
- * put recorded (or rolled back) inside a caller's own writer op.
+ * their inline part, overwrites removing the replaced body, the start-up sweep, a staged
+ * put recorded (or rolled back) inside a caller's own writer op, and small bodies kept inline
+ * in s3.bodies (docs/formats.md, "S3 inline bodies") instead of as files.
  *
  * Each test works in a fresh mkdtemp() directory that it removes, and frees everything it
  * made, so the sanitizers see nothing leaked (R32).
@@ -101,6 +102,17 @@ static size_t count_files(void)
     return n;
 }
 
+/* The number of inline bodies in s3.bodies. */
+static size_t count_inline(void)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    assert_int_equal(mdb_stat(txn, s3->bodies, &ms), 0);
+    store_read_end(st, txn);
+    return ms.ms_entries;
+}
+
 struct seen {
     char keys[64][S3_KEY_MAX + 1];
     size_t n;
@@ -190,7 +202,9 @@ static void test_put_open_list(void **state)
                      S3_ENOBUCKET);
     assert_int_equal(s3_put_object_from_buf(s3, "bkt", SL_STR_NULL, "x", 1, NULL, NULL),
                      S3_EKEY);
-    assert_int_equal(count_files(), 12);
+    /* Seven bytes each: every body is inline, none is a file. */
+    assert_int_equal(count_files(), 0);
+    assert_int_equal(count_inline(), 12);
 }
 
 static void test_overwrite_from_fd_and_sweep(void **state)
@@ -214,7 +228,9 @@ static void test_overwrite_from_fd_and_sweep(void **state)
     close(fd);
     assert_int_equal(info.size, 8);
     assert_int_equal(strlen(info.etag), 34);
-    assert_int_equal(count_files(), 1);
+    /* Both bodies were small: the overwrite dropped the first inline body in its commit. */
+    assert_int_equal(count_files(), 0);
+    assert_int_equal(count_inline(), 1);
     assert_int_equal(read(rfd, buf, sizeof buf), 5);
     assert_memory_equal(buf, "first", 5);
     close(rfd);
@@ -226,7 +242,7 @@ static void test_overwrite_from_fd_and_sweep(void **state)
     snprintf(path, sizeof path, "%s/objects/00000000000000000000000000000000", tmpdir);
     fd = open(path, O_WRONLY | O_CREAT, 0600);
     close(fd);
-    assert_int_equal(count_files(), 3);
+    assert_int_equal(count_files(), 2);
     /* A clean shutdown marks the directory, and the start after it does not sweep (its cost
      * grows with the objects): the leftovers stay, and the mark is gone once started. */
     s3_free(s3);
@@ -234,12 +250,14 @@ static void test_overwrite_from_fd_and_sweep(void **state)
     assert_int_equal(access(path, F_OK), 0);
     open_s3();
     assert_int_equal(access(path, F_OK), -1);
-    assert_int_equal(count_files(), 3);
-    /* A crash leaves no mark (here: taken away after the shutdown): the next start sweeps. */
+    assert_int_equal(count_files(), 2);
+    /* A crash leaves no mark (here: taken away after the shutdown): the next start sweeps,
+     * and keeps the inline body its record names. */
     s3_free(s3);
     assert_int_equal(unlink(path), 0);
     open_s3();
-    assert_int_equal(count_files(), 1);
+    assert_int_equal(count_files(), 0);
+    assert_int_equal(count_inline(), 1);
     assert_int_equal(s3_object_open(s3, "bkt", SL_STR_LIT("k"), &rfd, &info), 0);
     assert_string_equal(info.content_type, "text/csv");
     assert_int_equal(read(rfd, buf, sizeof buf), 8);
@@ -278,14 +296,16 @@ static void test_staged_put_in_a_callers_transaction(void **state)
                      0);
     s3_staged_info(c.sg, &info);
     assert_string_equal(info.etag, "\"900150983cd24fb0d6963f7d28e17f72\"");
-    /* Staged: the body is on disk, the object is not visible. */
-    assert_int_equal(count_files(), 1);
+    /* Staged: the body is in memory (inline), the object is not visible. */
+    assert_int_equal(count_files(), 0);
+    assert_int_equal(count_inline(), 0);
     assert_int_equal(s3_object_open(s3, "bkt", SL_STR_LIT("staged"), &fd, NULL), S3_ENOKEY);
     c.fail_after = true;
     rc = store_submit_wait(st, &c.base);
     assert_int_equal(rc, STORE_ABORTED);
     s3_staged_finish(c.sg, false);
     assert_int_equal(count_files(), 0);
+    assert_int_equal(count_inline(), 0);
     assert_int_equal(s3_object_open(s3, "bkt", SL_STR_LIT("staged"), &fd, NULL), S3_ENOKEY);
 
     assert_int_equal(s3_stage_from_buf(s3, "bkt", SL_STR_LIT("staged"), "abc", 3, NULL, &c.sg),
@@ -296,14 +316,108 @@ static void test_staged_put_in_a_callers_transaction(void **state)
     assert_int_equal(s3_object_open(s3, "bkt", SL_STR_LIT("staged"), &fd, &info), 0);
     close(fd);
     assert_int_equal(info.size, 3);
-    assert_int_equal(count_files(), 1);
+    assert_int_equal(count_files(), 0);
+    assert_int_equal(count_inline(), 1);
 
     /* A staged put into a bucket that is gone fails in apply. */
     assert_int_equal(s3_stage_from_buf(s3, "gone", SL_STR_LIT("k"), "x", 1, NULL, &c.sg), 0);
     assert_int_equal(store_submit_wait(st, &c.base), S3_ENOBUCKET);
     s3_staged_finish(c.sg, false);
-    assert_int_equal(count_files(), 1);
+    assert_int_equal(count_inline(), 1);
     s3_staged_finish(NULL, false);
+}
+
+/* Reads all of fd from its position into buf (cap bytes). Returns the count. */
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    ssize_t got;
+    while (n < cap && (got = read(fd, buf + n, cap - n)) > 0) {
+        n += (size_t)got;
+    }
+    return n;
+}
+
+static void test_inline_threshold_and_replacements(void **state)
+{
+    size_t big_n = S3__INLINE_MAX + 1;
+    char *big = malloc(big_n), *buf = malloc(big_n + 16);
+    char path[400];
+    int fd, rfd;
+    (void)state;
+
+    assert_non_null(big);
+    assert_non_null(buf);
+    for (size_t i = 0; i < big_n; i++) {
+        big[i] = (char)(i * 7 + (i >> 9));
+    }
+    assert_int_equal(s3_bucket_create(s3, "bkt"), 0);
+    /* Exactly the threshold is inline; one byte more is a file. */
+    assert_int_equal(s3_put_object_from_buf(s3, "bkt", SL_STR_LIT("max"), big, S3__INLINE_MAX,
+                                            NULL, NULL), 0);
+    assert_int_equal(count_inline(), 1);
+    assert_int_equal(count_files(), 0);
+    assert_int_equal(s3_put_object_from_buf(s3, "bkt", SL_STR_LIT("big"), big, big_n, NULL,
+                                            NULL), 0);
+    assert_int_equal(count_inline(), 1);
+    assert_int_equal(count_files(), 1);
+    /* An inline body opens as an fd (a memfd) with every byte, at position 0. */
+    assert_int_equal(s3_object_open(s3, "bkt", SL_STR_LIT("max"), &rfd, NULL), 0);
+    assert_int_equal(read_all(rfd, buf, big_n + 16), S3__INLINE_MAX);
+    assert_memory_equal(buf, big, S3__INLINE_MAX);
+    close(rfd);
+    /* A file replaced by an inline body: the file goes after the commit. */
+    assert_int_equal(s3_put_object_from_buf(s3, "bkt", SL_STR_LIT("big"), "tiny", 4, NULL,
+                                            NULL), 0);
+    assert_int_equal(count_inline(), 2);
+    assert_int_equal(count_files(), 0);
+    /* An inline body replaced by a file: the inline body goes in the same commit. */
+    assert_int_equal(s3_put_object_from_buf(s3, "bkt", SL_STR_LIT("max"), big, big_n, NULL,
+                                            NULL), 0);
+    assert_int_equal(count_inline(), 1);
+    assert_int_equal(count_files(), 1);
+    assert_int_equal(s3_object_open(s3, "bkt", SL_STR_LIT("max"), &rfd, NULL), 0);
+    assert_int_equal(read_all(rfd, buf, big_n + 16), big_n);
+    assert_memory_equal(buf, big, big_n);
+    close(rfd);
+    /* A small file is inline. */
+    snprintf(path, sizeof path, "%s/small.bin", tmpdir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, big, 1000), 1000);
+    assert_int_equal(s3_put_object_from_fd(s3, "bkt", SL_STR_LIT("f"), fd, NULL, NULL), 0);
+    close(fd);
+    unlink(path);
+    assert_int_equal(count_inline(), 2);
+    assert_int_equal(count_files(), 1);
+    free(big);
+    free(buf);
+}
+
+/* An inline put that receives more bytes than it announced moves them to a file. */
+static void test_inline_spill(void **state)
+{
+    struct s3__put *p = calloc(1, sizeof *p);
+    char chunk[1000];
+    (void)state;
+
+    assert_non_null(p);
+    memset(chunk, 'x', sizeof chunk);
+    assert_int_equal(s3_bucket_create(s3, "bkt"), 0);
+    p->want_inline = true;
+    p->inl_cap = 1500;
+    assert_int_equal(s3__put_begin(p, s3, "bkt", SL_STR_LIT("s")), 0);
+    assert_true(p->obj.inline_body);
+    assert_int_equal(s3__put_feed(p, chunk, sizeof chunk), 0);
+    assert_int_equal(count_files(), 0);
+    assert_int_equal(s3__put_feed(p, chunk, sizeof chunk), 0);
+    assert_false(p->obj.inline_body);
+    assert_null(p->inl);
+    assert_int_equal(count_files(), 1); /* the .tmp file */
+    assert_true(p->obj.size == 2000);
+    s3__put_cleanup(p);
+    assert_int_equal(count_files(), 0);
+    free(p);
 }
 
 int main(void)
@@ -311,6 +425,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_open_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overwrite_from_fd_and_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inline_threshold_and_replacements, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_inline_spill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_put_in_a_callers_transaction, setup,
                                         teardown),
     };

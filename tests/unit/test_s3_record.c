@@ -237,6 +237,37 @@ static void test_obj_versions_and_lock(void **state)
     assert_int_not_equal(s3__vid_parse(NULL, &is_null, vsk), 0);
 }
 
+/* The inline flag (bit 4) survives a round trip, and leaves the other flags alone. */
+static void test_obj_inline_flag(void **state)
+{
+    struct s3__obj o, d;
+    unsigned char *rec, lk[S3__LMDB_KEY_MAX];
+    size_t len, ln;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    o.key = SL_STR_LIT("small");
+    o.size = 4096;
+    memset(o.body, 0x3c, 16);
+    o.inline_body = true;
+    o.null_version = true;
+    rec = s3__obj_encode(&o, &len);
+    assert_int_equal(rec[1], 16 | 8);
+    ln = s3__objkey("bkt", o.key, lk);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    assert_true(d.inline_body);
+    assert_true(d.null_version);
+    assert_false(d.delete_marker);
+    assert_memory_equal(d.body, o.body, 16);
+    free(rec);
+    o.inline_body = false;
+    rec = s3__obj_encode(&o, &len);
+    assert_int_equal(rec[1], 8);
+    assert_int_equal(s3__obj_decode(rec, len, lk, ln, 3, &d), 0);
+    assert_false(d.inline_body);
+    free(rec);
+}
+
 static void test_etag_and_body_name(void **state)
 {
     struct s3__obj o;
@@ -321,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_obj_roundtrip),
         cmocka_unit_test(test_obj_extensions_and_v1),
         cmocka_unit_test(test_obj_versions_and_lock),
+        cmocka_unit_test(test_obj_inline_flag),
         cmocka_unit_test(test_etag_and_body_name),
         cmocka_unit_test(test_bucket_record),
         cmocka_unit_test(test_tokens),
