@@ -127,6 +127,18 @@ class Server:
         self.proc.wait()
         self._stderr.close()
 
+    def metric(self, name):
+        """The value of an unlabelled line of /metrics (an int), or None if absent."""
+        with urllib.request.urlopen(self.endpoint + "/metrics", timeout=5) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return int(float(line.split()[1]))
+        return None
+
+    def inline_bodies(self):
+        """The S3 bodies kept in the store rather than as files of objects/."""
+        return self.metric("sluice_s3_inline_bodies")
+
     def check_clean(self):
         err = self.stderr()
         for mark in SANITIZER_MARKS:

@@ -155,9 +155,10 @@ def test_put_get_head_delete_with_metadata(server):
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket="no-such-bucket", Key="x", Body=b"x")
     assert error_code(e) == "NoSuchBucket"
-    # Only the live bodies are left on disk.
+    # Only the live body is left: small, so kept in the store, and no file.
     files = os.listdir(os.path.join(server.data_dir, "objects"))
-    assert len(files) == 1, files
+    assert files == [], files
+    assert server.inline_bodies() == 1
 
 
 def test_delete_objects(server):
@@ -227,7 +228,8 @@ def test_metadata_limit_and_bad_digest(server):
     s3.put_object(Bucket="limits", Key="good", Body=b"hello", ContentMD5=good)
     with pytest.raises(ClientError):
         s3.head_object(Bucket="limits", Key="bad")
-    assert len(os.listdir(os.path.join(server.data_dir, "objects"))) == 2
+    assert os.listdir(os.path.join(server.data_dir, "objects")) == []
+    assert server.inline_bodies() == 2
 
 
 def test_ranges(server):
@@ -506,7 +508,8 @@ def _put_load(s, bucket, writers, want):
             if stop.is_set():
                 return
             key = "w%d/%04d" % (w, i)
-            body = hashlib.sha256(key.encode()).digest() * (1 + (i * 37) % 2000)
+            # 32 bytes to 125 KiB: bodies kept in the store (up to 64 KiB) and files.
+            body = hashlib.sha256(key.encode()).digest() * (1 + (i * 37) % 4000)
             try:
                 s3.put_object(Bucket=bucket, Key=key, Body=body)
             except (ClientError, ConnectionClosedError, EndpointConnectionError, HTTPError,
@@ -527,7 +530,7 @@ def _put_load(s, bucket, writers, want):
 def _check_after_load(s, data, bucket, acked):
     """Every acknowledged object reads back whole; so does every listed one (committed, its
     answer maybe cut off), whose body must be the one its ETag names; objects/ holds exactly
-    the listed bodies. Returns the listing."""
+    the listed bodies that are files, and the store the inline ones. Returns the listing."""
     s3 = s3c(s)
     for key, md5 in acked.items():
         got = s3.get_object(Bucket=bucket, Key=key)
@@ -543,7 +546,10 @@ def _check_after_load(s, data, bucket, acked):
         assert hashlib.md5(body).hexdigest() == listed[key], key
     files = [f for f in os.listdir(os.path.join(data, "objects")) if f != ".clean"]
     assert not [f for f in files if f.endswith(".tmp")]
-    assert len(files) == len(listed)
+    small = [k for k in listed if s3.head_object(Bucket=bucket, Key=k)["ContentLength"]
+             <= 64 * 1024]
+    assert s.inline_bodies() == len(small)
+    assert len(files) == len(listed) - len(small)
     return listed
 
 
@@ -585,8 +591,10 @@ def test_sigterm_under_put_load_finishes_or_removes_every_put(make_server, tmp_p
     assert os.path.exists(os.path.join(data, "objects", ".clean"))
     files = sorted(os.listdir(os.path.join(data, "objects")))
     s2 = make_server(data).start()
-    listed = _check_after_load(s2, data, "term", acked)
-    assert len(files) == len(listed) + 1   # the bodies and the mark, nothing else
+    _check_after_load(s2, data, "term", acked)
+    # The body files (checked against the listing just now) and the mark, nothing else.
+    after = sorted(f for f in os.listdir(os.path.join(data, "objects")) if f != ".clean")
+    assert files == sorted(after + [".clean"])
 
 
 class PatternBody:

@@ -10,7 +10,6 @@ import hashlib
 import os
 import threading
 import time
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
@@ -22,11 +21,7 @@ INLINE_MAX = 64 * 1024
 
 
 def inline_count(server):
-    with urllib.request.urlopen(server.endpoint + "/metrics", timeout=5) as resp:
-        for line in resp.read().decode().splitlines():
-            if line.startswith("sluice_s3_inline_bodies "):
-                return int(line.split()[1])
-    raise AssertionError("no sluice_s3_inline_bodies in /metrics")
+    return server.inline_bodies()
 
 
 def body_files(server):

@@ -93,6 +93,7 @@ def test_versioning_enabled_and_suspended(server):
     assert len(res["Deleted"]) == len(rows) and "Errors" not in res
     assert s3.list_object_versions(Bucket="ver").get("Versions") is None
     assert objects_files(server, 0) == []
+    assert server.inline_bodies() == 0
     s3.delete_bucket(Bucket="ver")
 
 
