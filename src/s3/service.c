@@ -610,6 +610,15 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
            struct s3 **out, struct http_service **svc)
 {
     struct s3 *s3 = xcalloc(1, sizeof *s3);
+    struct store_dbi_req dbis[] = {
+        { .name = "s3.buckets", .dbi = &s3->buckets },
+        { .name = "s3.objects", .dbi = &s3->objects },
+        { .name = "s3.uploads", .dbi = &s3->uploads },
+        { .name = "s3.parts", .dbi = &s3->parts },
+        { .name = "s3.config", .dbi = &s3->config },
+        { .name = "s3.versions", .dbi = &s3->versions },
+        { .name = "s3.events", .dbi = &s3->events },
+    };
     char seed[64];
     int rc;
 
@@ -639,25 +648,7 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
                   strerror(-rc));
         goto fail;
     }
-    rc = store_dbi_open(st, "s3.buckets", 0, &s3->buckets);
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.objects", 0, &s3->objects);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.uploads", 0, &s3->uploads);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.parts", 0, &s3->parts);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.config", 0, &s3->config);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.versions", 0, &s3->versions);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.events", 0, &s3->events);
-    }
+    rc = store_dbi_open_many(st, dbis, sizeof dbis / sizeof dbis[0]);
     if (rc == 0) {
         rc = s3__events_init(s3);
     }
