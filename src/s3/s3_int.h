@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,10 @@ struct s3 {
     uint64_t vclock;            /* the last version clock value; writer thread only */
     char *objdir;               /* <data-dir>/objects (owned) */
     int objdir_fd;              /* open on objdir, for fsync after renames */
+    /* The clean-shutdown mark was removed at start-up and that removal may not be on the
+     * disk yet: s3__objdir_unmark_sync() syncs it before objects/ first changes. */
+    atomic_bool unmark_pending;
+    pthread_mutex_t unmark_lock;
     bool opened;                /* s3_new() succeeded: s3_free() marks a clean shutdown */
     char region[33];
     char account[13];
@@ -557,6 +562,10 @@ int s3__dir_sync(struct s3 *s3);
 /* The sync pool's life: init in s3_new(); stop (drains the queue, joins the threads) in
  * s3_shutdown(); release in s3_free(). Thread: main (sync.c). */
 void s3__sync_init(struct s3 *s3);
+/* Makes the start-up's removal of objects/.clean durable (one fsync of objects/, once) before
+ * objects/ first changes: a crash after any change must sweep at the next start. Called
+ * before a body file is created or removed. Returns 0 or -errno. Any thread. */
+int s3__objdir_unmark_sync(struct s3 *s3);
 void s3__sync_stop(struct s3 *s3);
 void s3__sync_release(struct s3 *s3);
 /* The writer op's apply (store_op): conditions, bucket or upload, the record. */

@@ -519,6 +519,27 @@ static bool parse_id(const char *name, unsigned char id[16])
  * off, so the sweep, which reads every object record, is not needed. */
 #define CLEAN_MARK ".clean"
 
+int s3__objdir_unmark_sync(struct s3 *s3)
+{
+    int rc = 0;
+
+    if (!atomic_load(&s3->unmark_pending)) {
+        return 0;
+    }
+    pthread_mutex_lock(&s3->unmark_lock);
+    if (atomic_load(&s3->unmark_pending)) {
+        if (fsync(s3->objdir_fd) == 0) {
+            atomic_store(&s3->unmark_pending, false);
+        }
+        else {
+            rc = -errno;
+            log_error("s3", "cannot sync %s: %s", s3->objdir, strerror(errno));
+        }
+    }
+    pthread_mutex_unlock(&s3->unmark_lock);
+    return rc;
+}
+
 /* Removes every file of objects/ that no committed record references: temporary files of
  * puts a crash interrupted, bodies renamed but never committed, bodies whose removal after
  * an overwrite or delete did not happen. Runs before the front door starts, so no put is in
@@ -624,6 +645,7 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
 
     s3->st = st;
     s3->objdir_fd = -1;
+    pthread_mutex_init(&s3->unmark_lock, NULL);
     pthread_mutex_init(&s3->jobs_lock, NULL);
     pthread_cond_init(&s3->jobs_cond, NULL);
     pthread_cond_init(&s3->lc_cond, NULL);
@@ -667,8 +689,11 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
         goto fail;
     }
     if (unlinkat(s3->objdir_fd, CLEAN_MARK, 0) == 0) {
-        /* Durably gone before anything runs: a crash from now on must sweep next time. */
-        rc = fsync(s3->objdir_fd) == 0 ? 0 : -errno;
+        /* Durably gone before objects/ first changes (s3__objdir_unmark_sync()), not here:
+         * an fsync of the directory here made every start wait for the disk (0.5 ms idle,
+         * tens of ms with other writers) before the server could listen. */
+        atomic_store(&s3->unmark_pending, true);
+        rc = 0;
     }
     else {
         rc = sweep(s3);
@@ -711,6 +736,7 @@ void s3_free(struct s3 *s3)
         }
     }
     pthread_mutex_destroy(&s3->jobs_lock);
+    pthread_mutex_destroy(&s3->unmark_lock);
     pthread_cond_destroy(&s3->jobs_cond);
     pthread_cond_destroy(&s3->lc_cond);
     s3__sync_release(s3);
