@@ -97,8 +97,12 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
     if (p->ck_algo && s3__ck_init(&p->ckc, p->ck_algo) != 0) {
         return -ENOMEM;
     }
-    if (p->sse.type && s3__sse_writer_init(&p->ssew, s3, &p->sse, p->obj.body) != 0) {
-        return -ENOMEM;
+    if (p->sse.type) {
+        int rc = s3__sse_writer_init(&p->ssew, s3, &p->sse, p->obj.body);
+
+        if (rc != 0) {
+            return rc;
+        }
     }
     if (s3__objdir_unmark_sync(s3) != 0) {
         return -EIO;

@@ -646,6 +646,7 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
     s3->st = st;
     s3->objdir_fd = -1;
     pthread_mutex_init(&s3->unmark_lock, NULL);
+    pthread_mutex_init(&s3->sse_key_lock, NULL);
     pthread_mutex_init(&s3->jobs_lock, NULL);
     pthread_cond_init(&s3->jobs_cond, NULL);
     pthread_cond_init(&s3->lc_cond, NULL);
@@ -737,6 +738,7 @@ void s3_free(struct s3 *s3)
     }
     pthread_mutex_destroy(&s3->jobs_lock);
     pthread_mutex_destroy(&s3->unmark_lock);
+    pthread_mutex_destroy(&s3->sse_key_lock);
     pthread_cond_destroy(&s3->jobs_cond);
     pthread_cond_destroy(&s3->lc_cond);
     s3__sync_release(s3);
@@ -746,6 +748,7 @@ void s3_free(struct s3 *s3)
     EVP_MD_free(s3->md5);
     EVP_CIPHER_free(s3->aes_gcm);
     OPENSSL_cleanse(s3->sse_key, sizeof s3->sse_key);
+    free(s3->data_dir);
     free(s3->objdir);
     free(s3);
 }
