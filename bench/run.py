@@ -251,14 +251,41 @@ def nginx_bin():
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
+def cpu_times():
+    """(total, idle incl. iowait, steal) jiffies of the machine from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return sum(v), v[3] + v[4], v[7]
+
+
+def quiesce(limit=20.0, busy_max=0.10):
+    """Waits (at most limit seconds) until the machine is idle: under busy_max of its CPU
+    busy for 250 ms. What one server leaves running after its run (a peer's compaction,
+    a collector) would otherwise be measured against the next one."""
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        a = cpu_times()
+        time.sleep(0.25)
+        b = cpu_times()
+        total = b[0] - a[0]
+        if total > 0 and 1 - (b[1] - a[1]) / total < busy_max:
+            return time.time() - t0
+    log("the machine stayed busy for %.0f s before a run" % limit)
+    return limit
+
+
 def loadgen(server, workload, conns=1, seconds=None, warmup=None, extra=(), check=True):
+    if server:
+        QUIET.append(quiesce())
     argv = [LOADGEN, "-p", str(server.port) if server else "0", "-w", workload, "-c",
             str(conns), "-d", str(seconds if seconds is not None else CFG.seconds),
             "--warmup", str(warmup if warmup is not None else CFG.warmup)]
     if server:
         argv += ["--access-key", server.key, "--secret", server.secret]
     argv += [str(a) for a in extra]
+    a = cpu_times()
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    b = cpu_times()
     try:
         res = json.loads(p.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -268,6 +295,8 @@ def loadgen(server, workload, conns=1, seconds=None, warmup=None, extra=(), chec
     if check and res.get("errors"):
         log("%s on %s: %d errors" % (workload, server.name if server else "-", res["errors"]))
     res["argv"] = " ".join(["loadgen"] + argv[1:])
+    if b[0] > a[0]:
+        STEAL.append(100.0 * (b[2] - a[2]) / (b[0] - a[0]))
     return res
 
 
@@ -309,6 +338,8 @@ def load_items(server, n, parts=False, table="bench", conns=16, offset=0):
 
 RESULTS = {}     # (group, workload, conns, server) -> loadgen result or a dict of figures
 NOTES = []
+QUIET = []       # seconds each measurement waited for an idle machine
+STEAL = []       # % of the machine's CPU time stolen by its hypervisor during each run
 
 
 def put(group, workload, conns, server, res):
@@ -758,6 +789,13 @@ def report(started, elapsed, argv):
     a("- Load average (1 min) before the run %.2f, after %.2f: other work on the machine "
       "shares the cores with the servers and the generator, so compare figures within one "
       "run, as ratios" % (LOAD[0], os.getloadavg()[0]))
+    if QUIET:
+        a("- Each measurement started once the machine was idle (under 10%% of its CPU busy for "
+          "250 ms, so that work a server left running, such as a peer's compaction, does not "
+          "count against the next): the longest wait was %.1f s" % max(QUIET))
+    if STEAL:
+        a("- CPU time taken by the hypervisor (steal) during the measurements: median %.1f%%, "
+          "at most %.1f%%" % (sorted(STEAL)[len(STEAL) // 2], max(STEAL)))
     for k, v in versions():
         a("- %s: %s" % (k, v))
     a("")

@@ -141,13 +141,6 @@ struct ddb_err;
 int ddb__map_encode_or_reply(struct http_req *r, const json_t *map, const char **out,
                              size_t *len, size_t *size, struct ddb_err *verr);
 
-/* item.c: the item an answer returns for ReturnValues / RETURNING: with project, the paths
- * update u changed of item (nothing when none is there), else the whole item; *out is
- * malloc'd (left as it was when item is NULL). */
-struct ddb_update;
-void ddb__ret_image(const struct ddb_update *u, struct arena *a, const void *item, size_t n,
-                    bool project, char **out, size_t *len);
-
 /* The service instance behind a request. */
 static inline struct ddb *ddb__of(struct http_req *r)
 {
@@ -656,6 +649,85 @@ int ddb__write_fail_or_reply(struct http_req *r, int rc, const struct ddb_write 
 /* The message of that error, written to out (a transaction's cancellation reason). */
 void ddb__write_err_msg(int rc, const struct ddb_write *w, char *out, size_t n);
 
+/* ---- the change of one item (write.c): decided and made in the writer's transaction ---- */
+
+enum ddb_change_kind {
+    DDB_CHANGE_PUT = 0,         /* item replaces what is there */
+    DDB_CHANGE_UPDATE,          /* update applied to what is there (none: to the Key) */
+    DDB_CHANGE_DELETE,
+    DDB_CHANGE_CHECK,           /* the condition alone: nothing is written */
+};
+
+enum ddb_change_flags {
+    DDB_CHANGE_ABSENT = 1 << 0,     /* an item there refuses the change (DDB_CHANGE_EXISTS),
+                                       before the condition: PartiQL's INSERT */
+    DDB_CHANGE_REKEY = 1 << 1,      /* a table replaced since the key was built is taken as it
+                                       is when the key fits it too (the key is built again):
+                                       PartiQL, whose statements name their item by value */
+    DDB_CHANGE_RVOCCF = 1 << 2,     /* ReturnValuesOnConditionCheckFailure ALL_OLD: a false
+                                       condition leaves the item there in ret */
+    DDB_CHANGE_DRY = 1 << 3,        /* decide only, write nothing; an update leaves the new
+                                       item in new_ (a transaction's first pass) */
+};
+
+/* The item a change answers with (ReturnValues, PartiQL's RETURNING), in the order of both. */
+enum ddb_change_ret {
+    DDB_RET_NONE = 0,
+    DDB_RET_ALL_OLD,
+    DDB_RET_UPDATED_OLD,        /* the paths the update names, as they were */
+    DDB_RET_ALL_NEW,
+    DDB_RET_UPDATED_NEW,
+};
+
+/* What ddb__change_apply() returns besides 0 and ddb__item_write()'s codes. */
+#define DDB_CHANGE_CONDITION_FAILED (-31103)  /* the condition is false */
+#define DDB_CHANGE_EXISTS (-31104)            /* DDB_CHANGE_ABSENT and the item is there */
+#define DDB_CHANGE_UPDATE_FAILED (-31105)     /* the update cannot be applied: uerr says why */
+
+struct ddb_change {
+    /* Set by the caller; borrowed, they must outlive the op. */
+    enum ddb_change_kind kind;
+    unsigned flags;                 /* enum ddb_change_flags */
+    const char *table;
+    uint32_t table_id;              /* the table key was built for (REKEY: updated) */
+    struct ddb_key *key;            /* the item's LMDB key (REKEY: built again) */
+    const char *item;               /* PUT: the encoded item; the others: the encoded Key */
+    size_t item_len;
+    const struct ddb_node *cond;    /* NULL: none */
+    const struct ddb_update *update;    /* UPDATE (NULL: an update with no action) */
+    enum ddb_change_ret ret;
+    /* Set by ddb__change_apply(), afresh on each call. */
+    struct ddb_write wr;            /* wr.old_size as soon as the item is read */
+    struct ddb_err uerr;            /* DDB_CHANGE_UPDATE_FAILED: DynamoDB's message */
+    char *ret_item;                 /* the item to answer with, or NULL (malloc) */
+    size_t ret_len;
+    char *new_;                     /* DRY UPDATE: the updated item (malloc) */
+    size_t new_len;
+};
+
+/*
+ * The write step every single-item change goes through (PutItem, UpdateItem, DeleteItem, a
+ * transaction's actions, PartiQL's writes): in txn, the table's schema again (into *s), the
+ * stored item, PartiQL's absence rule, the condition, the update applied to the old item (its
+ * runtime errors and the 400 KB limit are ddb_update_apply()'s), the item to answer with, and
+ * the write through ddb__item_write(). ret_item and new_ of an earlier call are freed first,
+ * so c starts zeroed; after the last call they are the caller's to free.
+ * Returns 0, -ENOENT (the table is gone), -ESTALE (replaced since the key was built),
+ * DDB_CHANGE_CONDITION_FAILED, DDB_CHANGE_EXISTS, DDB_CHANGE_UPDATE_FAILED, ddb__item_write()'s
+ * codes, -EIO (a damaged item) or an LMDB code; nothing is written on any error, so the
+ * caller's apply() fails and its nested transaction rolls back. Writer thread.
+ */
+int ddb__change_apply(struct ddb *d, MDB_txn *txn, struct ddb_change *c, struct ddb_schema *s);
+
+/* Fails r with DynamoDB's error for what ddb__change_apply() returned (not 0 nor -ESTALE,
+ * which each caller handles its own way): ResourceNotFoundException,
+ * ConditionalCheckFailedException (with the Item that ret_item holds),
+ * DuplicateItemException, the update's or the write's ValidationException,
+ * ItemCollectionSizeLimitExceededException, or an internal error logged with what. Returns
+ * -1. */
+int ddb__change_fail_or_reply(struct http_req *r, int rc, const struct ddb_change *c,
+                              const char *what);
+
 /* Appends "ItemCollectionMetrics":{"ItemCollectionKey":{<hash key of item>},
  * "SizeEstimateRangeGB":[lo,hi]} for a collection of size bytes. Returns 0 or -E2BIG. */
 int ddb__collection_metrics_append(struct buf *b, const struct ddb_schema *s,
@@ -817,10 +889,10 @@ int ddb__stream_record(struct ddb *d, MDB_txn *txn, const struct ddb_schema *s,
 #define DDB_TX_TOKEN_TTL 600                /* seconds a ClientRequestToken is remembered */
 
 enum ddb_tx_kind {
-    DDB_TX_PUT = 0,
-    DDB_TX_UPDATE,
-    DDB_TX_DELETE,
-    DDB_TX_CHECK,
+    DDB_TX_PUT = DDB_CHANGE_PUT,       /* the same values: an action is a change */
+    DDB_TX_UPDATE = DDB_CHANGE_UPDATE,
+    DDB_TX_DELETE = DDB_CHANGE_DELETE,
+    DDB_TX_CHECK = DDB_CHANGE_CHECK,
 };
 
 /* A CancellationReasons entry's Code. */

@@ -15,10 +15,9 @@
  * A write's life (struct write_op):
  *   handler (HTTP thread): validate, encode, parse the expressions, read the schema, build
  *     the key, submit
- *   apply (writer): schema again (-ENOENT: gone; -ESTALE: replaced by a table of the same
- *     name since the handler read it), old item, condition (W_CONDITION_FAILED), the new item
- *     (UpdateItem: the update applied to the old one, or W_UPDATE_FAILED), the item to
- *     answer with, stream record, write, counters
+ *   apply (writer): the change (ddb__change_apply(): schema again, -ESTALE when the table
+ *     was replaced by one of the same name since the handler read it; old item, condition,
+ *     the update, the item to answer with, the write), then ItemCollectionMetrics
  *   done (writer): wake stream readers when a record was appended; resume the request
  *   cont (HTTP thread): answer; on -ESTALE run the handler again against the new table
  */
@@ -199,62 +198,32 @@ static double write_units(uint32_t a, uint32_t b)
 /* ---- writes ---- */
 
 /* ReturnValues. */
-enum rv {
-    RV_NONE = 0,
-    RV_ALL_OLD,
-    RV_UPDATED_OLD,
-    RV_ALL_NEW,
-    RV_UPDATED_NEW,
-};
-
-static enum rv rv_of(const char *s)
+static enum ddb_change_ret rv_of(const char *s)
 {
     static const char *const names[] = { "NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW",
                                          "UPDATED_NEW" };
     for (int i = 0; s && i < 5; i++) {
         if (strcmp(s, names[i]) == 0) {
-            return (enum rv)i;
+            return (enum ddb_change_ret)i;
         }
     }
-    return RV_NONE;
+    return DDB_RET_NONE;
 }
-
-enum write_kind {
-    W_PUT = 0,
-    W_DELETE,
-    W_UPDATE,
-};
-
-/* What apply() returns when the condition is false: the nested txn is rolled back. */
-#define W_CONDITION_FAILED (-ECANCELED)
-/* ... and when the update cannot be applied (uerr says why). */
-#define W_UPDATE_FAILED (-EINVAL)
 
 struct write_op {
     struct store_op base;
     struct ddb *d;
     struct http_req *r;
     int (*handler)(struct http_req *r);     /* run again on -ESTALE */
-    enum write_kind kind;
-    const char *table;                      /* borrowed from r's body */
-    uint32_t id;                            /* the table id the key was built for */
+    /* The change (its kind, table, key, item, condition, update and answer), and what it
+     * did, set by apply afresh on each run. ch.item is PutItem's item or the Key. */
+    struct ddb_change ch;
     struct ddb_key key;
-    const char *item;                       /* PutItem: the new item; UpdateItem: the Key */
-    size_t item_len;
-    uint32_t item_size;
     struct ddb_req_expr ex;                 /* the condition and the update, from r's arena */
-    enum rv rv;
-    bool rvoccf;                            /* ReturnValuesOnConditionCheckFailure ALL_OLD */
     enum rcc rcc;
     bool ricm;                              /* ReturnItemCollectionMetrics SIZE */
-    /* Set by apply, afresh on each run. */
-    struct ddb_write wr;                    /* what the write did (sizes, stream, errors) */
-    bool has_lsi;                           /* the table counts item collections */
-    char *ret;                              /* the item to answer with (malloc, freed with r) */
-    size_t ret_len;
     char *metrics;                          /* ricm: "ItemCollectionMetrics":{...} (malloc,
-                                               freed with r) */
-    struct ddb_err uerr;                    /* W_UPDATE_FAILED: DynamoDB's message */
+                                               freed with r), set by apply */
 };
 
 int ddb__map_encode_or_reply(struct http_req *r, const json_t *map, const char **out,
@@ -278,36 +247,8 @@ int ddb__map_encode_or_reply(struct http_req *r, const json_t *map, const char *
     return 0;
 }
 
-void ddb__ret_image(const struct ddb_update *u, struct arena *a, const void *item, size_t n,
-                    bool project, char **out, size_t *len)
-{
-    struct buf b;
-    struct ddb_item_view v;
-    if (!item) {
-        return;
-    }
-    if (!project) {
-        *out = ddb__dup(item, n, len);
-        return;
-    }
-    buf_init(&b, DDB_ITEM_ENC_MAX);
-    if (ddb_update_project(u, a, item, n, &b) == 0 && ddb_item_open(b.p, b.len, &v) == 0 &&
-        v.count > 0) {
-        *out = ddb__dup(b.p, b.len, len);
-    }
-    buf_release(&b);
-}
-
-/* Keeps the answer's item: a projection of the updated paths, or the whole item. */
-static void keep_ret(struct write_op *w, struct arena *a, const void *item, size_t n,
-                     bool project)
-{
-    ddb__ret_image(w->ex.update, a, item, n, project, &w->ret, &w->ret_len);
-}
-
 /* ReturnItemCollectionMetrics SIZE on a table with local secondary indexes: the answer's
- * member, while the schema is at hand. w->item holds the item's key attributes (the Item or
- * the Key). */
+ * member, while the schema is at hand. */
 static int keep_metrics(struct write_op *w, const struct ddb_schema *s)
 {
     struct buf b;
@@ -316,8 +257,8 @@ static int keep_metrics(struct write_op *w, const struct ddb_schema *s)
         return 0;
     }
     buf_init(&b, 64 * 1024);
-    if (ddb__collection_metrics_append(&b, s, w->item, w->item_len, w->wr.collection_size) <
-        0) {
+    if (ddb__collection_metrics_append(&b, s, w->ch.item, w->ch.item_len,
+                                       w->ch.wr.collection_size) < 0) {
         buf_release(&b);
         return -E2BIG;
     }
@@ -327,104 +268,20 @@ static int keep_metrics(struct write_op *w, const struct ddb_schema *s)
 
 static int write_apply(struct store_op *op, MDB_txn *txn)
 {
-    static const struct ddb_update no_update = { NULL, 0 };
     struct write_op *w = (struct write_op *)op;
-    struct ddb *d = w->d;
     struct ddb_schema s;
-    struct ddb_item_view view;
-    MDB_val k = { w->key.len, w->key.b }, v = { 0, NULL };
-    const void *old = NULL;
-    struct arena a;
-    struct buf nb;
     int rc;
 
-    store_assert_writer(d->st);
-    memset(&w->wr, 0, offsetof(struct ddb_write, index_name));
-    w->wr.new_size = w->item_size;
-    free(w->ret);
-    w->ret = NULL;
-    w->ret_len = 0;
     free(w->metrics);
     w->metrics = NULL;
-    w->uerr.kind = DDB_ERR_NONE;
-
-    rc = ddb__schema_get(d, txn, w->table, &s);
-    if (rc) {
-        return rc;
-    }
-    if (s.id != w->id) {
-        return -ESTALE;
-    }
-    w->has_lsi = s.has_lsi;
-    rc = mdb_get(txn, d->items, &k, &v);
-    if (rc == 0) {
-        if (ddb_item_open(v.mv_data, v.mv_size, &view) < 0) {
-            return -EIO;
-        }
-        old = v.mv_data;
-        w->wr.old_size = view.size;
-    }
-    else if (rc != MDB_NOTFOUND) {
-        return rc;
-    }
-    if (w->ex.cond) {
-        rc = ddb_cond_eval(w->ex.cond, old, v.mv_size);
-        if (rc < 0) {
-            return -EIO;
-        }
-        if (rc == 0) {
-            if (w->rvoccf && old) {
-                w->ret = ddb__dup(old, v.mv_size, &w->ret_len);
-            }
-            return W_CONDITION_FAILED;
-        }
-    }
-    if (w->kind != W_UPDATE) {
-        if (w->rv == RV_ALL_OLD && old) {
-            w->ret = ddb__dup(old, v.mv_size, &w->ret_len);
-        }
-        rc = ddb__item_write(d, txn, &s, &w->key, old, v.mv_size,
-                             w->kind == W_PUT ? w->item : NULL, w->item_len, 0, &w->wr);
-        return rc ? rc : keep_metrics(w, &s);
-    }
-    arena_init(&a);
-    buf_init(&nb, DDB_ITEM_ENC_MAX);
-    rc = ddb_update_apply(w->ex.update ? w->ex.update : &no_update, old, v.mv_size, w->item,
-                          w->item_len, &a, &nb, &w->uerr);
-    if (rc < 0) {
-        rc = W_UPDATE_FAILED;
-        goto out;
-    }
-    if (ddb_item_open(nb.p, nb.len, &view) < 0) {
-        rc = -EIO;
-        goto out;
-    }
-    switch (w->rv) {
-    case RV_ALL_OLD:
-    case RV_UPDATED_OLD:
-        keep_ret(w, &a, old, v.mv_size, w->rv == RV_UPDATED_OLD);
-        break;
-    case RV_ALL_NEW:
-    case RV_UPDATED_NEW:
-        keep_ret(w, &a, nb.p, nb.len, w->rv == RV_UPDATED_NEW);
-        break;
-    default:
-        break;
-    }
-    rc = ddb__item_write(d, txn, &s, &w->key, old, v.mv_size, nb.p, nb.len, 0, &w->wr);
-    if (rc == 0) {
-        rc = keep_metrics(w, &s);
-    }
-out:
-    buf_release(&nb);
-    arena_clear(&a);
-    return rc;
+    rc = ddb__change_apply(w->d, txn, &w->ch, &s);
+    return rc ? rc : keep_metrics(w, &s);
 }
 
 static void write_done(struct store_op *op, int rc)
 {
     struct write_op *w = (struct write_op *)op;
-    if (rc == 0 && w->wr.appended) {
+    if (rc == 0 && w->ch.wr.appended) {
         strm_notify(w->d->streams);
     }
     http_req_resume(w->r);
@@ -432,59 +289,34 @@ static void write_done(struct store_op *op, int rc)
 
 static const char *op_name(const struct write_op *w)
 {
-    return w->kind == W_PUT ? "PutItem" : w->kind == W_DELETE ? "DeleteItem" : "UpdateItem";
-}
-
-/* ConditionalCheckFailedException, with the old item when it was asked for. */
-static int condition_failed_or_reply(struct http_req *r, const struct write_op *w)
-{
-    if (w->ret) {
-        struct buf b;
-        buf_init(&b, 4 * DDB_ITEM_ENC_MAX);
-        if (ddb_item_write_json(w->ret, w->ret_len, NULL, 0, &b) == 0) {
-            http_req_fail_json(r, "Item", b.p, b.len);
-        }
-        buf_release(&b);
-    }
-    return http_req_fail(r, AWSERR_CONDITIONAL_CHECK_FAILED, NULL);
+    return w->ch.kind == DDB_CHANGE_PUT      ? "PutItem"
+           : w->ch.kind == DDB_CHANGE_DELETE ? "DeleteItem"
+                                             : "UpdateItem";
 }
 
 static int write_cont(struct http_req *r)
 {
     struct write_op *w = r->op_ctx;
 
-    if (w->ret) {
-        arena_on_clear(&r->arena, ddb__free_cb, w->ret);
+    if (w->ch.ret_item) {
+        arena_on_clear(&r->arena, ddb__free_cb, w->ch.ret_item);
     }
     if (w->metrics) {
         arena_on_clear(&r->arena, ddb__free_cb, w->metrics);
     }
-    switch (w->base.rc) {
-    case 0:
-        break;
-    case -ENOENT:
-        return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
-    case -ESTALE:
+    if (w->base.rc == -ESTALE) {
         /* The table was deleted and created again since the key was built: start over. */
-        w->ret = NULL;
+        w->ch.ret_item = NULL;
         w->metrics = NULL;
         return w->handler(r);
-    case DDB_WRITE_INDEX_KEY:
-    case DDB_WRITE_COLLECTION_FULL:
-        return ddb__write_fail_or_reply(r, w->base.rc, &w->wr);
-    case W_CONDITION_FAILED:
-        return condition_failed_or_reply(r, w);
-    case W_UPDATE_FAILED:
-        if (w->uerr.kind != DDB_ERR_NONE) {
-            return ddb__attr_fail_or_reply(r, &w->uerr);
-        }
-        /* fall through */
-    default:
-        log_error("dynamodb", "%s on %s: %s", op_name(w), w->table, store_strerror(w->base.rc));
-        return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    return reply_or_reply(r, "Attributes", w->ret, w->ret_len, NULL, 0, w->rcc, w->table,
-                          write_units(w->kind == W_DELETE ? 0 : w->wr.new_size, w->wr.old_size),
+    if (w->base.rc) {
+        return ddb__change_fail_or_reply(r, w->base.rc, &w->ch, op_name(w));
+    }
+    return reply_or_reply(r, "Attributes", w->ch.ret_item, w->ch.ret_len, NULL, 0, w->rcc,
+                          w->ch.table,
+                          write_units(w->ch.kind == DDB_CHANGE_DELETE ? 0 : w->ch.wr.new_size,
+                                      w->ch.wr.old_size),
                           w->metrics);
 }
 
@@ -500,12 +332,12 @@ static int submit_or_reply(struct http_req *r, struct write_op *w)
 /*
  * The members PutItem, DeleteItem and UpdateItem share, checked in DynamoDB's order: JSON
  * types, member constraints, which members go together, the item's values, then the
- * expressions. map_member is "Item" or "Key". Fills w's table, rv, rvoccf, rcc and ex, and the
- * encoded map. Returns 0 or -1 with the error set.
+ * expressions. map_member is "Item" or "Key". Fills w's change (but its key, item and
+ * table id), rcc, ricm and ex, and the encoded map. Returns 0 or -1 with the error set.
  */
 static int write_request_or_reply(struct http_req *r, const char *map_member,
                                   const char *map_path, struct write_op *w, const char **enc,
-                                  size_t *enc_len, size_t *size)
+                                  size_t *enc_len)
 {
     const struct member types[] = {
         { "TableName", DDB_J_STRING },
@@ -526,23 +358,25 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     const json_t *map = json_object_get(in, map_member);
     const char *rv = json_string_value(json_object_get(in, "ReturnValues"));
     const char *rvoccf = json_string_value(json_object_get(in, "ReturnValuesOnConditionCheckFailure"));
-    unsigned flags = DDB_REQ_CONDITION | (w->kind == W_UPDATE ? DDB_REQ_UPDATE : 0);
+    bool update = w->ch.kind == DDB_CHANGE_UPDATE;
+    unsigned flags = DDB_REQ_CONDITION | (update ? DDB_REQ_UPDATE : 0);
     struct ddb_verr ve = { 0 };
     struct ddb_err verr;
+    size_t size;
 
     /* AttributeUpdates and UpdateExpression are UpdateItem's alone: PutItem and DeleteItem
      * ignore them, as DynamoDB ignores members an operation does not have. */
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         bool update_only = strcmp(types[i].name, "AttributeUpdates") == 0 ||
                            strcmp(types[i].name, "UpdateExpression") == 0;
-        if ((!update_only || w->kind == W_UPDATE) &&
+        if ((!update_only || update) &&
             ddb__type_or_reply(r, json_object_get(r->json, types[i].name), types[i].type) < 0) {
             return -1;
         }
     }
     bool exprs = ddb__expr_members(r, flags);
 
-    if (encode_or_reply(r, map, enc, enc_len, size, &verr) < 0 ||
+    if (encode_or_reply(r, map, enc, enc_len, &size, &verr) < 0 ||
         (exprs && ddb__expr_types_or_reply(r, flags) < 0)) {
         return -1;
     }
@@ -564,7 +398,7 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     if (ve.n) {
         return ddb__verr_reply(r, &ve);
     }
-    if (w->kind != W_UPDATE && rv && strcmp(rv, "NONE") != 0 && strcmp(rv, "ALL_OLD") != 0) {
+    if (!update && rv && strcmp(rv, "NONE") != 0 && strcmp(rv, "ALL_OLD") != 0) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "1 validation error detected: ReturnValues can only be ALL_OLD or "
                              "NONE");
@@ -578,9 +412,12 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     if (exprs && ddb__expr_parse_or_reply(r, flags, &w->ex) < 0) {
         return -1;
     }
-    w->table = json_string_value(json_object_get(in, "TableName"));
-    w->rv = rv_of(rv);
-    w->rvoccf = rvoccf && strcmp(rvoccf, "ALL_OLD") == 0;
+    w->ch.table = json_string_value(json_object_get(in, "TableName"));
+    w->ch.key = &w->key;
+    w->ch.cond = w->ex.cond;
+    w->ch.update = w->ex.update;
+    w->ch.ret = rv_of(rv);
+    w->ch.flags = rvoccf && strcmp(rvoccf, "ALL_OLD") == 0 ? DDB_CHANGE_RVOCCF : 0;
     w->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
     w->ricm = json_is_string(json_object_get(in, "ReturnItemCollectionMetrics")) &&
               strcmp(json_string_value(json_object_get(in, "ReturnItemCollectionMetrics")),
@@ -601,18 +438,18 @@ static int key_or_reply(struct http_req *r, struct write_op *w, const char *enc,
     if (rc) {
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
-    rc = schema_or_reply(r, txn, w->table, &s);
+    rc = schema_or_reply(r, txn, w->ch.table, &s);
     if (rc == 0) {
-        w->id = s.id;
+        w->ch.table_id = s.id;
         rc = ddb__key_of(&s, enc, enc_len, key_map, &w->key, &kerr);
         if (rc < 0) {
             ddb__key_fail_or_reply(r, &kerr);
         }
     }
-    if (rc == 0 && w->kind == W_UPDATE) {
+    if (rc == 0 && w->ch.kind == DDB_CHANGE_UPDATE) {
         rc = ddb__update_key_or_reply(r, &s, w->ex.update);
     }
-    if (rc == 0 && w->kind == W_PUT && s.n_index) {
+    if (rc == 0 && w->ch.kind == DDB_CHANGE_PUT && s.n_index) {
         /* An index key of the wrong type is a validation error, before the condition. */
         struct ddb_write wr;
         rc = ddb__index_keys_check(&s, enc, enc_len, &wr);
@@ -625,64 +462,44 @@ static int key_or_reply(struct http_req *r, struct write_op *w, const char *enc,
     return rc;
 }
 
-/* PutItem. Returns 0 when queued (write_cont() then answers) or -1 with the error set. */
+/* PutItem, DeleteItem or UpdateItem (kind), handler run again on -ESTALE. Returns 0 when
+ * queued (write_cont() then answers) or -1 with the error set. */
+static int write_or_reply(struct http_req *r, enum ddb_change_kind kind,
+                          int (*handler)(struct http_req *r))
+{
+    struct write_op *w = arena_new(&r->arena, struct write_op);
+    bool put = kind == DDB_CHANGE_PUT;
+    const char *enc;
+    size_t len;
+
+    w->handler = handler;
+    w->ch.kind = kind;
+    if (write_request_or_reply(r, put ? "Item" : "Key", put ? "item" : "key", w, &enc, &len) <
+            0 ||
+        key_or_reply(r, w, enc, len, !put) < 0) {
+        return -1;
+    }
+    /* DeleteItem writes no item: its key attributes are for ItemCollectionMetrics. */
+    w->ch.item = enc;
+    w->ch.item_len = len;
+    return submit_or_reply(r, w);
+}
+
 int ddb_put_item(struct http_req *r)
 {
-    struct write_op *w = arena_new(&r->arena, struct write_op);
-    const char *enc;
-    size_t len, size = 0;
-
-    w->handler = ddb_put_item;
-    w->kind = W_PUT;
-    if (write_request_or_reply(r, "Item", "item", w, &enc, &len, &size) < 0 ||
-        key_or_reply(r, w, enc, len, false) < 0) {
-        return -1;
-    }
-    w->item = enc;
-    w->item_len = len;
-    w->item_size = (uint32_t)size;
-    return submit_or_reply(r, w);
+    return write_or_reply(r, DDB_CHANGE_PUT, ddb_put_item);
 }
 
-/* DeleteItem. Returns 0 when queued or -1 with the error set. */
 int ddb_delete_item(struct http_req *r)
 {
-    struct write_op *w = arena_new(&r->arena, struct write_op);
-    const char *enc;
-    size_t len, size = 0;
-
-    w->handler = ddb_delete_item;
-    w->kind = W_DELETE;
-    if (write_request_or_reply(r, "Key", "key", w, &enc, &len, &size) < 0 ||
-        key_or_reply(r, w, enc, len, true) < 0) {
-        return -1;
-    }
-    w->item = enc;          /* not written: the key attributes, for ItemCollectionMetrics */
-    w->item_len = len;
-    return submit_or_reply(r, w);
+    return write_or_reply(r, DDB_CHANGE_DELETE, ddb_delete_item);
 }
 
-/*
- * UpdateItem. The update is applied in the writer's transaction to the item as it is there
- * (the item is created from its Key when missing, even with no update at all, as DynamoDB
- * does). Returns 0 when queued or -1 with the error set.
- */
+/* The update is applied in the writer's transaction to the item as it is there (the item is
+ * created from its Key when missing, even with no update at all, as DynamoDB does). */
 int ddb_update_item(struct http_req *r)
 {
-    struct write_op *w = arena_new(&r->arena, struct write_op);
-    const char *enc;
-    size_t len, size = 0;
-
-    w->handler = ddb_update_item;
-    w->kind = W_UPDATE;
-    if (write_request_or_reply(r, "Key", "key", w, &enc, &len, &size) < 0 ||
-        key_or_reply(r, w, enc, len, true) < 0) {
-        return -1;
-    }
-    w->item = enc;
-    w->item_len = len;
-    w->item_size = (uint32_t)size;
-    return submit_or_reply(r, w);
+    return write_or_reply(r, DDB_CHANGE_UPDATE, ddb_update_item);
 }
 
 /* ---- GetItem ---- */

@@ -41,13 +41,13 @@ enum ddb_pql_kind {
     DDB_PQL_EXISTS,             /* EXISTS(SELECT ...): a transaction's condition check */
 };
 
-/* RETURNING (UPDATE, DELETE). */
+/* RETURNING (UPDATE, DELETE): the values of the change's answer, which the write takes. */
 enum ddb_pql_ret {
-    DDB_PQL_RET_NONE = 0,
-    DDB_PQL_RET_ALL_OLD,
-    DDB_PQL_RET_MODIFIED_OLD,
-    DDB_PQL_RET_ALL_NEW,
-    DDB_PQL_RET_MODIFIED_NEW,
+    DDB_PQL_RET_NONE = DDB_RET_NONE,
+    DDB_PQL_RET_ALL_OLD = DDB_RET_ALL_OLD,
+    DDB_PQL_RET_MODIFIED_OLD = DDB_RET_UPDATED_OLD,
+    DDB_PQL_RET_ALL_NEW = DDB_RET_ALL_NEW,
+    DDB_PQL_RET_MODIFIED_NEW = DDB_RET_UPDATED_NEW,
 };
 
 struct ddb_pql_order {

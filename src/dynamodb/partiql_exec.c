@@ -6,20 +6,22 @@
  * each statement parsed by partiql.c), then each statement prepared against its table's
  * schema and run on the paths the item operations use: a SELECT is one page of a Query (when
  * its WHERE has an equality on the hash key, as DynamoDB decides) or of a Scan, through
- * query.c; a write is a writer op that reads the stored item, evaluates the rest of the WHERE
- * as a condition (ddb_cond_eval()), applies the update (ddb_update_apply()) and writes through
- * ddb__item_write(), so indexes, counters and the stream change with it.
+ * query.c; a write is the change of one item (struct ddb_change) that the item operations
+ * make too: the writer reads the stored item, evaluates the rest of the WHERE as the
+ * condition, applies the update and writes through ddb__item_write() (ddb__change_apply()),
+ * so indexes, counters and the stream change with it.
  *
- * PartiQL's own rules on top: INSERT fails with DuplicateItemException when the item exists;
- * UPDATE fails with ConditionalCheckFailedException when no item matches its WHERE (the item
- * is never created); DELETE of a missing item succeeds and deletes nothing, but fails the
- * same way when the item exists and the rest of its WHERE is false ("PartiQL delete
- * statements for DynamoDB", "PartiQL update statements for DynamoDB").
+ * PartiQL's own rules on top, made the change's own by change_of(): INSERT fails with
+ * DuplicateItemException when the item exists; UPDATE fails with
+ * ConditionalCheckFailedException when no item matches its WHERE (the item is never created);
+ * DELETE of a missing item succeeds and deletes nothing, but fails the same way when the item
+ * exists and the rest of its WHERE is false ("PartiQL delete statements for DynamoDB",
+ * "PartiQL update statements for DynamoDB").
  *
  * A write's life (struct pql_op): handler (HTTP thread): validate, parse, prepare (schema,
- * key, condition) -> apply (writer): per statement, the schema and key again, the old item,
- * the rules above, the write; a batch runs each statement in a transaction of its own nested
- * in the op's -> done (writer): notify stream readers, resume -> cont (HTTP thread): answer.
+ * key, the change) -> apply (writer): per statement, the change; a batch runs each statement
+ * in a transaction of its own nested in the op's -> done (writer): notify stream readers,
+ * resume -> cont (HTTP thread): answer.
  * ExecuteTransaction's writes are the transaction core's actions instead (txn.c): all or
  * nothing in one op, with ClientRequestToken idempotency.
  *
@@ -49,11 +51,6 @@ static const char exists_only_tx[] = "EXISTS can only be used in ExecuteTransact
 #define TX_MAX 100
 #define TOKEN_MAX 32768
 
-/* What apply_one() returns beyond the store's and write.c's codes. */
-#define PQ_CONDITION_FAILED (-ECANCELED)
-#define PQ_DUPLICATE (-EEXIST)
-#define PQ_UPDATE_FAILED (-EINVAL)
-
 /* One statement of a request, parsed, prepared and run (from r's arena). */
 struct stmt {
     struct ddb_pql q;
@@ -65,20 +62,17 @@ struct stmt {
     /* prepared: an error (captured from r) or what to run */
     enum awserr err;
     const char *err_msg;
-    uint32_t id;                        /* the table's id when prepared */
-    struct sl_str hash_attr;            /* the table's hash key (r's arena) */
     const char *key_item;               /* INSERT: the item; else the encoded Key map */
     size_t key_item_len;
     struct ddb_key key;
     struct ddb_node *cond;              /* the WHERE beyond the key */
     struct ddb_read rd;                 /* SELECT */
     bool point;                         /* SELECT of one item by its whole key */
-    /* run (set afresh by each apply) */
+    /* The table's id when prepared (ch.table_id) and, for a write, the change to run; what
+     * it did, set afresh by each apply (a read sets ch.wr's sizes). ch.ret_item is freed
+     * with r. */
+    struct ddb_change ch;
     int rc;
-    struct ddb_write wr;
-    struct ddb_err uerr;
-    char *ret;                          /* the item to answer with (malloc, freed with r) */
-    size_t ret_len;
 };
 
 /* ---- helpers ---- */
@@ -301,6 +295,76 @@ static int prepare_select_or_reply(struct http_req *r, const struct ddb_schema *
     return 0;
 }
 
+/* f(attr) for the conditions the PartiQL rules add: attribute_exists or _not_exists. */
+static struct ddb_node *exists_node(struct arena *a, struct sl_str attr, bool exists)
+{
+    struct ddb_node *p = arena_new(a, struct ddb_node);
+    struct ddb_node *f = arena_new(a, struct ddb_node);
+    p->kind = DDB_N_PATH;
+    p->path.n = 1;
+    p->path.e = arena_new(a, struct ddb_path_elem);
+    p->path.e[0].name = attr;
+    f->kind = DDB_N_FUNC;
+    f->op = exists ? DDB_F_ATTRIBUTE_EXISTS : DDB_F_ATTRIBUTE_NOT_EXISTS;
+    f->text = exists ? (struct sl_str){ "attribute_exists", 16 }
+                     : (struct sl_str){ "attribute_not_exists", 20 };
+    f->nargs = 1;
+    f->args = arena_alloc(a, sizeof *f->args);
+    f->args[0] = p;
+    return f;
+}
+
+static struct ddb_node *join(struct arena *a, enum ddb_node_kind k, struct ddb_node *x,
+                             struct ddb_node *y)
+{
+    struct ddb_node *n;
+    if (!y) {
+        return x;
+    }
+    n = arena_new(a, struct ddb_node);
+    n->kind = k;
+    n->nargs = 2;
+    n->args = arena_alloc(a, 2 * sizeof *n->args);
+    n->args[0] = x;
+    n->args[1] = y;
+    return n;
+}
+
+/* A write statement's change, with PartiQL's rules as its own: INSERT needs the item absent,
+ * UPDATE and EXISTS need it present and the rest of the WHERE true (conditions), DELETE of a
+ * missing item does nothing. hash is the table's hash key (r's arena). */
+static void change_of(struct http_req *r, struct stmt *st, struct sl_str hash)
+{
+    struct arena *ar = &r->arena;
+    struct ddb_change *c = &st->ch;
+
+    c->table = st->q.table;
+    c->key = &st->key;
+    c->item = st->key_item;
+    c->item_len = st->key_item_len;
+    c->update = st->q.update;
+    c->ret = (enum ddb_change_ret)st->q.returning;
+    c->flags = DDB_CHANGE_REKEY | (st->rvoccf ? DDB_CHANGE_RVOCCF : 0);
+    switch (st->q.kind) {
+    case DDB_PQL_INSERT:
+        c->kind = DDB_CHANGE_PUT;
+        c->flags |= DDB_CHANGE_ABSENT;
+        break;
+    case DDB_PQL_UPDATE:
+        c->kind = DDB_CHANGE_UPDATE;
+        c->cond = join(ar, DDB_N_AND, exists_node(ar, hash, true), st->cond);
+        break;
+    case DDB_PQL_DELETE:
+        c->kind = DDB_CHANGE_DELETE;
+        c->cond = st->cond ? join(ar, DDB_N_OR, exists_node(ar, hash, false), st->cond) : NULL;
+        break;
+    default:
+        c->kind = DDB_CHANGE_CHECK;
+        c->cond = join(ar, DDB_N_AND, exists_node(ar, hash, true), st->cond);
+        break;
+    }
+}
+
 /* Reads the statement's table in txn and makes it ready to run: its key, its condition.
  * Returns 0 or -1 with the error set on r. */
 static int prepare_or_reply(struct http_req *r, MDB_txn *txn, struct stmt *st)
@@ -309,12 +373,13 @@ static int prepare_or_reply(struct http_req *r, MDB_txn *txn, struct stmt *st)
     struct ddb_key_err kerr;
     struct ddb_pql_split sp;
     const struct ddb_pql *q = &st->q;
+    struct sl_str hash;
 
     if (schema_or_reply(r, txn, q->table, &s) < 0) {
         return -1;
     }
-    st->id = s.id;
-    st->hash_attr = dup(r, s.hash);
+    st->ch.table_id = s.id;
+    hash = dup(r, s.hash);
     if (q->kind == DDB_PQL_SELECT) {
         return prepare_select_or_reply(r, &s, st);
     }
@@ -331,9 +396,10 @@ static int prepare_or_reply(struct http_req *r, MDB_txn *txn, struct stmt *st)
             return rc == DDB_WRITE_INDEX_KEY ? ddb__write_fail_or_reply(r, rc, &wr)
                                              : http_req_fail(r, AWSERR_INTERNAL, NULL);
         }
+        change_of(r, st, hash);
         return 0;
     }
-    ddb_pql_split(&r->arena, q->where, st->hash_attr, dup(r, s.range), false, &sp);
+    ddb_pql_split(&r->arena, q->where, hash, dup(r, s.range), false, &sp);
     if (!sp.has_hash || (s.range.len && !sp.has_range_eq)) {
         return http_req_fail(r, AWSERR_VALIDATION, "%s",
                              q->kind == DDB_PQL_EXISTS ? exists_key : incomplete_key);
@@ -348,6 +414,7 @@ static int prepare_or_reply(struct http_req *r, MDB_txn *txn, struct stmt *st)
     if (q->kind == DDB_PQL_UPDATE && ddb__update_key_or_reply(r, &s, q->update) < 0) {
         return -1;
     }
+    change_of(r, st, hash);
     return 0;
 }
 
@@ -369,115 +436,12 @@ struct pql_op {
     int rcc;                            /* ReturnConsumedCapacity: 0 NONE, 1 TOTAL, 2 INDEXES */
 };
 
-/* The item to answer with: a RETURNING projection of the updated paths, or all of it. */
-static void keep_ret(struct stmt *st, struct arena *a, const void *item, size_t n, bool project)
-{
-    ddb__ret_image(st->q.update, a, item, n, project, &st->ret, &st->ret_len);
-}
-
-/* Runs one write statement in txn. Returns 0, PQ_CONDITION_FAILED, PQ_DUPLICATE,
- * PQ_UPDATE_FAILED (st->uerr), -ENOENT (the table went), -ESTALE (the table was replaced by
- * one its key no longer fits), write.c's codes or an LMDB code. Writer thread. */
+/* Runs one write statement in txn: ddb__change_apply()'s codes, -ESTALE only when the table
+ * was replaced by one its key no longer fits. Writer thread. */
 static int apply_one(struct ddb *d, MDB_txn *txn, struct stmt *st)
 {
-    const struct ddb_pql *q = &st->q;
     struct ddb_schema s;
-    struct ddb_item_view view;
-    struct ddb_key_err kerr;
-    MDB_val k, v = { 0, NULL };
-    const void *old = NULL;
-    struct arena a;
-    struct buf nb;
-    int rc;
-
-    memset(&st->wr, 0, offsetof(struct ddb_write, index_name));
-    free(st->ret);
-    st->ret = NULL;
-    st->ret_len = 0;
-    st->uerr.kind = DDB_ERR_NONE;
-
-    rc = ddb__schema_get(d, txn, q->table, &s);
-    if (rc) {
-        return rc;
-    }
-    if (s.id != st->id &&
-        ddb__key_of(&s, st->key_item, st->key_item_len, q->kind != DDB_PQL_INSERT, &st->key,
-                    &kerr) < 0) {
-        return -ESTALE;
-    }
-    st->id = s.id;
-    k.mv_size = st->key.len;
-    k.mv_data = st->key.b;
-    rc = mdb_get(txn, d->items, &k, &v);
-    if (rc == 0) {
-        if (ddb_item_open(v.mv_data, v.mv_size, &view) < 0) {
-            return -EIO;
-        }
-        old = v.mv_data;
-        st->wr.old_size = view.size;
-    }
-    else if (rc != MDB_NOTFOUND) {
-        return rc;
-    }
-    if (q->kind == DDB_PQL_INSERT) {
-        if (old) {
-            return PQ_DUPLICATE;
-        }
-        st->wr.new_size = (uint32_t)q->item_size;
-        return ddb__item_write(d, txn, &s, &st->key, NULL, 0, q->item, q->item_len, 0, &st->wr);
-    }
-    if (!old) {
-        /* DELETE of a missing item deletes nothing; UPDATE matches no item. */
-        return q->kind == DDB_PQL_DELETE ? 0 : PQ_CONDITION_FAILED;
-    }
-    if (st->cond) {
-        rc = ddb_cond_eval(st->cond, old, v.mv_size);
-        if (rc < 0) {
-            return -EIO;
-        }
-        if (rc == 0) {
-            if (st->rvoccf) {
-                st->ret = ddb__dup(old, v.mv_size, &st->ret_len);
-            }
-            return PQ_CONDITION_FAILED;
-        }
-    }
-    if (q->kind == DDB_PQL_DELETE) {
-        if (q->returning == DDB_PQL_RET_ALL_OLD) {
-            st->ret = ddb__dup(old, v.mv_size, &st->ret_len);
-        }
-        return ddb__item_write(d, txn, &s, &st->key, old, v.mv_size, NULL, 0, 0, &st->wr);
-    }
-    arena_init(&a);
-    buf_init(&nb, DDB_ITEM_ENC_MAX);
-    rc = ddb_update_apply(q->update, old, v.mv_size, st->key_item, st->key_item_len, &a, &nb,
-                          &st->uerr);
-    if (rc < 0) {
-        rc = PQ_UPDATE_FAILED;
-        goto out;
-    }
-    if (ddb_item_open(nb.p, nb.len, &view) < 0) {
-        rc = -EIO;
-        goto out;
-    }
-    st->wr.new_size = view.size;
-    switch (q->returning) {
-    case DDB_PQL_RET_ALL_OLD:
-    case DDB_PQL_RET_MODIFIED_OLD:
-        keep_ret(st, &a, old, v.mv_size, q->returning == DDB_PQL_RET_MODIFIED_OLD);
-        break;
-    case DDB_PQL_RET_ALL_NEW:
-    case DDB_PQL_RET_MODIFIED_NEW:
-        keep_ret(st, &a, nb.p, nb.len, q->returning == DDB_PQL_RET_MODIFIED_NEW);
-        break;
-    default:
-        break;
-    }
-    rc = ddb__item_write(d, txn, &s, &st->key, old, v.mv_size, nb.p, nb.len, 0, &st->wr);
-out:
-    buf_release(&nb);
-    arena_clear(&a);
-    return rc;
+    return ddb__change_apply(d, txn, &st->ch, &s);
 }
 
 static int op_apply(struct store_op *base, MDB_txn *txn)
@@ -525,7 +489,7 @@ static void op_done(struct store_op *base, int rc)
     struct pql_op *op = (struct pql_op *)base;
     bool appended = false;
     for (size_t i = 0; rc == 0 && i < op->n; i++) {
-        appended = appended || (op->st[i]->rc == 0 && op->st[i]->wr.appended);
+        appended = appended || (op->st[i]->rc == 0 && op->st[i]->ch.wr.appended);
     }
     if (appended) {
         strm_notify(op->d->streams);
@@ -536,36 +500,11 @@ static void op_done(struct store_op *base, int rc)
 /* Sets on r the error of a statement's run (st->rc), as ExecuteStatement answers it. */
 static int run_error_or_reply(struct http_req *r, struct stmt *st, int rc)
 {
-    switch (rc) {
-    case -ENOENT:
-        return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
-    case -ESTALE:
+    if (rc == -ESTALE) {
         return http_req_fail(r, AWSERR_VALIDATION,
                              "The provided key element does not match the schema");
-    case DDB_WRITE_INDEX_KEY:
-    case DDB_WRITE_COLLECTION_FULL:
-        return ddb__write_fail_or_reply(r, rc, &st->wr);
-    case PQ_DUPLICATE:
-        return http_req_fail(r, AWSERR_DUPLICATE_ITEM, NULL);
-    case PQ_CONDITION_FAILED:
-        if (st->ret) {
-            struct buf b;
-            buf_init(&b, 4 * DDB_ITEM_ENC_MAX);
-            if (ddb_item_write_json(st->ret, st->ret_len, NULL, 0, &b) == 0) {
-                http_req_fail_json(r, "Item", b.p, b.len);
-            }
-            buf_release(&b);
-        }
-        return http_req_fail(r, AWSERR_CONDITIONAL_CHECK_FAILED, NULL);
-    case PQ_UPDATE_FAILED:
-        if (st->uerr.kind != DDB_ERR_NONE) {
-            return ddb__attr_fail_or_reply(r, &st->uerr);
-        }
-        /* fall through */
-    default:
-        log_error("dynamodb", "PartiQL write on %s: %s", st->q.table, store_strerror(rc));
-        return http_req_fail(r, AWSERR_INTERNAL, NULL);
     }
+    return ddb__change_fail_or_reply(r, rc, &st->ch, "PartiQL write");
 }
 
 static int reply_text_or_reply(struct http_req *r, struct buf *b, int rc)
@@ -585,8 +524,8 @@ static int reply_text_or_reply(struct http_req *r, struct buf *b, int rc)
 static void free_rets(struct http_req *r, struct pql_op *op)
 {
     for (size_t i = 0; i < op->n; i++) {
-        if (op->st[i]->ret) {
-            arena_on_clear(&r->arena, ddb__free_cb, op->st[i]->ret);
+        if (op->st[i]->ch.ret_item) {
+            arena_on_clear(&r->arena, ddb__free_cb, op->st[i]->ch.ret_item);
         }
     }
 }
@@ -601,7 +540,7 @@ static int one_cont(struct http_req *r)
     free_rets(r, op);
     if (op->base.rc == -ESTALE) {
         for (size_t i = 0; i < op->n; i++) {
-            op->st[i]->ret = NULL;
+            op->st[i]->ch.ret_item = NULL;
         }
         return op->handler(r);
     }
@@ -610,15 +549,16 @@ static int one_cont(struct http_req *r)
     }
     buf_init(&b, 4 * DDB_ITEM_ENC_MAX);
     rc = buf_puts(&b, "{\"Items\":[");
-    if (rc == 0 && st->ret) {
-        rc = ddb_item_write_json(st->ret, st->ret_len, NULL, 0, &b);
+    if (rc == 0 && st->ch.ret_item) {
+        rc = ddb_item_write_json(st->ch.ret_item, st->ch.ret_len, NULL, 0, &b);
     }
     if (rc == 0) {
         rc = buf_puts(&b, "]");
     }
     if (rc == 0 && st->rcc) {
         /* One write unit per KB of the larger of the old and new item, at least one. */
-        uint32_t m = st->wr.old_size > st->wr.new_size ? st->wr.old_size : st->wr.new_size;
+        const struct ddb_write *wr = &st->ch.wr;
+        uint32_t m = wr->old_size > wr->new_size ? wr->old_size : wr->new_size;
         double units = m == 0 ? 1.0 : (double)((m + 1023) / 1024);
         rc = buf_puts(&b, ",\"ConsumedCapacity\":{\"TableName\":");
         if (rc == 0) {
@@ -897,7 +837,8 @@ static int capacity_append(struct buf *b, struct stmt **sts, size_t n, int rcc, 
             if (st->err != AWSERR_NONE || st->rc != 0 || strcmp(st->q.table, sts[i]->q.table)) {
                 continue;
             }
-            m = st->wr.old_size > st->wr.new_size ? st->wr.old_size : st->wr.new_size;
+            m = st->ch.wr.old_size > st->ch.wr.new_size ? st->ch.wr.old_size
+                                                        : st->ch.wr.new_size;
             if (reads || st->q.kind == DDB_PQL_EXISTS) {
                 units += factor * (double)(m == 0 ? 1 : (m + 4095) / 4096) *
                          (st->consistent ? 1.0 : 0.5);
@@ -949,10 +890,10 @@ static int error_append(struct buf *b, const struct stmt *st)
     if (rc == 0) {
         rc = ddb_json_string(b, st->err_msg, strlen(st->err_msg));
     }
-    if (rc == 0 && st->err == AWSERR_CONDITIONAL_CHECK_FAILED && st->ret) {
+    if (rc == 0 && st->err == AWSERR_CONDITIONAL_CHECK_FAILED && st->ch.ret_item) {
         rc = buf_puts(b, ",\"Item\":");
         if (rc == 0) {
-            rc = ddb_item_write_json(st->ret, st->ret_len, NULL, 0, b);
+            rc = ddb_item_write_json(st->ch.ret_item, st->ch.ret_len, NULL, 0, b);
         }
     }
     return rc ? rc : buf_puts(b, "}}");
@@ -978,7 +919,7 @@ static int point_get_append(struct http_req *r, MDB_txn *txn, struct stmt *st, s
     }
     if (rc == 0) {
         struct ddb_item_view iv;
-        st->wr.old_size = ddb_item_open(v.mv_data, v.mv_size, &iv) == 0 ? iv.size : 0;
+        st->ch.wr.old_size = ddb_item_open(v.mv_data, v.mv_size, &iv) == 0 ? iv.size : 0;
     }
     rc = rc == 0 && st->cond ? ddb_cond_eval(st->cond, v.mv_data, v.mv_size) : rc == 0;
     if (rc < 0) {
@@ -1012,7 +953,7 @@ static int point_get_append(struct http_req *r, MDB_txn *txn, struct stmt *st, s
 /* Do two prepared statements name the same item? */
 static bool same_item(const struct stmt *a, const struct stmt *b)
 {
-    return a->id == b->id && a->key.len == b->key.len &&
+    return a->ch.table_id == b->ch.table_id && a->key.len == b->key.len &&
            memcmp(a->key.b, b->key.b, a->key.len) == 0;
 }
 
@@ -1203,73 +1144,19 @@ struct ptx {
     int rcc;                            /* ReturnConsumedCapacity: 0 NONE, 1 TOTAL, 2 INDEXES */
 };
 
-/* f(attr) for the conditions the PartiQL rules add: attribute_exists or _not_exists. */
-static struct ddb_node *exists_node(struct arena *a, struct sl_str attr, bool exists)
+/* One write statement's change as a transaction action. */
+static void to_action(const struct stmt *st, struct ddb_tx_action *a)
 {
-    struct ddb_node *p = arena_new(a, struct ddb_node);
-    struct ddb_node *f = arena_new(a, struct ddb_node);
-    p->kind = DDB_N_PATH;
-    p->path.n = 1;
-    p->path.e = arena_new(a, struct ddb_path_elem);
-    p->path.e[0].name = attr;
-    f->kind = DDB_N_FUNC;
-    f->op = exists ? DDB_F_ATTRIBUTE_EXISTS : DDB_F_ATTRIBUTE_NOT_EXISTS;
-    f->text = exists ? (struct sl_str){ "attribute_exists", 16 }
-                     : (struct sl_str){ "attribute_not_exists", 20 };
-    f->nargs = 1;
-    f->args = arena_alloc(a, sizeof *f->args);
-    f->args[0] = p;
-    return f;
-}
-
-static struct ddb_node *join(struct arena *a, enum ddb_node_kind k, struct ddb_node *x,
-                             struct ddb_node *y)
-{
-    struct ddb_node *n;
-    if (!y) {
-        return x;
-    }
-    n = arena_new(a, struct ddb_node);
-    n->kind = k;
-    n->nargs = 2;
-    n->args = arena_alloc(a, 2 * sizeof *n->args);
-    n->args[0] = x;
-    n->args[1] = y;
-    return n;
-}
-
-/* One write statement as a transaction action, with PartiQL's rules: INSERT needs the item
- * absent (the core's insert flag: DuplicateItem), UPDATE and EXISTS need it present and the
- * rest of the WHERE true (conditions), DELETE of a missing item does nothing. */
-static void to_action(struct http_req *r, struct stmt *st, struct ddb_tx_action *a)
-{
-    struct arena *ar = &r->arena;
     memset(a, 0, sizeof *a);
-    a->table = st->q.table;
-    a->item = st->key_item;
-    a->item_len = st->key_item_len;
-    a->rvoccf = st->rvoccf;
-    switch (st->q.kind) {
-    case DDB_PQL_INSERT:
-        a->kind = DDB_TX_PUT;
-        a->item_size = (uint32_t)st->q.item_size;
-        a->insert = true;
-        break;
-    case DDB_PQL_UPDATE:
-        a->kind = DDB_TX_UPDATE;
-        a->update = st->q.update;
-        a->cond = join(ar, DDB_N_AND, exists_node(ar, st->hash_attr, true), st->cond);
-        break;
-    case DDB_PQL_DELETE:
-        a->kind = DDB_TX_DELETE;
-        a->cond = st->cond ? join(ar, DDB_N_OR, exists_node(ar, st->hash_attr, false), st->cond)
-                           : NULL;
-        break;
-    default:
-        a->kind = DDB_TX_CHECK;
-        a->cond = join(ar, DDB_N_AND, exists_node(ar, st->hash_attr, true), st->cond);
-        break;
-    }
+    a->kind = (enum ddb_tx_kind)st->ch.kind;
+    a->table = st->ch.table;
+    a->item = st->ch.item;
+    a->item_len = st->ch.item_len;
+    a->item_size = st->q.kind == DDB_PQL_INSERT ? (uint32_t)st->q.item_size : 0;
+    a->cond = st->ch.cond;
+    a->update = st->ch.update;
+    a->rvoccf = (st->ch.flags & DDB_CHANGE_RVOCCF) != 0;
+    a->insert = (st->ch.flags & DDB_CHANGE_ABSENT) != 0;
 }
 
 static int ptx_cont(struct http_req *r)
@@ -1286,9 +1173,9 @@ static int ptx_cont(struct http_req *r)
         const struct ddb_tx_action *a = &p->tx.a[i];
         struct stmt *st = p->st[i];
         /* A replay reads what the first request wrote: one transactional read each. */
-        st->wr.old_size = p->tx.replayed ? 0 : a->kind == DDB_TX_CHECK ? a->old_size
+        st->ch.wr.old_size = p->tx.replayed ? 0 : a->kind == DDB_TX_CHECK ? a->old_size
                                                                       : a->wr.old_size;
-        st->wr.new_size = p->tx.replayed || a->kind == DDB_TX_DELETE ? 0 : a->wr.new_size;
+        st->ch.wr.new_size = p->tx.replayed || a->kind == DDB_TX_DELETE ? 0 : a->wr.new_size;
         st->consistent = true;
     }
     buf_init(&b, 64 * 1024);
@@ -1365,7 +1252,7 @@ static int tx_reads_or_reply(struct http_req *r, struct stmt **sts, size_t n, in
         }
         if (got) {
             struct ddb_item_view iv;
-            st->wr.old_size = ddb_item_open(v.mv_data, v.mv_size, &iv) == 0 ? iv.size : 0;
+            st->ch.wr.old_size = ddb_item_open(v.mv_data, v.mv_size, &iv) == 0 ? iv.size : 0;
         }
         st->consistent = true;
         rc = buf_puts(&b, i ? ",{" : "{");
@@ -1488,7 +1375,7 @@ int ddb_execute_transaction(struct http_req *r)
     p->tx.n = n;
     p->tx.a = arena_zalloc(&r->arena, n * sizeof *p->tx.a);
     for (i = 0; i < n; i++) {
-        to_action(r, sts[i], &p->tx.a[i]);
+        to_action(sts[i], &p->tx.a[i]);
     }
     if (ddb__present(token)) {
         p->tx.token = json_string_value(token);

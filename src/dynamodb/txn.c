@@ -7,15 +7,16 @@
  * PartiQL's ExecuteTransaction are built; and ClientRequestToken idempotency (ddb.tokens,
  * docs/formats.md, "DynamoDB idempotency tokens").
  *
- * What it is not: the parsing of any request (transact.c, batch.c), the write of one item
- * (write.c, which every change here goes through).
+ * What it is not: the parsing of any request (transact.c, batch.c), the change of one item
+ * (write.c's ddb__change_apply(), which every action here goes through).
  *
  * A transaction's life:
  *   prepare (HTTP thread): schemas, keys, key rules, duplicates
  *   apply (writer): the token (a replay answers without writing; another request with the
  *     same token is refused); pass 1 reads every item and evaluates every condition and
- *     update, writing nothing; if any action fails, the op fails (TX_CANCELED) with each
- *     action's reason; pass 2 writes every change through ddb__item_write(), and a change
+ *     update, writing nothing (DDB_CHANGE_DRY); if any action fails, the op fails
+ *     (TX_CANCELED) with each action's reason; pass 2 writes every change (the item pass 1
+ *     decided, without its condition, through ddb__change_apply() again), and a change
  *     refused there (an index key, a full item collection) fails the op too, so the nested
  *     transaction rolls back what pass 2 had written; then the token is recorded
  *   done (writer): wake stream readers; resume the request
@@ -244,120 +245,77 @@ static void action_reset(struct ddb_tx_action *a)
     a->wr.index_name[0] = '\0';
 }
 
-/* Reads an action's schema (checking it is the table prepare saw) and its stored item. */
-static int action_read(struct ddb_tx *tx, MDB_txn *txn, struct ddb_tx_action *a,
-                       struct ddb_schema *s, MDB_val *v, const void **old)
+/* An action as the change ddb__change_apply() makes. */
+static void change_of(struct ddb_tx_action *a, struct ddb_change *c)
 {
-    MDB_val k = { a->key.len, a->key.b };
-    int rc = ddb__schema_get(tx->d, txn, a->table, s);
-
-    *old = NULL;
-    v->mv_size = 0;
-    v->mv_data = NULL;
-    if (rc) {
-        return rc;
-    }
-    if (s->id != a->table_id) {
-        return -ESTALE;
-    }
-    rc = mdb_get(txn, tx->d->items, &k, v);
-    if (rc == MDB_NOTFOUND) {
-        v->mv_size = 0;
-        return 0;
-    }
-    if (rc == 0) {
-        struct ddb_item_view view;
-        if (ddb_item_open(v->mv_data, v->mv_size, &view) < 0) {
-            return -EIO;
-        }
-        *old = v->mv_data;
-        a->old_size = view.size;
-    }
-    return rc;
+    memset(c, 0, sizeof *c);
+    c->kind = (enum ddb_change_kind)a->kind;
+    c->flags = (a->insert ? DDB_CHANGE_ABSENT : 0) | (a->rvoccf ? DDB_CHANGE_RVOCCF : 0);
+    c->table = a->table;
+    c->table_id = a->table_id;
+    c->key = &a->key;
+    c->item = a->item;
+    c->item_len = a->item_len;
+    c->cond = a->cond;
+    c->update = a->update;
 }
 
-/* Pass 1 for one action: its condition, and an update's new item. Returns 0 (a->reason
- * says whether it passes) or an error. */
+/* Pass 1 for one action: its condition, and an update's new item, written nothing. Returns
+ * 0 (a->reason says whether it passes) or an error. */
 static int action_check(struct ddb_tx *tx, MDB_txn *txn, struct ddb_tx_action *a)
 {
-    static const struct ddb_update no_update = { NULL, 0 };
+    struct ddb_change c;
     struct ddb_schema s;
-    MDB_val v;
-    const void *old;
-    struct arena ar;
-    struct buf nb;
-    struct ddb_err uerr;
-    int rc = action_read(tx, txn, a, &s, &v, &old);
+    int rc;
 
-    if (rc) {
-        return rc;
-    }
-    if (a->insert && old) {
+    change_of(a, &c);
+    c.flags |= DDB_CHANGE_DRY;
+    rc = ddb__change_apply(tx->d, txn, &c, &s);
+    a->old_size = c.wr.old_size;
+    a->old = c.ret_item;
+    a->old_len = c.ret_len;
+    a->new_ = c.new_;
+    a->new_len = c.new_len;
+    switch (rc) {
+    case DDB_CHANGE_EXISTS:
         a->reason = DDB_TXR_DUPLICATE;
         return 0;
-    }
-    if (a->cond) {
-        rc = ddb_cond_eval(a->cond, old, v.mv_size);
-        if (rc < 0) {
+    case DDB_CHANGE_CONDITION_FAILED:
+        a->reason = DDB_TXR_CONDITION;
+        return 0;
+    case DDB_CHANGE_UPDATE_FAILED:
+        if (c.uerr.kind == DDB_ERR_NONE) {
             return -EIO;
         }
-        if (rc == 0) {
-            a->reason = DDB_TXR_CONDITION;
-            if (a->rvoccf && old) {
-                a->old = xmemdup(old, v.mv_size);
-                a->old_len = v.mv_size;
-            }
-            return 0;
-        }
-    }
-    if (a->kind != DDB_TX_UPDATE) {
-        return 0;
-    }
-    arena_init(&ar);
-    buf_init(&nb, DDB_ITEM_ENC_MAX);
-    uerr.kind = DDB_ERR_NONE;
-    rc = ddb_update_apply(a->update ? a->update : &no_update, old, v.mv_size, a->item,
-                          a->item_len, &ar, &nb, &uerr);
-    if (rc < 0) {
         a->reason = DDB_TXR_VALIDATION;
-        snprintf(a->msg, sizeof a->msg, "%.500s", uerr.msg);
-        rc = uerr.kind == DDB_ERR_NONE ? -EIO : 0;
+        snprintf(a->msg, sizeof a->msg, "%.500s", c.uerr.msg);
+        return 0;
+    default:
+        return rc;
     }
-    else {
-        a->new_ = xmemdup(nb.p, nb.len);
-        a->new_len = nb.len;
-    }
-    buf_release(&nb);
-    arena_clear(&ar);
-    return rc;
 }
 
-/* Pass 2 for one action: its write. Returns 0 (a->reason set when the write was refused) or
- * an error. */
+/* Pass 2 for one action: its write, the item pass 1 decided. Returns 0 (a->reason set when
+ * the write was refused) or an error. */
 static int action_write(struct ddb_tx *tx, MDB_txn *txn, struct ddb_tx_action *a)
 {
+    struct ddb_change c;
     struct ddb_schema s;
-    MDB_val v;
-    const void *old, *new_ = NULL;
-    size_t new_len = 0;
     int rc;
 
     if (a->kind == DDB_TX_CHECK) {
         return 0;
     }
-    rc = action_read(tx, txn, a, &s, &v, &old);
-    if (rc) {
-        return rc;
+    change_of(a, &c);
+    c.flags = 0;
+    c.cond = NULL;
+    if (a->kind == DDB_TX_UPDATE) {
+        c.kind = DDB_CHANGE_PUT;
+        c.item = a->new_;
+        c.item_len = a->new_len;
     }
-    if (a->kind == DDB_TX_PUT) {
-        new_ = a->item;
-        new_len = a->item_len;
-    }
-    else if (a->kind == DDB_TX_UPDATE) {
-        new_ = a->new_;
-        new_len = a->new_len;
-    }
-    rc = ddb__item_write(tx->d, txn, &s, &a->key, old, v.mv_size, new_, new_len, 0, &a->wr);
+    rc = ddb__change_apply(tx->d, txn, &c, &s);
+    a->wr = c.wr;
     if (rc == DDB_WRITE_INDEX_KEY || rc == DDB_WRITE_COLLECTION_FULL) {
         a->reason = rc == DDB_WRITE_COLLECTION_FULL  ? DDB_TXR_COLLECTION
                     : key_err_upfront(a->wr.kerr.why) ? DDB_TXR_REQUEST

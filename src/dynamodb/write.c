@@ -1,16 +1,19 @@
 /*
- * write.c: the write of one item, the single place where ddb.items changes for a request:
+ * write.c: the change of one item, the single place where ddb.items changes for a request:
  * the item, its secondary index entries, its item collection's size, the counters and the
  * stream record, all in the writer's nested transaction of the change.
  *
- * What it is: ddb__item_write() (ddb_int.h), which every write path calls (PutItem,
- * UpdateItem, DeleteItem today; batches, transactions and time-to-live deletions are built
- * on it), and the index entry helpers the backfill of a new index shares with it. Formats:
- * docs/formats.md, "DynamoDB index entries", "DynamoDB item collections" and "DynamoDB
- * expiry index".
+ * What it is: ddb__change_apply() (ddb_int.h), the write step of PutItem, UpdateItem,
+ * DeleteItem, the transaction core's actions (and so BatchWriteItem and TransactWriteItems)
+ * and PartiQL's writes: the stored item read again in the writer's transaction, the
+ * condition, the update, the item to answer with; ddb__item_write(), the write itself, which
+ * that step and the time-to-live deletions call; and the index entry helpers the backfill of
+ * a new index shares with it. Formats: docs/formats.md, "DynamoDB index entries", "DynamoDB
+ * item collections" and "DynamoDB expiry index".
  *
- * What it is not: the decision to write (conditions, updates: item.c and its callers), the
- * reads of indexes (query.c), the index definitions (index.c).
+ * What it is not: the requests and their answers (item.c, txn.c, partiql_exec.c, which
+ * parse the condition and the update and say what to return), the reads of indexes
+ * (query.c), the index definitions (index.c).
  *
  * Invariants:
  *  - an item is in an index exactly when it has all of the index's key attributes, each of
@@ -29,7 +32,9 @@
  *    value LMDB returned is only valid until the next change in the transaction.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -558,4 +563,180 @@ int ddb__write_fail_or_reply(struct http_req *r, int rc, const struct ddb_write 
     }
     ddb__write_err_msg(rc, w, msg, sizeof msg);
     return http_req_fail(r, AWSERR_VALIDATION, "%s", msg);
+}
+
+/* ---- the change of one item ---- */
+
+/* The item a change answers with, taken from item (the old or the new one, NULL: none):
+ * the paths update u names (nothing when none of them is there), or all of it. */
+static void ret_keep(struct ddb_change *c, struct arena *a, const void *item, size_t n,
+                     bool project)
+{
+    struct buf b;
+    struct ddb_item_view v;
+    if (!item) {
+        return;
+    }
+    if (!project) {
+        c->ret_item = ddb__dup(item, n, &c->ret_len);
+        return;
+    }
+    buf_init(&b, DDB_ITEM_ENC_MAX);
+    if (ddb_update_project(c->update, a, item, n, &b) == 0 && ddb_item_open(b.p, b.len, &v) == 0 &&
+        v.count > 0) {
+        c->ret_item = ddb__dup(b.p, b.len, &c->ret_len);
+    }
+    buf_release(&b);
+}
+
+/* Reads the change's table (again: the request read it on another thread) and its item.
+ * *old is NULL when there is none; it points into the map, valid until the first write. */
+static int change_read(struct ddb *d, MDB_txn *txn, struct ddb_change *c, struct ddb_schema *s,
+                       MDB_val *v, const void **old)
+{
+    struct ddb_key_err kerr;
+    struct ddb_item_view view;
+    MDB_val k;
+    int rc = ddb__schema_get(d, txn, c->table, s);
+
+    if (rc) {
+        return rc;
+    }
+    if (s->id != c->table_id) {
+        if (!(c->flags & DDB_CHANGE_REKEY) ||
+            ddb__key_of(s, c->item, c->item_len, c->kind != DDB_CHANGE_PUT, c->key, &kerr) < 0) {
+            return -ESTALE;
+        }
+        c->table_id = s->id;
+    }
+    k.mv_size = c->key->len;
+    k.mv_data = c->key->b;
+    rc = mdb_get(txn, d->items, &k, v);
+    if (rc == MDB_NOTFOUND) {
+        v->mv_size = 0;
+        return 0;
+    }
+    if (rc) {
+        return rc;
+    }
+    if (ddb_item_open(v->mv_data, v->mv_size, &view) < 0) {
+        return -EIO;
+    }
+    *old = v->mv_data;
+    c->wr.old_size = view.size;
+    return 0;
+}
+
+int ddb__change_apply(struct ddb *d, MDB_txn *txn, struct ddb_change *c, struct ddb_schema *s)
+{
+    static const struct ddb_update no_update = { NULL, 0 };
+    MDB_val v = { 0, NULL };
+    const void *old = NULL, *new_ = NULL;
+    size_t new_len = 0;
+    struct ddb_item_view view;
+    struct arena a;
+    struct buf nb;
+    int rc;
+
+    store_assert_writer(d->st);
+    memset(&c->wr, 0, offsetof(struct ddb_write, index_name));
+    c->wr.index_name[0] = '\0';
+    c->uerr.kind = DDB_ERR_NONE;
+    free(c->ret_item);
+    free(c->new_);
+    c->ret_item = c->new_ = NULL;
+    c->ret_len = c->new_len = 0;
+
+    rc = change_read(d, txn, c, s, &v, &old);
+    if (rc) {
+        return rc;
+    }
+    if ((c->flags & DDB_CHANGE_ABSENT) && old) {
+        return DDB_CHANGE_EXISTS;
+    }
+    if (c->cond) {
+        rc = ddb_cond_eval(c->cond, old, v.mv_size);
+        if (rc < 0) {
+            return -EIO;
+        }
+        if (rc == 0) {
+            if ((c->flags & DDB_CHANGE_RVOCCF) && old) {
+                c->ret_item = ddb__dup(old, v.mv_size, &c->ret_len);
+            }
+            return DDB_CHANGE_CONDITION_FAILED;
+        }
+        rc = 0;
+    }
+    if (c->kind == DDB_CHANGE_CHECK) {
+        return 0;
+    }
+    arena_init(&a);
+    buf_init(&nb, DDB_ITEM_ENC_MAX);
+    if (c->kind == DDB_CHANGE_PUT) {
+        new_ = c->item;
+        new_len = c->item_len;
+    }
+    else if (c->kind == DDB_CHANGE_UPDATE) {
+        if (ddb_update_apply(c->update ? c->update : &no_update, old, v.mv_size, c->item,
+                             c->item_len, &a, &nb, &c->uerr) < 0) {
+            rc = DDB_CHANGE_UPDATE_FAILED;
+            goto out;
+        }
+        if (ddb_item_open(nb.p, nb.len, &view) < 0) {
+            rc = -EIO;
+            goto out;
+        }
+        new_ = nb.p;
+        new_len = nb.len;
+    }
+    if (c->flags & DDB_CHANGE_DRY) {
+        if (c->kind == DDB_CHANGE_UPDATE) {
+            c->new_ = ddb__dup(nb.p, nb.len, &c->new_len);
+        }
+        goto out;
+    }
+    /* The answer's item before the write, which old does not outlive. */
+    if (c->ret == DDB_RET_ALL_OLD || c->ret == DDB_RET_UPDATED_OLD) {
+        ret_keep(c, &a, old, v.mv_size, c->ret == DDB_RET_UPDATED_OLD);
+    }
+    else if (c->ret != DDB_RET_NONE) {
+        ret_keep(c, &a, new_, new_len, c->ret == DDB_RET_UPDATED_NEW);
+    }
+    rc = ddb__item_write(d, txn, s, c->key, old, v.mv_size, new_, new_len, 0, &c->wr);
+out:
+    buf_release(&nb);
+    arena_clear(&a);
+    return rc;
+}
+
+int ddb__change_fail_or_reply(struct http_req *r, int rc, const struct ddb_change *c,
+                              const char *what)
+{
+    switch (rc) {
+    case -ENOENT:
+        return http_req_fail(r, AWSERR_RESOURCE_NOT_FOUND, "Requested resource not found");
+    case DDB_WRITE_INDEX_KEY:
+    case DDB_WRITE_COLLECTION_FULL:
+        return ddb__write_fail_or_reply(r, rc, &c->wr);
+    case DDB_CHANGE_EXISTS:
+        return http_req_fail(r, AWSERR_DUPLICATE_ITEM, NULL);
+    case DDB_CHANGE_CONDITION_FAILED:
+        if (c->ret_item) {
+            struct buf b;
+            buf_init(&b, 4 * DDB_ITEM_ENC_MAX);
+            if (ddb_item_write_json(c->ret_item, c->ret_len, NULL, 0, &b) == 0) {
+                http_req_fail_json(r, "Item", b.p, b.len);
+            }
+            buf_release(&b);
+        }
+        return http_req_fail(r, AWSERR_CONDITIONAL_CHECK_FAILED, NULL);
+    case DDB_CHANGE_UPDATE_FAILED:
+        if (c->uerr.kind != DDB_ERR_NONE) {
+            return ddb__attr_fail_or_reply(r, &c->uerr);
+        }
+        /* fall through */
+    default:
+        log_error("dynamodb", "%s on %s: %s", what, c->table, store_strerror(rc));
+        return http_req_fail(r, AWSERR_INTERNAL, NULL);
+    }
 }

@@ -137,6 +137,31 @@ static inline void call(struct fixture *f, int (*handler)(struct http_req *), co
     pthread_mutex_destroy(&r.lock);
 }
 
+/* An item or Key map (JSON text) encoded into a's memory; *size (may be NULL) is DynamoDB's
+ * size of it. */
+static inline const char *encode_json(struct arena *a, const char *json, size_t *len,
+                                      uint32_t *size)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(json, 0, &jerr);
+    struct buf b;
+    struct ddb_err err;
+    size_t sz;
+    const char *out;
+
+    assert_non_null(j);
+    buf_init(&b, DDB_ITEM_ENC_MAX);
+    assert_int_equal(ddb_item_encode(j, a, &b, &sz, &err), 0);
+    json_decref(j);
+    out = arena_strndup(a, b.p, b.len);
+    *len = b.len;
+    if (size) {
+        *size = (uint32_t)sz;
+    }
+    buf_release(&b);
+    return out;
+}
+
 static inline void ok(struct fixture *f, int (*handler)(struct http_req *), const char *json)
 {
     struct answer a;

@@ -2,8 +2,8 @@
  * test_dynamodb_item.c: the DynamoDB item handlers (src/dynamodb/item.c, key.c, catalog.c,
  * stream_record.c) in process, with fake requests and no socket (R29): keys of every type and
  * the long-key form, a write racing with its table being replaced, counters, stream records
- * only for changes (UpdateItem's too), and the reclaiming of a deleted table's items in
- * bounded ops.
+ * only for changes (UpdateItem's too), the reclaiming of a deleted table's items in
+ * bounded ops, and the write step's flags (src/dynamodb/write.c, ddb__change_apply()).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -331,6 +331,151 @@ static void test_older_catalog_gets_schema_records(void **state)
     assert_int_equal(described(f, "old", "ItemCount"), 1);
 }
 
+/* ---- the write step called directly ---- */
+
+struct change_op {
+    struct store_op base;
+    struct ddb *d;
+    struct ddb_change c;
+};
+
+static int change_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct change_op *o = (struct change_op *)op;
+    struct ddb_schema s;
+    return ddb__change_apply(o->d, txn, &o->c, &s);
+}
+
+/* Runs o's change as kind with flags and cond in the writer and gives its outcome; the
+ * change's items stay the caller's. */
+static int change_run(struct fixture *f, struct change_op *o, enum ddb_change_kind kind,
+                      unsigned flags, const struct ddb_node *cond)
+{
+    o->c.kind = kind;
+    o->c.flags = flags;
+    o->c.cond = cond;
+    memset(&o->base, 0, sizeof o->base);
+    o->base.apply = change_apply;
+    o->d = f->d;
+    return store_submit_wait(f->st, &o->base);
+}
+
+/* The value of n (a number) in an encoded item. */
+static int n_of(const char *item, size_t len)
+{
+    struct buf b;
+    json_error_t jerr;
+    json_t *j;
+    int n;
+    buf_init(&b, 4 * DDB_ITEM_ENC_MAX);
+    assert_int_equal(ddb_item_write_json(item, len, NULL, 0, &b), 0);
+    j = json_loadb(b.p, b.len, 0, &jerr);
+    assert_non_null(j);
+    n = (int)strtol(json_string_value(json_object_get(json_object_get(j, "n"), "N")), NULL, 10);
+    json_decref(j);
+    buf_release(&b);
+    return n;
+}
+
+static int stored_n(struct fixture *f)
+{
+    json_t *item = get(f, "{\"TableName\":\"chg\",\"Key\":{\"k\":{\"S\":\"a\"}}}");
+    int n;
+    assert_non_null(item);
+    n = (int)strtol(json_string_value(json_object_get(json_object_get(item, "n"), "N")), NULL,
+                    10);
+    json_decref(item);
+    return n;
+}
+
+static void test_change_flags(void **state)
+{
+    struct fixture *f = *state;
+    struct change_op o;
+    struct ddb_schema s;
+    struct ddb_key key;
+    struct ddb_key_err kerr;
+    struct ddb_expr_ctx ec;
+    struct ddb_err err;
+    struct ddb_node *exists, *missing;
+    struct ddb_update *inc;
+    struct arena a;
+    json_t *values = json_loads("{\":one\":{\"N\":\"1\"}}", 0, NULL);
+    const char *item, *keymap;
+    size_t item_len, key_len;
+    MDB_txn *txn;
+
+    ok(f, ddb_create_table, "{\"TableName\":\"chg\",\"BillingMode\":\"PAY_PER_REQUEST\","
+                            "\"KeySchema\":[{\"AttributeName\":\"k\",\"KeyType\":\"HASH\"}],"
+                            "\"AttributeDefinitions\":[{\"AttributeName\":\"k\","
+                            "\"AttributeType\":\"S\"}]}");
+    ok(f, ddb_put_item,
+       "{\"TableName\":\"chg\",\"Item\":{\"k\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"}}}");
+    arena_init(&a);
+    item = encode_json(&a, "{\"k\":{\"S\":\"a\"},\"n\":{\"N\":\"7\"}}", &item_len, NULL);
+    keymap = encode_json(&a, "{\"k\":{\"S\":\"a\"}}", &key_len, NULL);
+    assert_int_equal(store_read_begin(f->st, &txn), 0);
+    assert_int_equal(ddb__schema_get(f->d, txn, "chg", &s), 0);
+    assert_int_equal(ddb__key_of(&s, keymap, key_len, true, &key, &kerr), 0);
+    store_read_end(f->st, txn);
+    assert_int_equal(ddb_expr_ctx_init(&ec, &a, NULL, values, &err), 0);
+    assert_int_equal(ddb_expr_parse_cond(&ec, DDB_EXPR_CONDITION, "attribute_exists(k)", 19,
+                                         &exists), 0);
+    assert_int_equal(ddb_expr_parse_cond(&ec, DDB_EXPR_CONDITION, "attribute_not_exists(k)",
+                                         23, &missing), 0);
+    assert_int_equal(ddb_expr_parse_update(&ec, "SET n = n + :one", 16, &inc), 0);
+
+    memset(&o, 0, sizeof o);
+    o.c.table = "chg";
+    o.c.table_id = s.id;
+    o.c.key = &key;
+
+    /* PartiQL's INSERT: an item there refuses the put before its condition is looked at. */
+    o.c.item = item;
+    o.c.item_len = item_len;
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_PUT, DDB_CHANGE_ABSENT, exists),
+                     DDB_CHANGE_EXISTS);
+    assert_int_equal(stored_n(f), 1);
+
+    /* A false condition, with the item there kept for the answer. */
+    o.c.item = keymap;
+    o.c.item_len = key_len;
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_DELETE, DDB_CHANGE_RVOCCF, missing),
+                     DDB_CHANGE_CONDITION_FAILED);
+    assert_non_null(o.c.ret_item);
+    assert_int_equal(n_of(o.c.ret_item, o.c.ret_len), 1);
+    assert_int_equal(item_count(f, "chg"), 1);
+
+    /* Decided, not written: a transaction's first pass keeps the updated item. */
+    o.c.update = inc;
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_UPDATE, DDB_CHANGE_DRY, exists), 0);
+    assert_null(o.c.ret_item);
+    assert_non_null(o.c.new_);
+    assert_int_equal(n_of(o.c.new_, o.c.new_len), 2);
+    assert_int_equal(stored_n(f), 1);
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_DELETE, DDB_CHANGE_DRY, exists), 0);
+    assert_null(o.c.new_);
+    assert_int_equal(item_count(f, "chg"), 1);
+
+    /* Written, with the updated paths as they are now for the answer. */
+    o.c.ret = DDB_RET_UPDATED_NEW;
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_UPDATE, 0, exists), 0);
+    assert_non_null(o.c.ret_item);
+    assert_int_equal(n_of(o.c.ret_item, o.c.ret_len), 2);
+    assert_int_equal(stored_n(f), 2);
+    assert_int_equal(o.c.wr.old_size, o.c.wr.new_size);
+
+    /* A table replaced since the key was built. */
+    o.c.table_id = s.id + 1000;
+    assert_int_equal(change_run(f, &o, DDB_CHANGE_UPDATE, 0, exists), -ESTALE);
+    assert_int_equal(stored_n(f), 2);
+
+    free(o.c.ret_item);
+    free(o.c.new_);
+    arena_clear(&a);
+    json_decref(values);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_table_reclaims_in_bounded_ops, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_older_catalog_gets_schema_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_change_flags, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

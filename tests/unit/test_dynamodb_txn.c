@@ -52,22 +52,7 @@ static int direct_cont(struct http_req *r)
 
 static const char *encode(struct http_req *r, const char *json, size_t *len, uint32_t *size)
 {
-    json_error_t jerr;
-    json_t *j = json_loads(json, 0, &jerr);
-    struct buf b;
-    struct ddb_err err;
-    size_t sz;
-    const char *out;
-
-    assert_non_null(j);
-    buf_init(&b, DDB_ITEM_ENC_MAX);
-    assert_int_equal(ddb_item_encode(j, &r->arena, &b, &sz, &err), 0);
-    json_decref(j);
-    out = arena_strndup(&r->arena, b.p, b.len);
-    *len = b.len;
-    *size = (uint32_t)sz;
-    buf_release(&b);
-    return out;
+    return encode_json(&r->arena, json, len, size);
 }
 
 /* A handler that builds its actions without any request parsing, as PartiQL will: a put, a
