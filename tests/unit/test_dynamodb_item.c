@@ -379,7 +379,7 @@ static int n_of(const char *item, size_t len)
 
 static int stored_n(struct fixture *f)
 {
-    json_t *item = get(f, "{\"TableName\":\"chg\",\"Key\":{\"k\":{\"S\":\"a\"}}}");
+    json_t *item = get_item(f, "{\"TableName\":\"chg\",\"Key\":{\"k\":{\"S\":\"a\"}}}");
     int n;
     assert_non_null(item);
     n = (int)strtol(json_string_value(json_object_get(json_object_get(item, "n"), "N")), NULL,
@@ -444,7 +444,7 @@ static void test_change_flags(void **state)
                      DDB_CHANGE_CONDITION_FAILED);
     assert_non_null(o.c.ret_item);
     assert_int_equal(n_of(o.c.ret_item, o.c.ret_len), 1);
-    assert_int_equal(item_count(f, "chg"), 1);
+    assert_int_equal(described(f, "chg", "ItemCount"), 1);
 
     /* Decided, not written: a transaction's first pass keeps the updated item. */
     o.c.update = inc;
@@ -455,7 +455,7 @@ static void test_change_flags(void **state)
     assert_int_equal(stored_n(f), 1);
     assert_int_equal(change_run(f, &o, DDB_CHANGE_DELETE, DDB_CHANGE_DRY, exists), 0);
     assert_null(o.c.new_);
-    assert_int_equal(item_count(f, "chg"), 1);
+    assert_int_equal(described(f, "chg", "ItemCount"), 1);
 
     /* Written, with the updated paths as they are now for the answer. */
     o.c.ret = DDB_RET_UPDATED_NEW;
