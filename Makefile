@@ -5,7 +5,10 @@
 CC      ?= cc
 PKGS    := libmicrohttpd lmdb jansson libcrypto expat zlib libzip sqlite3 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# libcurl is compiled against but not linked: `sluice query` loads it with dlopen()
+# (src/cli_query.c), so that the server does not load it and its twenty libraries at start-up.
+LINK_PKGS  := $(filter-out libcurl,$(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lpthread -lm
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

@@ -104,11 +104,13 @@ struct store__waiter {
     bool fired;
 };
 
+/* One store_dbi_open_many(): the names the table did not answer, reqs[todo[0..n)]. */
 struct store__dbi_op {
     struct store_op base;           /* first member: the writer hands back &base */
-    const char *name;
-    unsigned flags;
-    MDB_dbi dbi;
+    struct store_dbi_req *reqs;     /* the caller's, borrowed for the op */
+    size_t *todo;                   /* indexes into reqs of the names to open */
+    MDB_dbi *dbis;                  /* their handles, set by apply() */
+    size_t n;
 };
 
 struct store {
@@ -914,54 +916,131 @@ int store_submit_wait(struct store *st, struct store_op *op)
     return rc;
 }
 
-static int store__dbi_apply(struct store_op *op, MDB_txn *txn)
+/* Looks name (with flags, MDB_CREATE included) up in st's table; returns true and sets *dbi
+ * when it was opened before. */
+static bool store__dbi_find(struct store *st, const char *name, unsigned flags, MDB_dbi *dbi)
 {
-    struct store__dbi_op *d = (struct store__dbi_op *)op;
+    bool found = false;
 
-    return mdb_dbi_open(txn, d->name, d->flags, &d->dbi);
-}
-
-int store_dbi_open(struct store *st, const char *name, unsigned flags, MDB_dbi *dbi)
-{
-    struct store__dbi_op op;
-    int rc;
-
-    assert(name);
-    flags |= MDB_CREATE;
     pthread_mutex_lock(&st->dmu);
-    for (unsigned i = 0; i < st->ndbis; i++) {
+    for (unsigned i = 0; i < st->ndbis && !found; i++) {
         if (strcmp(st->dbis[i].name, name) == 0 && st->dbis[i].flags == flags) {
             *dbi = st->dbis[i].dbi;
-            pthread_mutex_unlock(&st->dmu);
-            return 0;
+            found = true;
         }
     }
     pthread_mutex_unlock(&st->dmu);
+    return found;
+}
 
-    memset(&op, 0, sizeof op);
-    op.base.apply = store__dbi_apply;
-    op.name = name;
-    op.flags = flags;
-    rc = store_submit_wait(st, &op.base);
-    if (rc < 0) {
-        return rc;
-    }
-    *dbi = op.dbi;
+/* Adds an opened name to st's table, unless another thread added it meanwhile. */
+static void store__dbi_remember(struct store *st, const char *name, unsigned flags, MDB_dbi dbi)
+{
     pthread_mutex_lock(&st->dmu);
     for (unsigned i = 0; i < st->ndbis; i++) {
         if (strcmp(st->dbis[i].name, name) == 0 && st->dbis[i].flags == flags) {
-            goto out;   /* another thread opened it meanwhile */
+            pthread_mutex_unlock(&st->dmu);
+            return;
         }
     }
     if (st->ndbis < st->max_dbs) {
         st->dbis[st->ndbis].name = xstrdup(name);
         st->dbis[st->ndbis].flags = flags;
-        st->dbis[st->ndbis].dbi = op.dbi;
+        st->dbis[st->ndbis].dbi = dbi;
         st->ndbis++;
     }
-out:
     pthread_mutex_unlock(&st->dmu);
+}
+
+/*
+ * The op of store_dbi_open_many(): opens every name the table did not answer, each in a
+ * transaction nested in the op's own, so that a name that fails (MDB_DBS_FULL,
+ * MDB_INCOMPATIBLE) leaves no trace while the others are kept and committed with the group.
+ * Sets each name's result afresh on every run (the writer runs it again after growing the map).
+ */
+static int store__dbi_apply(struct store_op *op, MDB_txn *txn)
+{
+    struct store__dbi_op *d = (struct store__dbi_op *)op;
+    MDB_env *env = mdb_txn_env(txn);
+
+    for (size_t k = 0; k < d->n; k++) {
+        struct store_dbi_req *q = &d->reqs[d->todo[k]];
+        MDB_txn *child = NULL;
+        int rc;
+
+        rc = store__rc(mdb_txn_begin(env, txn, 0, &child));
+        if (rc == 0) {
+            unsigned has = 0;
+
+            rc = store__rc(mdb_dbi_open(child, q->name, q->flags | MDB_CREATE, &d->dbis[k]));
+            /* LMDB answers a name already open in the environment with its handle whatever
+             * the flags asked for: a DUPSORT request must not get a plain database. */
+            if (rc == 0 && mdb_dbi_flags(child, d->dbis[k], &has) == 0 &&
+                has != (q->flags & ~(unsigned)MDB_CREATE)) {
+                rc = MDB_INCOMPATIBLE;
+            }
+            if (rc == 0) {
+                rc = store__rc(mdb_txn_commit(child));
+            }
+            else {
+                mdb_txn_abort(child);
+            }
+        }
+        if (rc == MDB_MAP_FULL) {
+            return rc;
+        }
+        q->rc = rc;
+    }
     return 0;
+}
+
+int store_dbi_open_many(struct store *st, struct store_dbi_req *reqs, size_t n)
+{
+    struct store__dbi_op op;
+    int rc = 0;
+
+    memset(&op, 0, sizeof op);
+    op.reqs = reqs;
+    op.todo = xcalloc(n ? n : 1, sizeof *op.todo);
+    op.dbis = xcalloc(n ? n : 1, sizeof *op.dbis);
+    for (size_t i = 0; i < n; i++) {
+        struct store_dbi_req *q = &reqs[i];
+
+        assert(q->name);
+        q->rc = 0;
+        if (!store__dbi_find(st, q->name, q->flags | MDB_CREATE, q->dbi)) {
+            op.todo[op.n++] = i;
+        }
+    }
+    if (op.n) {
+        op.base.apply = store__dbi_apply;
+        rc = store_submit_wait(st, &op.base);
+        for (size_t k = 0; k < op.n; k++) {
+            struct store_dbi_req *q = &reqs[op.todo[k]];
+
+            if (rc < 0) {
+                q->rc = rc;     /* not accepted, or the group's commit failed */
+            }
+            else if (q->rc == 0) {
+                *q->dbi = op.dbis[k];
+                store__dbi_remember(st, q->name, q->flags | MDB_CREATE, op.dbis[k]);
+            }
+        }
+    }
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = reqs[i].rc;
+    }
+    free(op.todo);
+    free(op.dbis);
+    return rc;
+}
+
+int store_dbi_open(struct store *st, const char *name, unsigned flags, MDB_dbi *dbi)
+{
+    struct store_dbi_req q = { .name = name, .flags = flags, .dbi = dbi };
+
+    return store_dbi_open_many(st, &q, 1);
 }
 
 /* ---- Reading. ---- */

@@ -9,7 +9,7 @@
  * commits (R15). Readers use read-only transactions (MVCC snapshots) on any thread.
  *
  * What it is not: it knows nothing of tables, buckets or functions. Services own their named
- * databases (opened with store_dbi_open() at start-up) and their key and value formats
+ * databases (opened with store_dbi_open_many() at start-up) and their key and value formats
  * (docs/formats.md).
  *
  * Invariants:
@@ -126,6 +126,26 @@ void store_close(struct store *st);
  * Thread: any but the writer or an HTTP thread, at start-up.
  */
 int store_dbi_open(struct store *st, const char *name, unsigned flags, MDB_dbi *dbi);
+
+/* One named database of store_dbi_open_many(). */
+struct store_dbi_req {
+    const char *name;       /* in: the database's name, borrowed for the call, not NULL */
+    unsigned flags;         /* in: mdb_dbi_open flags (MDB_CREATE is added) */
+    MDB_dbi *dbi;           /* in: where the handle goes (set only when rc is 0), not NULL */
+    int rc;                 /* out: 0, STORE_CLOSED, or an LMDB code for this name */
+};
+
+/*
+ * Opens (creating) n named databases with one trip to the writer: every name not answered
+ * from the table (see store_dbi_open()) is opened in one op, hence in one group commit, each
+ * in its own nested transaction, so a name that fails (MDB_DBS_FULL, MDB_INCOMPATIBLE) does
+ * not keep the others from being opened. reqs is borrowed for the call; each request gets its
+ * own rc and, when that is 0, its handle, valid for every transaction begun after the call
+ * returned, until store_close(). Returns 0 when every name opened, else the first failing
+ * request's rc (in array order). n may be 0. A name may appear twice (it gets one handle).
+ * Thread: any but the writer or an HTTP thread, at start-up.
+ */
+int store_dbi_open_many(struct store *st, struct store_dbi_req *reqs, size_t n);
 
 /*
  * Ends start-up: a store opened with defer_first_sync on a new data directory syncs what it

@@ -880,34 +880,23 @@ static int migrate_apply(struct store_op *op, MDB_txn *txn)
 
 int ddb__catalog_open(struct ddb *d)
 {
+    /* Every named database of DynamoDB, ddb.tokens (txn.c) included: one trip to the writer. */
+    struct store_dbi_req dbis[] = {
+        { .name = "ddb.tables", .dbi = &d->tables },
+        { .name = "ddb.schema", .dbi = &d->schema },
+        { .name = "ddb.items", .dbi = &d->items },
+        { .name = "ddb.index", .dbi = &d->index },
+        { .name = "ddb.collections", .dbi = &d->collections },
+        { .name = "ddb.counts", .dbi = &d->counts },
+        { .name = "ddb.meta", .dbi = &d->meta },
+        { .name = "ddb.reclaim", .dbi = &d->reclaim },
+        { .name = "ddb.expiry", .flags = MDB_DUPSORT, .dbi = &d->expiry },
+        { .name = "ddb.tokens", .dbi = &d->tokens },
+    };
     struct migrate_op m;
     int rc;
 
-    rc = store_dbi_open(d->st, "ddb.tables", 0, &d->tables);
-    if (!rc) {
-        rc = store_dbi_open(d->st, "ddb.schema", 0, &d->schema);
-    }
-    if (!rc) {
-        rc = store_dbi_open(d->st, "ddb.items", 0, &d->items);
-    }
-    if (!rc) {
-        rc = store_dbi_open(d->st, "ddb.index", 0, &d->index);
-    }
-    if (!rc) {
-        rc = store_dbi_open(d->st, "ddb.collections", 0, &d->collections);
-    }
-    if (!rc) {
-        rc = store_dbi_open(d->st, "ddb.counts", 0, &d->counts);
-    }
-    if (!rc) {
-        rc = store_dbi_open(d->st, "ddb.meta", 0, &d->meta);
-    }
-    if (!rc) {
-        rc = store_dbi_open(d->st, "ddb.reclaim", 0, &d->reclaim);
-    }
-    if (!rc) {
-        rc = store_dbi_open(d->st, "ddb.expiry", MDB_DUPSORT, &d->expiry);
-    }
+    rc = store_dbi_open_many(d->st, dbis, sizeof dbis / sizeof dbis[0]);
     if (rc) {
         return rc;
     }

@@ -976,8 +976,9 @@ int ddb__tx_submit_or_reply(struct http_req *r, struct ddb_tx *tx,
  * with the error set (TransactionCanceledException with CancellationReasons in request
  * order, IdempotentParameterMismatchException, ResourceNotFoundException, ...). */
 int ddb__tx_outcome_or_reply(struct http_req *r, struct ddb_tx *tx);
-/* Opens ddb.tokens. Main thread, at start-up. */
-int ddb__tx_open(struct ddb *d);
+/* Sets up the token lock (ddb.tokens is opened by ddb__catalog_open()). Main thread, at
+ * start-up. */
+void ddb__tx_open(struct ddb *d);
 /* Releases what ddb__tx_open() made. Main thread, at shutdown. */
 void ddb__tx_close(struct ddb *d);
 

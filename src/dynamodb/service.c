@@ -74,10 +74,8 @@ int ddb_new(struct store *st, struct strm *streams, const char *region, const ch
     buf_init(&d->w_entry, DDB_ITEM_ENC_MAX);
     snprintf(d->region, sizeof d->region, "%s", region);
     snprintf(d->account, sizeof d->account, "%s", account);
-    rc = ddb__tx_open(d);
-    if (rc == 0) {
-        rc = ddb__catalog_open(d);
-    }
+    ddb__tx_open(d);
+    rc = ddb__catalog_open(d);
     if (rc != 0) {
         ddb__tx_close(d);
         buf_release(&d->w_old);

@@ -40,10 +40,9 @@
 #define TX_CANCELED (-ECANCELED)        /* some action's reason is not NONE */
 #define TX_MISMATCH (-EEXIST)           /* the token was used by another request */
 
-int ddb__tx_open(struct ddb *d)
+void ddb__tx_open(struct ddb *d)
 {
     pthread_mutex_init(&d->tx_mu, NULL);
-    return store_dbi_open(d->st, "ddb.tokens", 0, &d->tokens);
 }
 
 void ddb__tx_close(struct ddb *d)

@@ -21,19 +21,18 @@ int fh_new(struct store *st, struct s3 *s3, const char *region, const char *acco
            struct fh **out, struct http_service **svc)
 {
     struct fh *f = xcalloc(1, sizeof *f);
+    struct store_dbi_req dbis[] = {
+        { .name = "fh.streams", .dbi = &f->streams },
+        { .name = "fh.buffer", .dbi = &f->buffer },
+        { .name = "fh.meta", .dbi = &f->meta },
+    };
     int rc;
 
     f->st = st;
     f->s3 = s3;
     snprintf(f->region, sizeof f->region, "%s", region);
     snprintf(f->account, sizeof f->account, "%s", account);
-    rc = store_dbi_open(st, "fh.streams", 0, &f->streams);
-    if (!rc) {
-        rc = store_dbi_open(st, "fh.buffer", 0, &f->buffer);
-    }
-    if (!rc) {
-        rc = store_dbi_open(st, "fh.meta", 0, &f->meta);
-    }
+    rc = store_dbi_open_many(st, dbis, sizeof dbis / sizeof dbis[0]);
     if (rc) {
         free(f);
         return rc;

@@ -520,19 +520,15 @@ int lam_new(struct store *st, struct http_server *srv, struct strm *streams,
         }
     }
     if (!rc) {
-        rc = store_dbi_open(st, "lam.functions", 0, &l->functions);
-    }
-    if (!rc) {
-        rc = store_dbi_open(st, "lam.esm", 0, &l->esm);
-    }
-    if (!rc) {
-        rc = store_dbi_open(st, "lam.esm_pos", 0, &l->esm_pos);
-    }
-    if (!rc) {
-        rc = store_dbi_open(st, "lam.async", 0, &l->async);
-    }
-    if (!rc) {
-        rc = store_dbi_open(st, "lam.meta", 0, &l->meta);
+        struct store_dbi_req dbis[] = {
+            { .name = "lam.functions", .dbi = &l->functions },
+            { .name = "lam.esm", .dbi = &l->esm },
+            { .name = "lam.esm_pos", .dbi = &l->esm_pos },
+            { .name = "lam.async", .dbi = &l->async },
+            { .name = "lam.meta", .dbi = &l->meta },
+        };
+
+        rc = store_dbi_open_many(st, dbis, sizeof dbis / sizeof dbis[0]);
     }
     if (!rc) {
         rc = lam__code_sweep(l);

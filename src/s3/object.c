@@ -62,6 +62,9 @@ void s3__body_unlink(struct s3 *s3, const unsigned char id[16])
 {
     char name[33];
     s3__body_name(id, name);
+    if (s3__objdir_unmark_sync(s3) != 0) {
+        return;     /* logged; the body stays, and the next start's sweep removes it */
+    }
     if (unlinkat(s3->objdir_fd, name, 0) != 0 && errno != ENOENT) {
         log_warn("s3", "cannot remove objects/%s: %s", name, strerror(errno));
     }
@@ -184,8 +187,15 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
     if (p->ck_algo && s3__ck_init(&p->ckc, p->ck_algo) != 0) {
         return -ENOMEM;
     }
-    if (p->sse.type && s3__sse_writer_init(&p->ssew, s3, &p->sse, p->obj.body) != 0) {
-        return -ENOMEM;
+    if (p->sse.type) {
+        int rc = s3__sse_writer_init(&p->ssew, s3, &p->sse, p->obj.body);
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (s3__objdir_unmark_sync(s3) != 0) {
+        return -EIO;
     }
     if (p->want_inline && !p->sse.type && p->inl_cap <= S3__INLINE_MAX) {
         p->inl = xmalloc(p->inl_cap ? p->inl_cap : 1);
@@ -1545,9 +1555,11 @@ static int plain_copy(struct s3 *s3, const struct s3__obj *o, int *fd)
     }
     s3__body_name(o->body, name);
     memcpy(name + 32, ".plain", 7);
-    out = openat(s3->objdir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    rc = s3__objdir_unmark_sync(s3);
+    out = rc == 0 ? openat(s3->objdir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                  : -1;
     if (out < 0) {
-        rc = -errno;
+        rc = rc ? rc : -errno;
         close(*fd);
         *fd = -1;
         return rc;

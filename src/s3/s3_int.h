@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,13 +65,20 @@ struct s3 {
     uint64_t vclock;            /* the last version clock value; writer thread only */
     char *objdir;               /* <data-dir>/objects (owned) */
     int objdir_fd;              /* open on objdir, for fsync after renames */
+    /* The clean-shutdown mark was removed at start-up and that removal may not be on the
+     * disk yet: s3__objdir_unmark_sync() syncs it before objects/ first changes. */
+    atomic_bool unmark_pending;
+    pthread_mutex_t unmark_lock;
     bool opened;                /* s3_new() succeeded: s3_free() marks a clean shutdown */
     char region[33];
     char account[13];
     char owner_id[65];          /* the canonical user id in Owner elements (from account) */
     EVP_MD *md5;                /* fetched once (OpenSSL 3 fetches per call otherwise) */
     EVP_CIPHER *aes_gcm;        /* AES-256-GCM, fetched once */
-    unsigned char sse_key[32];  /* <data-dir>/s3-sse.key */
+    unsigned char sse_key[32];  /* <data-dir>/s3-sse.key, once sse_key_ready */
+    atomic_bool sse_key_ready;  /* loaded at start-up, or made by the first use */
+    pthread_mutex_t sse_key_lock;
+    char *data_dir;             /* owned: where s3-sse.key is */
     /* Offloaded work (copies, completions) running on threads of their own. */
     pthread_mutex_t jobs_lock;
     pthread_cond_t jobs_cond;
@@ -420,8 +428,13 @@ struct s3__sse_writer {
 };
 struct s3__sse_reader;
 
-/* Loads (or makes, on the first start) <data_dir>/s3-sse.key. Returns 0 or -errno. */
+/* Loads <data_dir>/s3-sse.key when it exists (a missing one is made by the first use,
+ * s3__sse_key_ready()). Returns 0 or -errno. Main thread, at start-up. */
 int s3__sse_init(struct s3 *s3, const char *data_dir);
+/* Makes sure the data directory's key exists: on the first use after a start without one,
+ * makes it, 32 random bytes written, fsynced, renamed and the directory fsynced, before
+ * anything is encrypted or checked with it. Returns 0 or -errno (logged). Any thread. */
+int s3__sse_key_ready(struct s3 *s3);
 /* x-amz-server-side-encryption and the SSE-C headers of r (the copy source's with
  * copy_source). Returns 0 (out->type 0 when none), or -1 with InvalidArgument set. */
 int s3__sse_headers_or_reply(struct http_req *r, struct s3__sse *out, bool copy_source);
@@ -573,6 +586,10 @@ int s3__dir_sync(struct s3 *s3);
 /* The sync pool's life: init in s3_new(); stop (drains the queue, joins the threads) in
  * s3_shutdown(); release in s3_free(). Thread: main (sync.c). */
 void s3__sync_init(struct s3 *s3);
+/* Makes the start-up's removal of objects/.clean durable (one fsync of objects/, once) before
+ * objects/ first changes: a crash after any change must sweep at the next start. Called
+ * before a body file is created or removed. Returns 0 or -errno. Any thread. */
+int s3__objdir_unmark_sync(struct s3 *s3);
 void s3__sync_stop(struct s3 *s3);
 void s3__sync_release(struct s3 *s3);
 /* The writer op's apply (store_op): conditions, bucket or upload, the record. */

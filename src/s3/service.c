@@ -519,6 +519,27 @@ static bool parse_id(const char *name, unsigned char id[16])
  * off, so the sweep, which reads every object record, is not needed. */
 #define CLEAN_MARK ".clean"
 
+int s3__objdir_unmark_sync(struct s3 *s3)
+{
+    int rc = 0;
+
+    if (!atomic_load(&s3->unmark_pending)) {
+        return 0;
+    }
+    pthread_mutex_lock(&s3->unmark_lock);
+    if (atomic_load(&s3->unmark_pending)) {
+        if (fsync(s3->objdir_fd) == 0) {
+            atomic_store(&s3->unmark_pending, false);
+        }
+        else {
+            rc = -errno;
+            log_error("s3", "cannot sync %s: %s", s3->objdir, strerror(errno));
+        }
+    }
+    pthread_mutex_unlock(&s3->unmark_lock);
+    return rc;
+}
+
 /* Removes every file of objects/ that no committed record references: temporary files of
  * puts a crash interrupted, bodies renamed but never committed, bodies whose removal after
  * an overwrite or delete did not happen. Runs before the front door starts, so no put is in
@@ -627,11 +648,23 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
            struct s3 **out, struct http_service **svc)
 {
     struct s3 *s3 = xcalloc(1, sizeof *s3);
+    struct store_dbi_req dbis[] = {
+        { .name = "s3.buckets", .dbi = &s3->buckets },
+        { .name = "s3.objects", .dbi = &s3->objects },
+        { .name = "s3.uploads", .dbi = &s3->uploads },
+        { .name = "s3.parts", .dbi = &s3->parts },
+        { .name = "s3.config", .dbi = &s3->config },
+        { .name = "s3.versions", .dbi = &s3->versions },
+        { .name = "s3.events", .dbi = &s3->events },
+        { .name = "s3.bodies", .dbi = &s3->bodies },
+    };
     char seed[64];
     int rc;
 
     s3->st = st;
     s3->objdir_fd = -1;
+    pthread_mutex_init(&s3->unmark_lock, NULL);
+    pthread_mutex_init(&s3->sse_key_lock, NULL);
     pthread_mutex_init(&s3->jobs_lock, NULL);
     pthread_cond_init(&s3->jobs_cond, NULL);
     pthread_cond_init(&s3->lc_cond, NULL);
@@ -656,28 +689,7 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
                   strerror(-rc));
         goto fail;
     }
-    rc = store_dbi_open(st, "s3.buckets", 0, &s3->buckets);
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.objects", 0, &s3->objects);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.uploads", 0, &s3->uploads);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.parts", 0, &s3->parts);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.config", 0, &s3->config);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.versions", 0, &s3->versions);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.events", 0, &s3->events);
-    }
-    if (rc == 0) {
-        rc = store_dbi_open(st, "s3.bodies", 0, &s3->bodies);
-    }
+    rc = store_dbi_open_many(st, dbis, sizeof dbis / sizeof dbis[0]);
     if (rc == 0) {
         rc = s3__events_init(s3);
     }
@@ -696,8 +708,11 @@ int s3_new(struct store *st, const char *data_dir, const char *region, const cha
         goto fail;
     }
     if (unlinkat(s3->objdir_fd, CLEAN_MARK, 0) == 0) {
-        /* Durably gone before anything runs: a crash from now on must sweep next time. */
-        rc = fsync(s3->objdir_fd) == 0 ? 0 : -errno;
+        /* Durably gone before objects/ first changes (s3__objdir_unmark_sync()), not here:
+         * an fsync of the directory here made every start wait for the disk (0.5 ms idle,
+         * tens of ms with other writers) before the server could listen. */
+        atomic_store(&s3->unmark_pending, true);
+        rc = 0;
     }
     else {
         rc = sweep(s3);
@@ -740,6 +755,8 @@ void s3_free(struct s3 *s3)
         }
     }
     pthread_mutex_destroy(&s3->jobs_lock);
+    pthread_mutex_destroy(&s3->unmark_lock);
+    pthread_mutex_destroy(&s3->sse_key_lock);
     pthread_cond_destroy(&s3->jobs_cond);
     pthread_cond_destroy(&s3->lc_cond);
     s3__sync_release(s3);
@@ -749,6 +766,7 @@ void s3_free(struct s3 *s3)
     EVP_MD_free(s3->md5);
     EVP_CIPHER_free(s3->aes_gcm);
     OPENSSL_cleanse(s3->sse_key, sizeof s3->sse_key);
+    free(s3->data_dir);
     free(s3->objdir);
     free(s3);
 }

@@ -573,17 +573,16 @@ int strm_new(struct store *st, const char *region, const char *account, struct s
 {
     struct strm *s = xcalloc(1, sizeof *s);
     int rc;
+    struct store_dbi_req dbis[] = {
+        { .name = "strm.streams", .dbi = &s->streams },
+        { .name = "strm.records", .dbi = &s->records },
+        { .name = "strm.meta", .dbi = &s->meta },
+    };
 
     s->st = st;
     snprintf(s->region, sizeof s->region, "%s", region);
     snprintf(s->account, sizeof s->account, "%s", account);
-    rc = store_dbi_open(st, "strm.streams", 0, &s->streams);
-    if (!rc) {
-        rc = store_dbi_open(st, "strm.records", 0, &s->records);
-    }
-    if (!rc) {
-        rc = store_dbi_open(st, "strm.meta", 0, &s->meta);
-    }
+    rc = store_dbi_open_many(st, dbis, sizeof dbis / sizeof dbis[0]);
     if (rc) {
         free(s);
         return rc;

@@ -1,5 +1,6 @@
 /*
- * test_core_store.c: unit tests of the store (src/core/store.c): ops and reads, group commit
+ * test_core_store.c: unit tests of the store (src/core/store.c): ops and reads, named databases
+ * opened many at a time (one commit, a result per name, the table), group commit
  * under concurrency, failure isolation inside a group, shutdown draining, the directory lock,
  * unusable directories, a full map (growth and the no-growth error) and readers running while
  * the writer writes and grows the map, reader slots across thread churn, and a read held
@@ -293,6 +294,140 @@ static void test_deferred_first_sync(void **state)
     assert_int_equal(store_open(&opt, &st, err, sizeof err), 0);
     store_get_stats(st, &stats);
     assert_false(stats.sync_deferred);
+    store_close(st);
+}
+
+/* ---- 1c. Many named databases in one trip to the writer, each with its own result. ---- */
+
+/* Puts key = val through dbi as one op; returns the op's result. */
+static int put_one(struct store *st, MDB_dbi dbi, const char *key, const char *val)
+{
+    struct put_op op;
+
+    put_init(&op, dbi, key, val);
+    return store_submit_wait(st, &op.base);
+}
+
+static void test_dbi_open_many(void **state)
+{
+    struct store_options opt = { .dir = tmpdir, .sync = STORE_SYNC_FULL, .max_dbs = 4 };
+    struct store_stats before, after;
+    struct store *st = NULL;
+    MDB_dbi a, b, c, a2, d, e, x, y;
+    MDB_dbi seen[3];
+    char err[256], buf[64];
+
+    (void)state;
+    assert_int_equal(store_open(&opt, &st, err, sizeof err), 0);
+    assert_int_equal(store_dbi_open_many(st, NULL, 0), 0);
+
+    /* Three new names (one twice) cost one group commit and get distinct handles. */
+    struct store_dbi_req first[] = {
+        { .name = "a", .dbi = &a },
+        { .name = "b", .dbi = &b },
+        { .name = "c", .flags = MDB_DUPSORT, .dbi = &c },
+        { .name = "a", .dbi = &a2 },
+    };
+    store_get_stats(st, &before);
+    assert_int_equal(store_dbi_open_many(st, first, 4), 0);
+    store_get_stats(st, &after);
+    assert_int_equal(after.groups - before.groups, 1);
+    assert_int_equal(after.ops - before.ops, 1);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(first[i].rc, 0);
+    }
+    assert_int_not_equal(a, b);
+    assert_int_not_equal(a, c);
+    assert_int_not_equal(b, c);
+    assert_int_equal(a, a2);
+
+    /* Every handle works in a later transaction; c is a DUPSORT database. */
+    assert_int_equal(put_one(st, a, "k", "in a"), 0);
+    assert_int_equal(put_one(st, b, "k", "in b"), 0);
+    assert_int_equal(put_one(st, c, "k", "1"), 0);
+    assert_int_equal(put_one(st, c, "k", "2"), 0);
+    assert_int_equal(get_str(st, a, "k", buf, sizeof buf), 0);
+    assert_string_equal(buf, "in a");
+    assert_int_equal(get_str(st, b, "k", buf, sizeof buf), 0);
+    assert_string_equal(buf, "in b");
+    {
+        MDB_txn *txn;
+        MDB_cursor *cur;
+        MDB_val k = { 1, (void *)"k" }, v;
+        size_t dups = 0;
+
+        assert_int_equal(store_read_begin(st, &txn), 0);
+        assert_int_equal(mdb_cursor_open(txn, c, &cur), 0);
+        assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_SET), 0);
+        assert_int_equal(mdb_cursor_count(cur, &dups), 0);
+        mdb_cursor_close(cur);
+        store_read_end(st, txn);
+        assert_int_equal(dups, 2);
+    }
+
+    /* A second open of the same names is answered from the table: no trip, same handles. */
+    struct store_dbi_req again[] = {
+        { .name = "c", .flags = MDB_DUPSORT, .dbi = &seen[0] },
+        { .name = "b", .dbi = &seen[1] },
+        { .name = "a", .dbi = &seen[2] },
+    };
+    store_get_stats(st, &before);
+    assert_int_equal(store_dbi_open_many(st, again, 3), 0);
+    store_get_stats(st, &after);
+    assert_int_equal(after.groups, before.groups);
+    assert_int_equal(seen[0], c);
+    assert_int_equal(seen[1], b);
+    assert_int_equal(seen[2], a);
+    /* store_dbi_open() shares the table. */
+    assert_int_equal(store_dbi_open(st, "b", 0, &x), 0);
+    assert_int_equal(x, b);
+
+    /* Errors are per name: d is the fourth and last database the store has room for, e finds
+     * the table full, and a with other flags is a different request that LMDB refuses; the
+     * call reports the first failure in array order and still opens d. */
+    struct store_dbi_req mixed[] = {
+        { .name = "a", .dbi = &x },
+        { .name = "d", .dbi = &d },
+        { .name = "e", .dbi = &e },
+        { .name = "a", .flags = MDB_DUPSORT, .dbi = &y },
+    };
+    x = y = e = (MDB_dbi)-1;
+    store_get_stats(st, &before);
+    assert_int_equal(store_dbi_open_many(st, mixed, 4), MDB_DBS_FULL);
+    store_get_stats(st, &after);
+    assert_int_equal(after.groups - before.groups, 1);
+    assert_int_equal(mixed[0].rc, 0);
+    assert_int_equal(x, a);
+    assert_int_equal(mixed[1].rc, 0);
+    assert_int_equal(mixed[2].rc, MDB_DBS_FULL);
+    assert_int_equal(e, (MDB_dbi)-1);       /* untouched on failure */
+    assert_int_equal(mixed[3].rc, MDB_INCOMPATIBLE);
+    assert_int_equal(y, (MDB_dbi)-1);
+    assert_int_equal(put_one(st, d, "k", "in d"), 0);
+
+    /* Once shut down, a name the table knows is still answered; a new one is not. */
+    store_shutdown(st);
+    struct store_dbi_req closed[] = {
+        { .name = "d", .dbi = &x },
+        { .name = "f", .dbi = &y },
+    };
+    assert_int_equal(store_dbi_open_many(st, closed, 2), STORE_CLOSED);
+    assert_int_equal(closed[0].rc, 0);
+    assert_int_equal(x, d);
+    assert_int_equal(closed[1].rc, STORE_CLOSED);
+    store_close(st);
+
+    /* What the batches created was committed: d (opened beside a failure) is there. */
+    assert_int_equal(store_open(&opt, &st, err, sizeof err), 0);
+    struct store_dbi_req reopen[] = {
+        { .name = "a", .dbi = &a },
+        { .name = "d", .dbi = &d },
+    };
+    assert_int_equal(store_dbi_open_many(st, reopen, 2), 0);
+    assert_int_equal(get_str(st, a, "k", buf, sizeof buf), 0);
+    assert_string_equal(buf, "in a");
+    assert_int_equal(get_str(st, d, "k", buf, sizeof buf), 0);
+    assert_string_equal(buf, "in d");
     store_close(st);
 }
 
@@ -1026,6 +1161,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get_reopen, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_deferred_first_sync, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_dbi_open_many, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_concurrency_group_commit, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_failure_isolation, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_shutdown_drains, setup_dir, teardown_dir),

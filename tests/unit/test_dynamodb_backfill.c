@@ -18,122 +18,11 @@
 
 #include "ddb_handlers.h"
 
-/* Every item of table that has the index's key attributes, of its types, has its entry, and
- * the index holds nothing else; the counters agree. Returns the number of entries. */
-static uint64_t check_index(struct fixture *f, const char *table, size_t which)
-{
-    struct ddb_schema s;
-    struct ddb_keyspace ks;
-    const struct ddb_index *ix;
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    unsigned char prefix[4], full[DDB_FULLKEY_MAX];
-    uint64_t entries = 0, bytes = 0, items_in = 0, n_items, n_bytes;
-    struct buf proj;
-    int g;
-
-    assert_int_equal(store_read_begin(f->st, &txn), 0);
-    assert_int_equal(ddb__schema_get(f->d, txn, table, &s), 0);
-    ix = &s.index[which];
-    ddb__keyspace_of(&s, ix, &ks);
-    buf_init(&proj, DDB_ITEM_ENC_MAX);
-    ddb__key_prefix(s.id, prefix);
-    assert_int_equal(mdb_cursor_open(txn, f->d->items, &c), 0);
-    k.mv_size = 4;
-    k.mv_data = prefix;
-    for (g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         g == 0 && memcmp(k.mv_data, prefix, 4) == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        struct ddb_key_err kerr;
-        struct ddb_key ek;
-        size_t len;
-        MDB_val ekv, eval;
-        if (ddb__keyspace_key(&ks, v.mv_data, v.mv_size, full, &len, &kerr) < 0) {
-            /* Not in the index: no key attribute, or (stored before the index) another type. */
-            assert_true(kerr.why == DDB_KEY_MISSING || kerr.why == DDB_KEY_TYPE);
-            continue;
-        }
-        items_in++;
-        ddb__key_store(full, len, &ek);
-        ekv.mv_size = ek.len;
-        ekv.mv_data = ek.b;
-        assert_int_equal(mdb_get(txn, f->d->index, &ekv, &eval), 0);
-        buf_reset(&proj);
-        assert_int_equal(ddb__index_project(&s, ix, v.mv_data, v.mv_size, &proj), 0);
-        assert_int_equal(eval.mv_size, proj.len);
-        assert_memory_equal(eval.mv_data, proj.p, proj.len);
-    }
-    mdb_cursor_close(c);
-    ddb__key_prefix(ix->id, prefix);
-    assert_int_equal(mdb_cursor_open(txn, f->d->index, &c), 0);
-    k.mv_size = 4;
-    k.mv_data = prefix;
-    for (g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         g == 0 && memcmp(k.mv_data, prefix, 4) == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        struct ddb_item_view iv;
-        assert_int_equal(ddb_item_open(v.mv_data, v.mv_size, &iv), 0);
-        entries++;
-        bytes += iv.size + DDB_INDEX_ENTRY_OVERHEAD;
-    }
-    mdb_cursor_close(c);
-    assert_int_equal(ddb__counts_get(f->d, txn, ix->id, &n_items, &n_bytes), 0);
-    store_read_end(f->st, txn);
-    buf_release(&proj);
-    assert_int_equal(entries, items_in);
-    assert_int_equal(n_items, entries);
-    assert_int_equal(n_bytes, bytes);
-    return entries;
-}
-
-/* Entries left under index id. */
-static size_t entries_of(struct fixture *f, uint32_t id)
-{
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    unsigned char prefix[4];
-    size_t n = 0;
-    int g;
-
-    ddb__key_prefix(id, prefix);
-    assert_int_equal(store_read_begin(f->st, &txn), 0);
-    assert_int_equal(mdb_cursor_open(txn, f->d->index, &c), 0);
-    k.mv_size = 4;
-    k.mv_data = prefix;
-    for (g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         g == 0 && memcmp(k.mv_data, prefix, 4) == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        n++;
-    }
-    mdb_cursor_close(c);
-    store_read_end(f->st, txn);
-    return n;
-}
-
-static json_t *describe(struct fixture *f, const char *table)
-{
-    struct answer a;
-    char body[128];
-    json_t *t;
-    snprintf(body, sizeof body, "{\"TableName\":\"%s\"}", table);
-    call(f, ddb_describe_table, body, &a);
-    assert_int_equal(a.err, AWSERR_NONE);
-    t = json_incref(json_object_get(a.body, "Table"));
-    json_decref(a.body);
-    return t;
-}
-
 static const char *gsi_status(const json_t *t, size_t i)
 {
     return json_string_value(
         json_object_get(json_array_get(json_object_get(t, "GlobalSecondaryIndexes"), i),
                         "IndexStatus"));
-}
-
-static void pause_background(struct fixture *f, bool paused)
-{
-    pthread_mutex_lock(&f->d->mu);
-    f->d->stopping = paused;
-    pthread_mutex_unlock(&f->d->mu);
 }
 
 static void put(struct fixture *f, int i, const char *g)
@@ -256,7 +145,7 @@ static void test_backfill_waits_keeps_writes_and_resumes(void **state)
     assert_true(json_is_false(json_object_get(
         json_array_get(json_object_get(t, "GlobalSecondaryIndexes"), 0), "Backfilling")));
     json_decref(t);
-    assert_true(check_index(f, "bft", 0) > 1000);
+    assert_true(check_index(f, "bft", 0, true) > 1000);
     call(f, ddb_query,
          "{\"TableName\":\"bft\",\"IndexName\":\"byg\",\"KeyConditionExpression\":\"g = :g\","
          "\"ExpressionAttributeValues\":{\":g\":{\"S\":\"new\"}},\"Select\":\"COUNT\"}",
@@ -266,14 +155,7 @@ static void test_backfill_waits_keeps_writes_and_resumes(void **state)
     json_decref(a.body);
 
     /* Delete: DELETING until the entries are gone, then no index at all. */
-    {
-        MDB_txn *txn;
-        struct ddb_schema s;
-        assert_int_equal(store_read_begin(f->st, &txn), 0);
-        assert_int_equal(ddb__schema_get(f->d, txn, "bft", &s), 0);
-        index_id = s.index[0].id;
-        store_read_end(f->st, txn);
-    }
+    index_id = read_schema(f, "bft", NULL, 0).index[0].id;
     pause_background(f, true);
     call(f, ddb_update_table,
          "{\"TableName\":\"bft\",\"GlobalSecondaryIndexUpdates\":[{\"Delete\":{"
@@ -292,13 +174,13 @@ static void test_backfill_waits_keeps_writes_and_resumes(void **state)
           "{\"TableName\":\"bft\",\"IndexName\":\"byg\",\"KeyConditionExpression\":\"g = :g\","
           "\"ExpressionAttributeValues\":{\":g\":{\"S\":\"g1\"}}}",
           AWSERR_VALIDATION, "The table does not have the specified index: byg");
-    assert_true(entries_of(f, index_id) > 0);
+    assert_true(entries_under(f, f->d->index, index_id) > 0);
     pause_background(f, false);
     ddb__reclaim_kick(f->d);
-    for (int tries = 0; tries < 5000 && entries_of(f, index_id) > 0; tries++) {
+    for (int tries = 0; tries < 5000 && entries_under(f, f->d->index, index_id) > 0; tries++) {
         nap();
     }
-    assert_int_equal(entries_of(f, index_id), 0);
+    assert_int_equal(entries_under(f, f->d->index, index_id), 0);
     t = describe(f, "bft");
     assert_null(json_object_get(t, "GlobalSecondaryIndexes"));
     assert_string_equal(json_string_value(json_object_get(t, "TableStatus")), "ACTIVE");
@@ -395,8 +277,8 @@ static void test_collection_limit_on_every_write_path(void **state)
         json_decref(t);
         nap();
     }
-    check_index(f, "lsi", 0);
-    check_index(f, "lsi", 1);
+    check_index(f, "lsi", 0, true);
+    check_index(f, "lsi", 1, true);
     f->d->collection_max = DDB_COLLECTION_MAX;
 }
 

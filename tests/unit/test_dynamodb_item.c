@@ -21,31 +21,6 @@
 
 #include "ddb_handlers.h"
 
-static json_t *get(struct fixture *f, const char *json)
-{
-    struct answer a;
-    json_t *item;
-    call(f, ddb_get_item, json, &a);
-    assert_int_equal(a.err, AWSERR_NONE);
-    item = json_incref(json_object_get(a.body, "Item"));
-    json_decref(a.body);
-    return item;
-}
-
-static uint64_t item_count(struct fixture *f, const char *table)
-{
-    char body[128];
-    struct answer a;
-    uint64_t n;
-    snprintf(body, sizeof body, "{\"TableName\":\"%s\"}", table);
-    call(f, ddb_describe_table, body, &a);
-    assert_int_equal(a.err, AWSERR_NONE);
-    n = (uint64_t)json_integer_value(json_object_get(json_object_get(a.body, "Table"),
-                                                     "ItemCount"));
-    json_decref(a.body);
-    return n;
-}
-
 static const char table_sn[] =
     "{\"TableName\":\"tsn\",\"BillingMode\":\"PAY_PER_REQUEST\","
     "\"KeySchema\":[{\"AttributeName\":\"h\",\"KeyType\":\"HASH\"},"
@@ -56,14 +31,9 @@ static const char table_sn[] =
 
 static uint64_t stream_seq(struct fixture *f, const char *table)
 {
-    struct ddb_schema s;
-    MDB_txn *txn;
     char arn[1100];
     uint64_t seq = 0;
-    assert_int_equal(store_read_begin(f->st, &txn), 0);
-    assert_int_equal(ddb__schema_get(f->d, txn, table, &s), 0);
-    snprintf(arn, sizeof arn, "%.*s", (int)s.stream_arn.len, s.stream_arn.p);
-    store_read_end(f->st, txn);
+    read_schema(f, table, arn, sizeof arn);
     assert_int_equal(strm_latest_seq(f->s, arn, &seq), 0);
     return seq;
 }
@@ -78,12 +48,12 @@ static void test_put_get_delete_and_stream(void **state)
     s0 = stream_seq(f, "tsn");
     ok(f, ddb_put_item, "{\"TableName\":\"tsn\",\"Item\":{\"h\":{\"S\":\"a\"},"
                         "\"r\":{\"N\":\"1.0\"},\"v\":{\"N\":\"1\"}}}");
-    item = get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}");
+    item = get_item(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}");
     assert_non_null(item);
     assert_string_equal(json_string_value(json_object_get(json_object_get(item, "r"), "N")),
                         "1");
     json_decref(item);
-    assert_int_equal(item_count(f, "tsn"), 1);
+    assert_int_equal(described(f, "tsn", "ItemCount"), 1);
     s1 = stream_seq(f, "tsn");
     assert_true(s1 > s0);
     /* The same item again, and a delete of a missing one: no record, no count change. */
@@ -92,26 +62,13 @@ static void test_put_get_delete_and_stream(void **state)
     ok(f, ddb_delete_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"b\"},"
                            "\"r\":{\"N\":\"1\"}}}");
     assert_int_equal(stream_seq(f, "tsn"), s1);
-    assert_int_equal(item_count(f, "tsn"), 1);
+    assert_int_equal(described(f, "tsn", "ItemCount"), 1);
     ok(f, ddb_delete_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},"
                            "\"r\":{\"N\":\"1\"}}}");
     assert_true(stream_seq(f, "tsn") > s1);
-    assert_int_equal(item_count(f, "tsn"), 0);
-    assert_null(get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}"));
-}
-
-static uint64_t table_bytes(struct fixture *f, const char *table)
-{
-    char body[128];
-    struct answer a;
-    uint64_t n;
-    snprintf(body, sizeof body, "{\"TableName\":\"%s\"}", table);
-    call(f, ddb_describe_table, body, &a);
-    assert_int_equal(a.err, AWSERR_NONE);
-    n = (uint64_t)json_integer_value(json_object_get(json_object_get(a.body, "Table"),
-                                                     "TableSizeBytes"));
-    json_decref(a.body);
-    return n;
+    assert_int_equal(described(f, "tsn", "ItemCount"), 0);
+    assert_null(
+        get_item(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}"));
 }
 
 /* UpdateItem keeps the counters and the stream as PutItem does: a record for each change,
@@ -130,9 +87,9 @@ static void test_update_item_counts_and_stream(void **state)
                            "\":w\":{\"N\":\"12\"}}}");
     s1 = stream_seq(f, "tsn");
     assert_true(s1 > s0);
-    assert_int_equal(item_count(f, "tsn"), 1);
+    assert_int_equal(described(f, "tsn", "ItemCount"), 1);
     /* h (1 + 1) + r (1 + 2) + v (1 + 2) + w (1 + 2) */
-    assert_int_equal(table_bytes(f, "tsn"), 11);
+    assert_int_equal(described(f, "tsn", "TableSizeBytes"), 11);
     /* The same values again: no change, no record. */
     ok(f, ddb_update_item, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},"
                            "\"r\":{\"N\":\"1\"}},\"UpdateExpression\":\"SET v = :v\","
@@ -151,9 +108,9 @@ static void test_update_item_counts_and_stream(void **state)
                            "\"ExpressionAttributeValues\":{\":n\":{\"N\":\"12\"}}}");
     s2 = stream_seq(f, "tsn");
     assert_true(s2 > s1);
-    assert_int_equal(table_bytes(f, "tsn"), 8);
-    assert_int_equal(item_count(f, "tsn"), 1);
-    item = get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}");
+    assert_int_equal(described(f, "tsn", "TableSizeBytes"), 8);
+    assert_int_equal(described(f, "tsn", "ItemCount"), 1);
+    item = get_item(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"a\"},\"r\":{\"N\":\"1\"}}}");
     assert_null(json_object_get(item, "v"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(item, "w"), "N")),
                         "12");
@@ -236,108 +193,28 @@ static void test_long_keys(void **state)
 
 /* ---- a write racing with the replacement of its table ---- */
 
-struct gate {
-    struct store_op base;
-    struct fixture *f;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool entered;       /* the writer is in the gate */
-    bool open;
-};
-
-/* Holds the writer until the gate opens, then deletes and re-creates table "race" (a new id)
- * in the same group as the PutItem queued behind it. */
-static int gate_apply(struct store_op *op, MDB_txn *txn)
-{
-    struct gate *g = (struct gate *)op;
-    struct ddb *d = g->f->d;
-    struct ddb_schema s;
-    json_t *entry;
-    uint32_t id;
-    int rc;
-
-    pthread_mutex_lock(&g->mu);
-    g->entered = true;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open) {
-        pthread_cond_wait(&g->cv, &g->mu);
-    }
-    pthread_mutex_unlock(&g->mu);
-    entry = ddb__catalog_get(d, txn, "race");
-    if (!entry) {
-        return -ENOENT;     /* no cmocka asserts on the writer thread */
-    }
-    rc = ddb__schema_get(d, txn, "race", &s);
-    if (rc == 0) {
-        rc = ddb__catalog_del(d, txn, "race", &s);
-    }
-    if (rc == 0) {
-        rc = ddb__table_id_new(d, txn, &id);
-    }
-    if (rc == 0) {
-        rc = ddb__catalog_put(d, txn, "race", entry, id);
-    }
-    json_decref(entry);
-    return rc;
-}
-
-struct put_thread {
-    struct fixture *f;
-    struct answer a;
-};
-
-static void *put_main(void *arg)
-{
-    struct put_thread *p = arg;
-    call(p->f, ddb_put_item, "{\"TableName\":\"race\",\"Item\":{\"k\":{\"S\":\"x\"}}}", &p->a);
-    return NULL;
-}
-
 static void test_write_racing_table_replacement(void **state)
 {
     struct fixture *f = *state;
-    struct gate g;
-    struct put_thread p = { f, { 0 } };
-    struct store_stats before, after;
-    pthread_t t;
+    struct race_req p = {
+        .handler = ddb_put_item,
+        .body = "{\"TableName\":\"race\",\"Item\":{\"k\":{\"S\":\"x\"}}}",
+    };
     json_t *item;
 
     ok(f, ddb_create_table, "{\"TableName\":\"race\",\"BillingMode\":\"PAY_PER_REQUEST\","
                             "\"KeySchema\":[{\"AttributeName\":\"k\",\"KeyType\":\"HASH\"}],"
                             "\"AttributeDefinitions\":[{\"AttributeName\":\"k\","
                             "\"AttributeType\":\"S\"}]}");
-    memset(&g, 0, sizeof g);
-    g.base.apply = gate_apply;
-    g.f = f;
-    pthread_mutex_init(&g.mu, NULL);
-    pthread_cond_init(&g.cv, NULL);
-    assert_int_equal(store_submit(f->st, &g.base), 0);
-    pthread_mutex_lock(&g.mu);
-    while (!g.entered) {
-        pthread_cond_wait(&g.cv, &g.mu);
-    }
-    pthread_mutex_unlock(&g.mu);
-    store_get_stats(f->st, &before);
-    /* The PutItem reads the old table's id and queues behind the gate. */
-    assert_int_equal(pthread_create(&t, NULL, put_main, &p), 0);
-    wait_queued_past(f->st, before.queue_depth);
-    pthread_mutex_lock(&g.mu);
-    g.open = true;
-    pthread_cond_signal(&g.cv);
-    pthread_mutex_unlock(&g.mu);
-    pthread_join(t, NULL);
-    /* The write found its table replaced (its first run failed), started over and landed in
-     * the new one. */
-    store_get_stats(f->st, &after);
-    assert_true(after.ops_failed > before.ops_failed);
+    /* The PutItem reads the old table's id and queues behind the gate. The write found its
+     * table replaced (its first run failed), started over and landed in the new one. */
+    assert_true(race(f, "race", &p) > 0);
     assert_int_equal(p.a.err, AWSERR_NONE);
     json_decref(p.a.body);
-    item = get(f, "{\"TableName\":\"race\",\"Key\":{\"k\":{\"S\":\"x\"}}}");
+    item = get_item(f, "{\"TableName\":\"race\",\"Key\":{\"k\":{\"S\":\"x\"}}}");
     assert_non_null(item);
     json_decref(item);
-    assert_int_equal(item_count(f, "race"), 1);
-    pthread_mutex_destroy(&g.mu);
-    pthread_cond_destroy(&g.cv);
+    assert_int_equal(described(f, "race", "ItemCount"), 1);
 }
 
 /* ---- reclaiming ---- */
@@ -406,9 +283,9 @@ static void test_delete_table_reclaims_in_bounded_ops(void **state)
     /* At least one op per batch: no single op held the writer for the whole table. */
     assert_true(after.ops - before.ops >= 4);
     /* The other table's item is untouched. */
-    json_decref(get(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"keep\"},"
+    json_decref(get_item(f, "{\"TableName\":\"tsn\",\"Key\":{\"h\":{\"S\":\"keep\"},"
                        "\"r\":{\"N\":\"1\"}}}"));
-    assert_int_equal(item_count(f, "tsn"), 1);
+    assert_int_equal(described(f, "tsn", "ItemCount"), 1);
 }
 
 /* ---- catalogs from before schema records ---- */
@@ -448,10 +325,10 @@ static void test_older_catalog_gets_schema_records(void **state)
     ddb_free(f->d);
     assert_int_equal(ddb_new(f->st, f->s, "us-east-1", "000000000000", &f->d, &f->svc), 0);
     ok(f, ddb_put_item, "{\"TableName\":\"old\",\"Item\":{\"k\":{\"N\":\"1\"}}}");
-    item = get(f, "{\"TableName\":\"old\",\"Key\":{\"k\":{\"N\":\"1.0\"}}}");
+    item = get_item(f, "{\"TableName\":\"old\",\"Key\":{\"k\":{\"N\":\"1.0\"}}}");
     assert_non_null(item);
     json_decref(item);
-    assert_int_equal(item_count(f, "old"), 1);
+    assert_int_equal(described(f, "old", "ItemCount"), 1);
 }
 
 /* ---- the write step called directly ---- */
@@ -502,7 +379,7 @@ static int n_of(const char *item, size_t len)
 
 static int stored_n(struct fixture *f)
 {
-    json_t *item = get(f, "{\"TableName\":\"chg\",\"Key\":{\"k\":{\"S\":\"a\"}}}");
+    json_t *item = get_item(f, "{\"TableName\":\"chg\",\"Key\":{\"k\":{\"S\":\"a\"}}}");
     int n;
     assert_non_null(item);
     n = (int)strtol(json_string_value(json_object_get(json_object_get(item, "n"), "N")), NULL,
@@ -567,7 +444,7 @@ static void test_change_flags(void **state)
                      DDB_CHANGE_CONDITION_FAILED);
     assert_non_null(o.c.ret_item);
     assert_int_equal(n_of(o.c.ret_item, o.c.ret_len), 1);
-    assert_int_equal(item_count(f, "chg"), 1);
+    assert_int_equal(described(f, "chg", "ItemCount"), 1);
 
     /* Decided, not written: a transaction's first pass keeps the updated item. */
     o.c.update = inc;
@@ -578,7 +455,7 @@ static void test_change_flags(void **state)
     assert_int_equal(stored_n(f), 1);
     assert_int_equal(change_run(f, &o, DDB_CHANGE_DELETE, DDB_CHANGE_DRY, exists), 0);
     assert_null(o.c.new_);
-    assert_int_equal(item_count(f, "chg"), 1);
+    assert_int_equal(described(f, "chg", "ItemCount"), 1);
 
     /* Written, with the updated paths as they are now for the answer. */
     o.c.ret = DDB_RET_UPDATED_NEW;

@@ -26,28 +26,6 @@ static const char table_t[] =
     "\"AttributeDefinitions\":[{\"AttributeName\":\"h\",\"AttributeType\":\"S\"},"
     "{\"AttributeName\":\"r\",\"AttributeType\":\"N\"}]}";
 
-static uint64_t items_of(struct fixture *f, const char *table)
-{
-    MDB_txn *txn;
-    struct ddb_schema s;
-    uint64_t items = 0, bytes = 0;
-    assert_int_equal(store_read_begin(f->st, &txn), 0);
-    assert_int_equal(ddb__schema_get(f->d, txn, table, &s), 0);
-    assert_int_equal(ddb__counts_get(f->d, txn, s.id, &items, &bytes), 0);
-    store_read_end(f->st, txn);
-    return items;
-}
-
-static json_t *answer_of(struct fixture *f, int (*handler)(struct http_req *), const char *json)
-{
-    struct answer a;
-    call(f, handler, json, &a);
-    if (a.err != AWSERR_NONE) {
-        fail_msg("%s: %s", json, a.msg);
-    }
-    return a.body;
-}
-
 static void test_answers(void **state)
 {
     struct fixture *f = *state;
@@ -138,111 +116,23 @@ static void test_answers(void **state)
 
 /* ---- a statement racing with its table being replaced ---- */
 
-struct gate {
-    struct store_op base;
-    struct fixture *f;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool entered;
-    bool open;
-};
-
-/* Holds the writer until the gate opens, then deletes table "pqt" and creates it again under
- * a new id, in the same group as the statements queued behind it. */
-static int gate_apply(struct store_op *op, MDB_txn *txn)
-{
-    struct gate *g = (struct gate *)op;
-    struct ddb *d = g->f->d;
-    struct ddb_schema s;
-    json_t *entry;
-    uint32_t id;
-    int rc;
-
-    pthread_mutex_lock(&g->mu);
-    g->entered = true;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open) {
-        pthread_cond_wait(&g->cv, &g->mu);
-    }
-    pthread_mutex_unlock(&g->mu);
-    entry = ddb__catalog_get(d, txn, "pqt");
-    if (!entry) {
-        return -ENOENT;
-    }
-    rc = ddb__schema_get(d, txn, "pqt", &s);
-    if (rc == 0) {
-        rc = ddb__catalog_del(d, txn, "pqt", &s);
-    }
-    if (rc == 0) {
-        rc = ddb__table_id_new(d, txn, &id);
-    }
-    if (rc == 0) {
-        rc = ddb__catalog_put(d, txn, "pqt", entry, id);
-    }
-    json_decref(entry);
-    return rc;
-}
-
-struct req_thread {
-    struct fixture *f;
-    int (*handler)(struct http_req *);
-    const char *body;
-    struct answer a;
-};
-
-static void *req_main(void *arg)
-{
-    struct req_thread *p = arg;
-    call(p->f, p->handler, p->body, &p->a);
-    return NULL;
-}
-
-/* Runs the request behind a gate that replaces the table, and returns its answer. */
-static void race(struct fixture *f, struct req_thread *p)
-{
-    struct gate g;
-    struct store_stats before;
-    pthread_t t;
-
-    memset(&g, 0, sizeof g);
-    g.base.apply = gate_apply;
-    g.f = f;
-    pthread_mutex_init(&g.mu, NULL);
-    pthread_cond_init(&g.cv, NULL);
-    assert_int_equal(store_submit(f->st, &g.base), 0);
-    pthread_mutex_lock(&g.mu);
-    while (!g.entered) {
-        pthread_cond_wait(&g.cv, &g.mu);
-    }
-    pthread_mutex_unlock(&g.mu);
-    store_get_stats(f->st, &before);
-    /* The request reads the old table's id and queues behind the gate. */
-    assert_int_equal(pthread_create(&t, NULL, req_main, p), 0);
-    wait_queued_past(f->st, before.queue_depth);
-    pthread_mutex_lock(&g.mu);
-    g.open = true;
-    pthread_cond_signal(&g.cv);
-    pthread_mutex_unlock(&g.mu);
-    pthread_join(t, NULL);
-    pthread_mutex_destroy(&g.mu);
-    pthread_cond_destroy(&g.cv);
-}
-
 static void test_racing_table_replacement(void **state)
 {
     struct fixture *f = *state;
-    struct req_thread one = { f, ddb_execute_statement,
-                              "{\"Statement\":\"INSERT INTO pqt VALUE {'h': 'x', 'r': 1}\"}",
-                              { 0 } };
-    struct req_thread batch = { f, ddb_batch_execute_statement,
-                                "{\"Statements\":["
-                                "{\"Statement\":\"INSERT INTO pqt VALUE {'h': 'y', 'r': 1}\"},"
-                                "{\"Statement\":\"INSERT INTO pqt VALUE {'h': 'y', 'r': 2}\"}]}",
-                                { 0 } };
+    struct race_req one = {
+        .handler = ddb_execute_statement,
+        .body = "{\"Statement\":\"INSERT INTO pqt VALUE {'h': 'x', 'r': 1}\"}",
+    };
+    struct race_req batch = {
+        .handler = ddb_batch_execute_statement,
+        .body = "{\"Statements\":["
+                "{\"Statement\":\"INSERT INTO pqt VALUE {'h': 'y', 'r': 1}\"},"
+                "{\"Statement\":\"INSERT INTO pqt VALUE {'h': 'y', 'r': 2}\"}]}",
+    };
     json_t *out;
 
     ok(f, ddb_create_table, table_t);
-    race(f, &one);
+    race(f, "pqt", &one);
     assert_int_equal(one.a.err, AWSERR_NONE);
     json_decref(one.a.body);
     /* The item is in the new table, counted there. */
@@ -252,7 +142,7 @@ static void test_racing_table_replacement(void **state)
     assert_int_equal(json_array_size(json_object_get(out, "Items")), 1);
     json_decref(out);
 
-    race(f, &batch);
+    race(f, "pqt", &batch);
     assert_int_equal(batch.a.err, AWSERR_NONE);
     assert_null(json_object_get(json_array_get(json_object_get(batch.a.body, "Responses"), 0),
                                 "Error"));

@@ -15,13 +15,6 @@
 
 #include "ddb_handlers.h"
 
-static void pause_background(struct fixture *f, bool paused)
-{
-    pthread_mutex_lock(&f->d->mu);
-    f->d->stopping = paused;
-    pthread_mutex_unlock(&f->d->mu);
-}
-
 static struct sl_str str_of(const char *s)
 {
     return (struct sl_str){ s, strlen(s) };
@@ -29,38 +22,7 @@ static struct sl_str str_of(const char *s)
 
 static uint32_t ttl_id_of(struct fixture *f, const char *table)
 {
-    MDB_txn *txn;
-    struct ddb_schema s;
-    uint32_t id;
-    assert_int_equal(store_read_begin(f->st, &txn), 0);
-    assert_int_equal(ddb__schema_get(f->d, txn, table, &s), 0);
-    id = s.ttl_id;
-    store_read_end(f->st, txn);
-    return id;
-}
-
-/* Entries under expiry index id. */
-static size_t entries_of(struct fixture *f, uint32_t id)
-{
-    MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
-    unsigned char prefix[4];
-    size_t n = 0;
-    int g;
-
-    ddb__key_prefix(id, prefix);
-    assert_int_equal(store_read_begin(f->st, &txn), 0);
-    assert_int_equal(mdb_cursor_open(txn, f->d->expiry, &c), 0);
-    k.mv_size = 4;
-    k.mv_data = prefix;
-    for (g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         g == 0 && memcmp(k.mv_data, prefix, 4) == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        n++;
-    }
-    mdb_cursor_close(c);
-    store_read_end(f->st, txn);
-    return n;
+    return read_schema(f, table, NULL, 0).ttl_id;
 }
 
 /* Every item of table with an expiry time has its entry at that time, and the index holds
@@ -68,27 +30,19 @@ static size_t entries_of(struct fixture *f, uint32_t id)
 static size_t check_expiry(struct fixture *f, const char *table)
 {
     MDB_txn *txn;
-    MDB_cursor *c;
-    MDB_val k, v;
+    struct walk w;
     struct ddb_schema s;
-    unsigned char prefix[4];
     size_t with = 0, n;
-    int g;
 
     assert_int_equal(store_read_begin(f->st, &txn), 0);
     assert_int_equal(ddb__schema_get(f->d, txn, table, &s), 0);
     assert_true(s.ttl_id != 0);
-    ddb__key_prefix(s.id, prefix);
-    assert_int_equal(mdb_cursor_open(txn, f->d->items, &c), 0);
-    k.mv_size = 4;
-    k.mv_data = prefix;
-    for (g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         g == 0 && memcmp(k.mv_data, prefix, 4) == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    for (bool on = walk_first(&w, txn, f->d->items, s.id); on; on = walk_next(&w)) {
         unsigned char eb[DDB_EXPIRY_KEY_LEN];
-        MDB_val ek = { sizeof eb, eb }, ev = k;
+        MDB_val ek = { sizeof eb, eb }, ev = w.k;
         MDB_cursor *e;
         uint64_t at;
-        if (!ddb__ttl_expiry(v.mv_data, v.mv_size, s.ttl_attr, &at)) {
+        if (!ddb__ttl_expiry(w.v.mv_data, w.v.mv_size, s.ttl_attr, &at)) {
             continue;
         }
         with++;
@@ -97,10 +51,10 @@ static size_t check_expiry(struct fixture *f, const char *table)
         assert_int_equal(mdb_cursor_get(e, &ek, &ev, MDB_GET_BOTH), 0);
         mdb_cursor_close(e);
     }
-    mdb_cursor_close(c);
+    walk_end(&w);
     n = s.ttl_id;
     store_read_end(f->st, txn);
-    assert_int_equal(entries_of(f, (uint32_t)n), with);
+    assert_int_equal(entries_under(f, f->d->expiry, (uint32_t)n), with);
     return with;
 }
 
@@ -219,9 +173,9 @@ static void test_entries_follow_writes(void **state)
     ttl(f, "ttt", true);
     id = ttl_id_of(f, "ttt");
     assert_true(id != 0);
-    assert_int_equal(entries_of(f, id), 0);
+    assert_int_equal(entries_under(f, f->d->expiry, id), 0);
     put(f, "ttt", 100000, "\"exp\":{\"N\":\"1800000000\"}");
-    assert_int_equal(entries_of(f, id), 1);
+    assert_int_equal(entries_under(f, f->d->expiry, id), 1);
     /* Moved, removed, given another type, deleted, given one. */
     ok(f, ddb_update_item,
        "{\"TableName\":\"ttt\",\"Key\":{\"h\":{\"S\":\"h2\"}},\"UpdateExpression\":\"SET exp = "
@@ -237,7 +191,7 @@ static void test_entries_follow_writes(void **state)
        "{\"TableName\":\"ttt\",\"Key\":{\"h\":{\"S\":\"h5\"}},\"UpdateExpression\":\"SET exp = "
        ":e\",\"ExpressionAttributeValues\":{\":e\":{\"N\":\"1750000000.5\"}}}");
     /* h2 (moved) and h5 (given one): entries; h3, h4, h7 never had one yet. */
-    assert_int_equal(entries_of(f, id), 3);
+    assert_int_equal(entries_under(f, f->d->expiry, id), 3);
 
     pause_background(f, false);
     ddb__backfill_kick(f->d);
@@ -264,10 +218,10 @@ static void test_entries_follow_writes(void **state)
     ttl(f, "ttt", false);
     assert_int_equal(ttl_id_of(f, "ttt"), 0);
     put(f, "ttt", 200000, "\"exp\":{\"N\":\"1800000000\"}");
-    for (int tries = 0; tries < 10000 && entries_of(f, id) > 0; tries++) {
+    for (int tries = 0; tries < 10000 && entries_under(f, f->d->expiry, id) > 0; tries++) {
         nap();
     }
-    assert_int_equal(entries_of(f, id), 0);
+    assert_int_equal(entries_under(f, f->d->expiry, id), 0);
 }
 
 static size_t item_count(struct fixture *f, const char *table)

@@ -23,38 +23,6 @@
 
 #include "ddb_handlers.h"
 
-static json_t *get(struct fixture *f, const char *json)
-{
-    struct answer a;
-    json_t *item;
-    call(f, ddb_get_item, json, &a);
-    assert_int_equal(a.err, AWSERR_NONE);
-    item = json_incref(json_object_get(a.body, "Item"));
-    json_decref(a.body);
-    return item;
-}
-
-static uint64_t count_of(struct fixture *f, uint32_t id)
-{
-    MDB_txn *txn;
-    uint64_t items = 0, bytes = 0;
-    assert_int_equal(store_read_begin(f->st, &txn), 0);
-    assert_int_equal(ddb__counts_get(f->d, txn, id, &items, &bytes), 0);
-    store_read_end(f->st, txn);
-    return items;
-}
-
-static struct ddb_schema schema_of(struct fixture *f, const char *table, char *arn, size_t n)
-{
-    struct ddb_schema s;
-    MDB_txn *txn;
-    assert_int_equal(store_read_begin(f->st, &txn), 0);
-    assert_int_equal(ddb__schema_get(f->d, txn, table, &s), 0);
-    snprintf(arn, n, "%.*s", (int)s.stream_arn.len, s.stream_arn.p);
-    store_read_end(f->st, txn);
-    return s;
-}
-
 static const char table_g[] =
     "{\"TableName\":\"txg\",\"BillingMode\":\"PAY_PER_REQUEST\","
     "\"KeySchema\":[{\"AttributeName\":\"h\",\"KeyType\":\"HASH\"}],"
@@ -119,13 +87,13 @@ static void test_core_with_built_actions(void **state)
     ok(f, ddb_create_table, table_g);
     ok(f, ddb_put_item, "{\"TableName\":\"txg\",\"Item\":{\"h\":{\"S\":\"gone\"},"
                         "\"g\":{\"S\":\"G\"}}}");
-    s = schema_of(f, "txg", arn, sizeof arn);
+    s = read_schema(f, "txg", arn, sizeof arn);
     assert_int_equal(strm_latest_seq(f->s, arn, &seq0), 0);
     ok(f, direct_handler, "{}");
-    item = get(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"new\"}}}");
+    item = get_item(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"new\"}}}");
     assert_non_null(item);
     json_decref(item);
-    assert_null(get(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"gone\"}}}"));
+    assert_null(get_item(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"gone\"}}}"));
     assert_int_equal(count_of(f, s.id), 1);
     assert_int_equal(count_of(f, s.index[0].id), 1);
     /* Two changes, two records, in the one commit. */
@@ -144,7 +112,7 @@ static void test_refused_in_second_pass_leaves_no_trace(void **state)
     uint64_t seq0 = 0, seq1 = 0;
 
     ok(f, ddb_create_table, table_g);
-    s = schema_of(f, "txg", arn, sizeof arn);
+    s = read_schema(f, "txg", arn, sizeof arn);
     assert_int_equal(strm_latest_seq(f->s, arn, &seq0), 0);
     call(f, ddb_transact_write_items,
          "{\"TransactItems\":["
@@ -156,7 +124,7 @@ static void test_refused_in_second_pass_leaves_no_trace(void **state)
     assert_int_equal(a.err, AWSERR_TRANSACTION_CANCELED);
     assert_string_equal(a.msg, "Transaction cancelled, please refer cancellation reasons for "
                                "specific reasons [None, ValidationError]");
-    assert_null(get(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"a\"}}}"));
+    assert_null(get_item(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"a\"}}}"));
     assert_int_equal(count_of(f, s.id), 0);
     assert_int_equal(count_of(f, s.index[0].id), 0);
     assert_int_equal(strm_latest_seq(f->s, arn, &seq1), 0);
@@ -213,7 +181,7 @@ static void test_expired_token_is_new(void **state)
     assert_int_equal(store_submit_wait(f->st, &o.base), 0);
     ok(f, ddb_transact_write_items, body);
     ok(f, ddb_transact_write_items, body);
-    item = get(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"c\"}}}");
+    item = get_item(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"c\"}}}");
     assert_string_equal(json_string_value(json_object_get(json_object_get(item, "n"), "N")),
                         "1");
     json_decref(item);
@@ -253,152 +221,40 @@ static void test_reasons_in_order(void **state)
 
 /* ---- a transaction racing with its table being replaced ---- */
 
-struct gate {
-    struct store_op base;
-    struct fixture *f;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool entered;       /* the writer is in the gate */
-    bool open;
-};
-
-/* Holds the writer until the gate opens, then deletes and re-creates table "txg" (a new id)
- * in the same group as the transaction queued behind it. */
-static int gate_apply(struct store_op *op, MDB_txn *txn)
-{
-    struct gate *g = (struct gate *)op;
-    struct ddb *d = g->f->d;
-    struct ddb_schema s;
-    json_t *entry;
-    uint32_t id;
-    int rc;
-
-    pthread_mutex_lock(&g->mu);
-    g->entered = true;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open) {
-        pthread_cond_wait(&g->cv, &g->mu);
-    }
-    pthread_mutex_unlock(&g->mu);
-    entry = ddb__catalog_get(d, txn, "txg");
-    if (!entry) {
-        return -ENOENT;     /* no cmocka asserts on the writer thread */
-    }
-    rc = ddb__schema_get(d, txn, "txg", &s);
-    if (rc == 0) {
-        rc = ddb__catalog_del(d, txn, "txg", &s);
-    }
-    if (rc == 0) {
-        rc = ddb__table_id_new(d, txn, &id);
-    }
-    if (rc == 0) {
-        rc = ddb__index_ids_assign(d, txn, entry, true);
-    }
-    if (rc == 0) {
-        rc = ddb__catalog_put(d, txn, "txg", entry, id);
-    }
-    json_decref(entry);
-    return rc;
-}
-
-struct tx_thread {
-    struct fixture *f;
-    struct answer a;
-};
-
-static void *tx_main(void *arg)
-{
-    struct tx_thread *p = arg;
-    call(p->f, ddb_transact_write_items,
-         "{\"TransactItems\":[{\"Put\":{\"TableName\":\"txg\",\"Item\":{\"h\":{\"S\":\"r\"},"
-         "\"g\":{\"S\":\"G\"}},\"ConditionExpression\":\"attribute_not_exists(h)\"}}]}",
-         &p->a);
-    return NULL;
-}
-
 static void test_racing_table_replacement(void **state)
 {
     struct fixture *f = *state;
-    struct gate g;
-    struct tx_thread p = { f, { 0 } };
-    struct store_stats before, after;
+    struct race_req p = {
+        .handler = ddb_transact_write_items,
+        .body = "{\"TransactItems\":[{\"Put\":{\"TableName\":\"txg\","
+                "\"Item\":{\"h\":{\"S\":\"r\"},\"g\":{\"S\":\"G\"}},"
+                "\"ConditionExpression\":\"attribute_not_exists(h)\"}}]}",
+    };
     struct ddb_schema s;
     char arn[1100];
-    pthread_t t;
     json_t *item;
 
     ok(f, ddb_create_table, table_g);
-    memset(&g, 0, sizeof g);
-    g.base.apply = gate_apply;
-    g.f = f;
-    pthread_mutex_init(&g.mu, NULL);
-    pthread_cond_init(&g.cv, NULL);
-    assert_int_equal(store_submit(f->st, &g.base), 0);
-    pthread_mutex_lock(&g.mu);
-    while (!g.entered) {
-        pthread_cond_wait(&g.cv, &g.mu);
-    }
-    pthread_mutex_unlock(&g.mu);
-    store_get_stats(f->st, &before);
-    /* The transaction reads the old table's id and queues behind the gate. */
-    assert_int_equal(pthread_create(&t, NULL, tx_main, &p), 0);
-    wait_queued_past(f->st, before.queue_depth);
-    pthread_mutex_lock(&g.mu);
-    g.open = true;
-    pthread_cond_signal(&g.cv);
-    pthread_mutex_unlock(&g.mu);
-    pthread_join(t, NULL);
-    /* Its first run failed with the table replaced; it started over and landed in the new
-     * table, index entry and counters included. */
-    store_get_stats(f->st, &after);
-    assert_true(after.ops_failed > before.ops_failed);
+    /* The transaction reads the old table's id and queues behind the gate. Its first run
+     * failed with the table replaced; it started over and landed in the new table, index
+     * entry and counters included. */
+    assert_true(race(f, "txg", &p) > 0);
     assert_int_equal(p.a.err, AWSERR_NONE);
     json_decref(p.a.body);
-    item = get(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"r\"}}}");
+    item = get_item(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"r\"}}}");
     assert_non_null(item);
     json_decref(item);
-    s = schema_of(f, "txg", arn, sizeof arn);
+    s = read_schema(f, "txg", arn, sizeof arn);
     assert_int_equal(count_of(f, s.id), 1);
     assert_int_equal(count_of(f, s.index[0].id), 1);
-    pthread_mutex_destroy(&g.mu);
-    pthread_cond_destroy(&g.cv);
 }
 
 /* ---- a token in flight ---- */
-
-/* An op that holds the writer until opened. */
-struct hold {
-    struct store_op base;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool entered, open;
-};
-
-static int hold_apply(struct store_op *op, MDB_txn *txn)
-{
-    struct hold *h = (struct hold *)op;
-    (void)txn;
-    pthread_mutex_lock(&h->mu);
-    h->entered = true;
-    pthread_cond_broadcast(&h->cv);
-    while (!h->open) {
-        pthread_cond_wait(&h->cv, &h->mu);
-    }
-    pthread_mutex_unlock(&h->mu);
-    return 0;
-}
 
 static const char add_with_token[] =
     "{\"ClientRequestToken\":\"tok-1\",\"TransactItems\":[{\"Update\":{\"TableName\":"
     "\"txg\",\"Key\":{\"h\":{\"S\":\"c\"}},\"UpdateExpression\":\"ADD n :one\","
     "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"}}}}]}";
-
-static void *add_main(void *arg)
-{
-    struct tx_thread *p = arg;
-    call(p->f, ddb_transact_write_items, add_with_token, &p->a);
-    return NULL;
-}
 
 static bool token_in_flight(struct fixture *f)
 {
@@ -415,45 +271,32 @@ static bool token_in_flight(struct fixture *f)
 static void test_token_in_flight(void **state)
 {
     struct fixture *f = *state;
-    struct hold h;
-    struct tx_thread p = { f, { 0 } };
+    struct gate h;
+    struct race_req p = { .handler = ddb_transact_write_items, .body = add_with_token, .f = f };
     struct answer a;
     pthread_t t;
     json_t *item;
 
     ok(f, ddb_create_table, table_g);
-    memset(&h, 0, sizeof h);
-    h.base.apply = hold_apply;
-    pthread_mutex_init(&h.mu, NULL);
-    pthread_cond_init(&h.cv, NULL);
-    assert_int_equal(store_submit(f->st, &h.base), 0);
-    pthread_mutex_lock(&h.mu);
-    while (!h.entered) {
-        pthread_cond_wait(&h.cv, &h.mu);
-    }
-    pthread_mutex_unlock(&h.mu);
-    assert_int_equal(pthread_create(&t, NULL, add_main, &p), 0);
+    gate_enter(f, &h, NULL);
+    assert_int_equal(pthread_create(&t, NULL, race_main, &p), 0);
     while (!token_in_flight(f)) {
         nap();
     }
     call(f, ddb_transact_write_items, add_with_token, &a);
     assert_int_equal(a.err, AWSERR_TRANSACTION_IN_PROGRESS);
     assert_string_equal(a.msg, "Transaction from previous request is still in progress");
-    pthread_mutex_lock(&h.mu);
-    h.open = true;
-    pthread_cond_signal(&h.cv);
-    pthread_mutex_unlock(&h.mu);
+    gate_open(&h);
     pthread_join(t, NULL);
     assert_int_equal(p.a.err, AWSERR_NONE);
     json_decref(p.a.body);
     assert_false(token_in_flight(f));
     /* Committed: the same request is now a replay. */
     ok(f, ddb_transact_write_items, add_with_token);
-    item = get(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"c\"}}}");
+    item = get_item(f, "{\"TableName\":\"txg\",\"Key\":{\"h\":{\"S\":\"c\"}}}");
     assert_string_equal(json_string_value(json_object_get(json_object_get(item, "n"), "N")), "1");
     json_decref(item);
-    pthread_mutex_destroy(&h.mu);
-    pthread_cond_destroy(&h.cv);
+    gate_release(&h);
 }
 
 int main(void)

@@ -1,9 +1,10 @@
 /*
  * test_s3_list.c: the S3 C API on a real store (src/s3/list.c, object.c, service.c): puts
  * from a buffer and a file, opens, listings in full-key order including long keys that share
- * their inline part, overwrites removing the replaced body, the start-up sweep, a staged
- * put recorded (or rolled back) inside a caller's own writer op, and small bodies kept inline
- * in s3.bodies (docs/formats.md, "S3 inline bodies") instead of as files.
+ * their inline part, overwrites removing the replaced body, the start-up sweep (and the clean
+ * mark's removal synced by the first change), the encryption key made by its first use, a
+ * staged put recorded (or rolled back) inside a caller's own writer op, and small bodies kept
+ * inline in s3.bodies (docs/formats.md, "S3 inline bodies") instead of as files.
  *
  * Each test works in a fresh mkdtemp() directory that it removes, and frees everything it
  * made, so the sanitizers see nothing leaked (R32).
@@ -251,17 +252,63 @@ static void test_overwrite_from_fd_and_sweep(void **state)
     open_s3();
     assert_int_equal(access(path, F_OK), -1);
     assert_int_equal(count_files(), 2);
+    /* Start-up only unlinked the mark; the first change of objects/ syncs that removal (an
+     * inline put too: it may spill to a file). */
+    assert_true(atomic_load(&s3->unmark_pending));
+    assert_int_equal(s3_put_object_from_buf(s3, "bkt", SL_STR_LIT("k2"), "x", 1, NULL, NULL),
+                     0);
+    assert_false(atomic_load(&s3->unmark_pending));
+    assert_int_equal(count_files(), 2);
+    assert_int_equal(count_inline(), 2);
     /* A crash leaves no mark (here: taken away after the shutdown): the next start sweeps,
-     * and keeps the inline body its record names. */
+     * and keeps the inline bodies their records name. */
     s3_free(s3);
     assert_int_equal(unlink(path), 0);
     open_s3();
+    assert_false(atomic_load(&s3->unmark_pending));
     assert_int_equal(count_files(), 0);
-    assert_int_equal(count_inline(), 1);
+    assert_int_equal(count_inline(), 2);
     assert_int_equal(s3_object_open(s3, "bkt", SL_STR_LIT("k"), &rfd, &info), 0);
     assert_string_equal(info.content_type, "text/csv");
     assert_int_equal(read(rfd, buf, sizeof buf), 8);
     close(rfd);
+}
+
+/* A new data directory gets its encryption key on the first encrypted put, not at start-up;
+ * the next start loads the same key. */
+static void test_sse_key_made_on_first_use(void **state)
+{
+    struct s3__sse sse = { .type = S3__SSE_S3 };
+    struct s3__sse_writer w;
+    unsigned char id[16] = { 1 }, made[32], onfile[32];
+    char path[300];
+    struct stat sb;
+    int fd;
+    (void)state;
+
+    snprintf(path, sizeof path, "%s/s3-sse.key", tmpdir);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_false(atomic_load(&s3->sse_key_ready));
+    assert_int_equal(s3__sse_writer_init(&w, s3, &sse, id), 0);
+    s3__sse_writer_release(&w);
+    assert_true(atomic_load(&s3->sse_key_ready));
+    memcpy(made, s3->sse_key, sizeof made);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 32);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, onfile, sizeof onfile), 32);
+    close(fd);
+    assert_memory_equal(made, onfile, 32);
+    /* A second use makes nothing new. */
+    assert_int_equal(s3__sse_key_ready(s3), 0);
+    assert_memory_equal(s3->sse_key, made, 32);
+
+    s3_free(s3);
+    open_s3();
+    assert_true(atomic_load(&s3->sse_key_ready));
+    assert_memory_equal(s3->sse_key, made, 32);
 }
 
 /* A caller's op that records a staged object along with its own (here: nothing) changes,
@@ -428,6 +475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inline_threshold_and_replacements, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inline_spill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sse_key_made_on_first_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_put_in_a_callers_transaction, setup,
                                         teardown),
     };

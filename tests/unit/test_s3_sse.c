@@ -22,6 +22,7 @@ static struct s3 *fake_s3(void)
     struct s3 *s3 = xcalloc(1, sizeof *s3);
     s3->aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     memset(s3->sse_key, 7, sizeof s3->sse_key);
+    atomic_store(&s3->sse_key_ready, true);
     return s3;
 }
 
