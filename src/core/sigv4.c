@@ -922,6 +922,7 @@ static int compute_signature(const struct sigv4_request *rq, bool presigned,
         return SIGV4_EMALFORMED;
     }
     buf_init(&b, CANON_MAX);
+    buf_presize(&b, 1024);   /* an SDK's canonical request fits: one allocation, no regrowth */
     rc = canonical_request(&b, rq, presigned, signed_headers, payload);
     if (rc == 0) {
         /* "AWS4-HMAC-SHA256\n<amz date>\n<scope>\n<hex hash of the canonical request>" */
