@@ -45,7 +45,14 @@
 #define HTTP_MAX_SOURCES 16
 #define HTTP_MAX_HEADERS 256
 #define HTTP_MAX_QUERY 256
-#define HTTP_CONN_MEMORY (32 * 1024)
+/* libmicrohttpd's memory per connection: the request line and headers, the header index and
+ * the response headers live in it, and the body is read through what is left. A request
+ * whose line and headers do not fit is answered 431. AWS allows 8 KB of request headers
+ * (S3 PutObject, with 2 KB of user metadata) and 1,024-byte keys, which fit with room to
+ * spare (tests/e2e/test_s3.py test_request_headers_at_aws_limits). The library zeroes the
+ * whole pool after every request on a keep-alive connection, so its size is paid per
+ * request: 32 KiB of memset was the largest user-space cost of a GetItem. */
+#define HTTP_CONN_MEMORY (16 * 1024)
 #define HTTP_BODY_PRESIZE (64 * 1024)
 #define HTTP_DRAIN_MAX (8u * 1024 * 1024)   /* body bytes read and dropped after a refusal */
 
