@@ -235,10 +235,11 @@ int auth_lookup(void *ctx, struct sl_str access_key, char *secret, size_t cap)
     const struct auth *a = ctx;
     for (size_t i = 0; i < a->n; i++) {
         if (sl_str_eq_c(access_key, a->keys[i].id)) {
-            if (strlen(a->keys[i].secret) >= cap) {
+            size_t n = strlen(a->keys[i].secret);
+            if (n >= cap) {
                 return SIGV4_EUNKNOWNKEY;
             }
-            snprintf(secret, cap, "%s", a->keys[i].secret);
+            memcpy(secret, a->keys[i].secret, n + 1);
             return 0;
         }
     }

@@ -45,7 +45,15 @@
 #define HTTP_MAX_SOURCES 16
 #define HTTP_MAX_HEADERS 256
 #define HTTP_MAX_QUERY 256
-#define HTTP_CONN_MEMORY (32 * 1024)
+/* libmicrohttpd's memory per connection: the request line and headers, the header index and
+ * the response headers live in it, and the body is read through what is left. A request
+ * whose line and headers do not fit is answered 431. AWS allows 8 KB of request headers
+ * (S3 PutObject, with 2 KB of user metadata) and 1,024-byte keys, which fit with room to
+ * spare (tests/e2e/test_s3.py test_request_headers_at_aws_limits). The library zeroes the
+ * whole pool after every request on a keep-alive connection, so its size is paid per
+ * request: 32 KiB of memset was the largest user-space cost of a GetItem. */
+#define HTTP_CONN_MEMORY (16 * 1024)
+#define HTTP_BODY_PRESIZE (64 * 1024)
 #define HTTP_DRAIN_MAX (8u * 1024 * 1024)   /* body bytes read and dropped after a refusal */
 
 /* Latency histogram bucket bounds in seconds (Prometheus "le" labels). */
@@ -674,10 +682,15 @@ static enum MHD_Result collect_cb(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
+/* Collects up to cap values of kind into an array of their exact count (from the arena): a
+ * request has a dozen headers, and arrays of cap entries were two 8 KiB allocations. */
 static void collect(struct http_req *r, enum MHD_ValueKind kind, size_t cap, struct sigv4_kv **kv,
                     size_t *n)
 {
-    struct collect c = { r, arena_alloc(&r->arena, cap * sizeof(struct sigv4_kv)), 0, cap };
+    int count = MHD_get_connection_values_n(r->conn, kind, NULL, NULL);
+    size_t want = count > 0 ? ((size_t)count < cap ? (size_t)count : cap) : 0;
+    struct collect c = { r, want ? arena_alloc(&r->arena, want * sizeof(struct sigv4_kv)) : NULL,
+                         0, want };
     MHD_get_connection_values_n(r->conn, kind, collect_cb, &c);
     *kv = c.kv;
     *n = c.n;
@@ -1077,8 +1090,12 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
     r->resp_fd = -1;
     arena_init(&r->arena);
     pthread_mutex_init(&r->lock, NULL);
-    snprintf(r->request_id, sizeof r->request_id, "%s%012llX", srv->id_prefix,
-             (unsigned long long)(n & 0xffffffffffffull));
+    /* "<8 hex of the server>" then the counter's low 48 bits in 12 upper-case hex digits. */
+    memcpy(r->request_id, srv->id_prefix, 8);
+    for (int i = 0; i < 12; i++) {
+        r->request_id[8 + i] = "0123456789ABCDEF"[(n >> (44 - 4 * i)) & 0xf];
+    }
+    r->request_id[20] = '\0';
     r->method = (struct sl_str){ method, strlen(method) };
     r->raw_path = (struct sl_str){ url, strlen(url) };
     r->path = arena_alloc(&r->arena, r->raw_path.len + 1);
@@ -1141,6 +1158,13 @@ static int on_headers(struct http_req *r)
         return fail_too_large(r);
     }
     buf_init(&r->body, r->svc->max_body);
+    if (r->has_content_length && r->content_length > 0) {
+        /* One allocation of the announced size (checked against max_body above) instead of
+         * doubling up to it; past HTTP_BODY_PRESIZE the body grows as it arrives, so that an
+         * announced length alone cannot make the server hold memory. */
+        buf_presize(&r->body, r->content_length < HTTP_BODY_PRESIZE ? (size_t)r->content_length
+                                                                    : HTTP_BODY_PRESIZE);
+    }
     r->state = HTTP_REQ_BODY;
     return 0;
 }

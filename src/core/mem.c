@@ -242,6 +242,21 @@ void *buf_reserve(struct buf *b, size_t n)
     return at;
 }
 
+int buf_presize(struct buf *b, size_t n)
+{
+    if (n > b->max) {
+        return -E2BIG;
+    }
+    if (n + 1 > b->cap) {
+        b->p = xrealloc(b->p, n + 1);
+        if (b->cap == 0) {
+            b->p[0] = '\0';
+        }
+        b->cap = n + 1;
+    }
+    return 0;
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
     char *at = buf_reserve(b, n);

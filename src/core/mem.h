@@ -65,6 +65,9 @@ int buf_append(struct buf *b, const void *p, size_t n);
 /* Appends n bytes the caller then fills in; returns a pointer to them (valid until the next
  * call that grows b), or NULL past the maximum (the buffer is then as it was). */
 void *buf_reserve(struct buf *b, size_t n);
+/* Makes room for n bytes in all without appending anything, so that appends up to that size
+ * allocate no more. Returns 0, or -E2BIG when n is past the maximum (b is then as it was). */
+int buf_presize(struct buf *b, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_reset(struct buf *b);

@@ -10,9 +10,13 @@
  * What it is not: it never decides what a failure means to a client; it returns SIGV4_E*.
  *
  * Invariants: OpenSSL's SHA-256 and HMAC implementations are fetched once at
- * sigv4_global_init(); each thread keeps its own digest and MAC contexts (re-keyed per use),
- * so a verification allocates nothing but its canonical-request buffer; secrets and signing
- * keys never leave this file except into the caller's struct sigv4_auth.
+ * sigv4_global_init(); each thread keeps its own digest and MAC contexts, so a verification
+ * allocates nothing but its canonical-request buffer. One of the MAC contexts stays keyed with
+ * the last signing key its thread used: HMAC derives its inner and outer pads (two SHA-256
+ * blocks and an EVP context set-up) from the key, and requests of one caller share a signing
+ * key all day, so re-initialising that context with no key (OpenSSL's HMAC keeps the pads)
+ * saves the derivation on every request. Secrets and signing keys never leave this file
+ * except into the caller's struct sigv4_auth.
  */
 #define _DEFAULT_SOURCE /* timegm */
 #include "core/sigv4.h"
@@ -44,7 +48,10 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* Per-thread OpenSSL contexts (created on first use, freed at thread exit). */
 struct tls_ctx {
     EVP_MD_CTX *md;
-    EVP_MAC_CTX *mac;
+    EVP_MAC_CTX *mac;       /* re-keyed on every use (signing-key derivation) */
+    EVP_MAC_CTX *sig;       /* keyed with sig_key while sig_keyed */
+    unsigned char sig_key[32];
+    bool sig_keyed;
 };
 
 static void tls_free(void *p)
@@ -53,6 +60,8 @@ static void tls_free(void *p)
     if (t) {
         EVP_MD_CTX_free(t->md);
         EVP_MAC_CTX_free(t->mac);
+        EVP_MAC_CTX_free(t->sig);
+        OPENSSL_cleanse(t->sig_key, sizeof t->sig_key);
         free(t);
     }
 }
@@ -93,9 +102,11 @@ static struct tls_ctx *tls(void)
         t = xcalloc(1, sizeof *t);
         t->md = EVP_MD_CTX_new();
         t->mac = EVP_MAC_CTX_new(g_hmac);
+        t->sig = EVP_MAC_CTX_new(g_hmac);
         params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
         params[1] = OSSL_PARAM_construct_end();
-        if (!t->md || !t->mac || !EVP_MAC_CTX_set_params(t->mac, params)) {
+        if (!t->md || !t->mac || !t->sig || !EVP_MAC_CTX_set_params(t->mac, params) ||
+            !EVP_MAC_CTX_set_params(t->sig, params)) {
             abort();
         }
         pthread_setspecific(g_tls_key, t);
@@ -127,6 +138,23 @@ void sigv4__hmac(const void *key, size_t keylen, const void *msg, size_t n,
     EVP_MAC_init(t->mac, key, keylen, NULL);
     EVP_MAC_update(t->mac, msg, n);
     EVP_MAC_final(t->mac, out, &len, 32);
+}
+
+void sigv4__hmac_signing(const unsigned char key[32], const void *msg, size_t n,
+                         unsigned char out[32])
+{
+    struct tls_ctx *t = tls();
+    size_t len = 32;
+    if (t->sig_keyed && CRYPTO_memcmp(t->sig_key, key, 32) == 0) {
+        /* Same key: OpenSSL's HMAC restarts from the pads it derived when keyed. */
+        EVP_MAC_init(t->sig, NULL, 0, NULL);
+    }
+    else {
+        t->sig_keyed = EVP_MAC_init(t->sig, key, 32, NULL) == 1;
+        memcpy(t->sig_key, key, 32);
+    }
+    EVP_MAC_update(t->sig, msg, n);
+    EVP_MAC_final(t->sig, out, &len, 32);
 }
 
 struct sigv4_sha256 {
@@ -205,12 +233,18 @@ const char *sigv4_strerror(int rc)
 
 /* ---- signing keys ---- */
 
+#define KEY_SECRET_MAX 256
+
 struct key_entry {
     char id[129];
     char date[9];
     char region[33];
     char service[33];
-    char secret_hash[65];   /* a changed secret must not hit the old key */
+    /* The secret the key was derived from: a changed secret must not hit the old key. It is
+     * compared, not hashed: a SHA-256 of the secret on every request cost more than the rest
+     * of the look-up. */
+    char secret[KEY_SECRET_MAX];
+    size_t secret_len;
     unsigned char key[32];
     unsigned long long used;
 };
@@ -222,10 +256,12 @@ static pthread_mutex_t g_key_mu = PTHREAD_MUTEX_INITIALIZER;
 static void derive_key(const char *secret, const char *date, const char *region,
                        const char *service, unsigned char out[32])
 {
-    char k0[140];
+    char k0[4 + KEY_SECRET_MAX];
     unsigned char a[32], b[32];
-    int n = snprintf(k0, sizeof k0, "AWS4%s", secret);
-    sigv4__hmac(k0, (size_t)n, date, strlen(date), a);
+    size_t n = strnlen(secret, KEY_SECRET_MAX);
+    memcpy(k0, "AWS4", 4);
+    memcpy(k0 + 4, secret, n);
+    sigv4__hmac(k0, 4 + n, date, strlen(date), a);
     sigv4__hmac(a, 32, region, strlen(region), b);
     sigv4__hmac(b, 32, service, strlen(service), a);
     sigv4__hmac(a, 32, "aws4_request", 12, out);
@@ -234,19 +270,28 @@ static void derive_key(const char *secret, const char *date, const char *region,
     OPENSSL_cleanse(b, sizeof b);
 }
 
+/* Copies the NUL-terminated s (shorter than cap, as the callers' buffers guarantee). */
+static void copy_field(char *dst, size_t cap, const char *s)
+{
+    size_t n = strnlen(s, cap - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
 static void signing_key(const char *id, const char *secret, const char *date,
                         const char *region, const char *service, unsigned char out[32])
 {
-    char sh[65];
     size_t victim = 0;
+    size_t secret_len = strlen(secret);
+    bool cacheable = secret_len < KEY_SECRET_MAX;
 
-    sigv4_sha256_hex(secret, strlen(secret), sh);
     pthread_mutex_lock(&g_key_mu);
-    for (size_t i = 0; i < KEY_CACHE; i++) {
+    for (size_t i = 0; cacheable && i < KEY_CACHE; i++) {
         struct key_entry *e = &g_keys[i];
-        if (e->used && strcmp(e->id, id) == 0 && strcmp(e->date, date) == 0 &&
-            strcmp(e->region, region) == 0 && strcmp(e->service, service) == 0 &&
-            strcmp(e->secret_hash, sh) == 0) {
+        if (e->used && e->secret_len == secret_len && strcmp(e->id, id) == 0 &&
+            strcmp(e->date, date) == 0 && strcmp(e->region, region) == 0 &&
+            strcmp(e->service, service) == 0 &&
+            CRYPTO_memcmp(e->secret, secret, secret_len) == 0) {
             e->used = ++g_key_clock;
             memcpy(out, e->key, 32);
             pthread_mutex_unlock(&g_key_mu);
@@ -258,18 +303,37 @@ static void signing_key(const char *id, const char *secret, const char *date,
     }
     pthread_mutex_unlock(&g_key_mu);
     derive_key(secret, date, region, service, out);
+    if (!cacheable) {
+        return;
+    }
     pthread_mutex_lock(&g_key_mu);
     {
         struct key_entry *e = &g_keys[victim];
-        snprintf(e->id, sizeof e->id, "%s", id);
-        snprintf(e->date, sizeof e->date, "%s", date);
-        snprintf(e->region, sizeof e->region, "%s", region);
-        snprintf(e->service, sizeof e->service, "%s", service);
-        memcpy(e->secret_hash, sh, sizeof sh);
+        OPENSSL_cleanse(e->secret, sizeof e->secret);
+        copy_field(e->id, sizeof e->id, id);
+        copy_field(e->date, sizeof e->date, date);
+        copy_field(e->region, sizeof e->region, region);
+        copy_field(e->service, sizeof e->service, service);
+        memcpy(e->secret, secret, secret_len);
+        e->secret_len = secret_len;
         memcpy(e->key, out, 32);
         e->used = ++g_key_clock;
     }
     pthread_mutex_unlock(&g_key_mu);
+}
+
+void sigv4__scope(char out[160], const char *date, const char *region, const char *service)
+{
+    size_t dl = strnlen(date, 8), rl = strnlen(region, 32), sl = strnlen(service, 32), n = 0;
+    memcpy(out, date, dl);
+    n += dl;
+    out[n++] = '/';
+    memcpy(out + n, region, rl);
+    n += rl;
+    out[n++] = '/';
+    memcpy(out + n, service, sl);
+    n += sl;
+    memcpy(out + n, "/aws4_request", sizeof "/aws4_request");
 }
 
 /* ---- canonical request ---- */
@@ -377,10 +441,13 @@ static int put_canonical_uri(struct buf *b, const struct sigv4_request *rq)
     }
     else {
         /* Other services sign the path as sent, normalised, then encoded again. */
-        char *norm = xmalloc(raw.len + 2);
+        char small[256];
+        char *norm = raw.len + 2 <= sizeof small ? small : xmalloc(raw.len + 2);
         size_t n = normalize_path(raw.p, raw.len, norm);
         rc = put_encoded(b, (struct sl_str){ norm, n }, true);
-        free(norm);
+        if (norm != small) {
+            free(norm);
+        }
     }
     free(dec);
     return rc;
@@ -441,32 +508,35 @@ static int put_canonical_query(struct buf *b, const struct sigv4_request *rq, bo
     return rc;
 }
 
-/* Appends a header value trimmed, with runs of spaces collapsed to one. */
+/* Appends a header value trimmed, with runs of spaces collapsed to one; the runs between
+ * spaces are appended whole. */
 static int put_trimmed(struct buf *b, struct sl_str v)
 {
     size_t i = 0, end = v.len;
-    bool space = false;
     while (i < end && (v.p[i] == ' ' || v.p[i] == '\t')) {
         i++;
     }
     while (end > i && (v.p[end - 1] == ' ' || v.p[end - 1] == '\t')) {
         end--;
     }
-    for (; i < end; i++) {
-        char c = v.p[i];
-        if (c == ' ' || c == '\t') {
-            space = true;
-            continue;
+    while (i < end) {
+        size_t j = i;
+        while (j < end && v.p[j] != ' ' && v.p[j] != '\t') {
+            j++;
         }
-        if (space) {
-            if (buf_append(b, " ", 1) < 0) {
-                return -1;
-            }
-            space = false;
-        }
-        if (buf_append(b, &c, 1) < 0) {
+        if (buf_append(b, v.p + i, j - i) < 0) {
             return -1;
         }
+        if (j == end) {
+            break;
+        }
+        while (v.p[j] == ' ' || v.p[j] == '\t') {
+            j++;   /* stops before end: v.p[end - 1] is not a space */
+        }
+        if (buf_append(b, " ", 1) < 0) {
+            return -1;
+        }
+        i = j;
     }
     return 0;
 }
@@ -488,7 +558,7 @@ static int put_canonical_headers(struct buf *b, const struct sigv4_request *rq,
         }
         memcpy(name, signed_headers.p + i, j - i);
         name[j - i] = '\0';
-        if (buf_printf(b, "%s:", name) < 0) {
+        if (buf_append(b, name, j - i) < 0 || buf_append(b, ":", 1) < 0) {
             return -1;
         }
         for (size_t h = 0; h < rq->n_headers; h++) {
@@ -540,7 +610,10 @@ static int canonical_request(struct buf *b, const struct sigv4_request *rq, bool
         rc = buf_append(b, signed_headers.p, signed_headers.len);
     }
     if (!rc) {
-        rc = buf_printf(b, "\n%s", payload);
+        rc = buf_append(b, "\n", 1);
+    }
+    if (!rc) {
+        rc = buf_puts(b, payload);
     }
     return rc ? SIGV4_EMALFORMED : 0;
 }
@@ -838,17 +911,32 @@ static int compute_signature(const struct sigv4_request *rq, bool presigned,
                              const char *amz_date, const char *scope,
                              const unsigned char key[32], char sig[65])
 {
+    static const char alg[] = "AWS4-HMAC-SHA256\n";
     struct buf b;
-    char sts[512], ch[65];
+    char sts[sizeof alg + 17 + 160 + 65];
     unsigned char mac[32];
-    int n, rc;
+    size_t n, dl = strlen(amz_date), sl = strlen(scope);
+    int rc;
 
+    if (dl > 16 || sl >= 160) {
+        return SIGV4_EMALFORMED;
+    }
     buf_init(&b, CANON_MAX);
+    buf_presize(&b, 1024);   /* an SDK's canonical request fits: one allocation, no regrowth */
     rc = canonical_request(&b, rq, presigned, signed_headers, payload);
     if (rc == 0) {
-        sigv4_sha256_hex(b.p, b.len, ch);
-        n = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, ch);
-        sigv4__hmac(key, 32, sts, (size_t)n, mac);
+        /* "AWS4-HMAC-SHA256\n<amz date>\n<scope>\n<hex hash of the canonical request>" */
+        memcpy(sts, alg, sizeof alg - 1);
+        n = sizeof alg - 1;
+        memcpy(sts + n, amz_date, dl);
+        n += dl;
+        sts[n++] = '\n';
+        memcpy(sts + n, scope, sl);
+        n += sl;
+        sts[n++] = '\n';
+        sigv4_sha256_hex(b.p, b.len, sts + n);
+        n += 64;
+        sigv4__hmac_signing(key, sts, n, mac);
         sl_hex(mac, 32, sig);
     }
     buf_release(&b);
@@ -862,6 +950,7 @@ int sigv4_verify(const struct sigv4_request *rq, sigv4_secret_fn lookup, void *c
     struct sl_str auth = find_header(rq, "authorization");
     struct sl_str declared;
     char *cred = NULL;
+    char cred_buf[256];
     char secret[256];
     char scope[160], sig[65];
     const char *payload;
@@ -885,17 +974,22 @@ int sigv4_verify(const struct sigv4_request *rq, sigv4_secret_fn lookup, void *c
     if (rc) {
         return rc;
     }
-    /* The credential of a presigned URL is percent-encoded ('/' as %2F). */
+    /* The credential of a presigned URL is percent-encoded ('/' as %2F); it is decoded on
+     * the stack unless it is longer than any valid one. */
     {
-        struct sl_str c = decode_dup(p.credential, &cred);
-        char *z = xmalloc(c.len + 1);
-        memcpy(z, c.p, c.len);
-        z[c.len] = '\0';
-        free(cred);
+        char *z = p.credential.len < sizeof cred_buf ? cred_buf : xmalloc(p.credential.len + 1);
+        long n = sl_uri_decode(p.credential, z);
+        if (n < 0) {
+            memcpy(z, p.credential.p, p.credential.len);
+            n = (long)p.credential.len;
+        }
+        z[n] = '\0';
         cred = z;
     }
     rc = split_credential(cred, out);
-    free(cred);
+    if (cred != cred_buf) {
+        free(cred);
+    }
     if (rc) {
         return rc;
     }
@@ -1002,7 +1096,7 @@ int sigv4_verify(const struct sigv4_request *rq, sigv4_secret_fn lookup, void *c
     else if (rq->payload_hash) {
         payload = rq->payload_hash;
         out->payload = SIGV4_PAYLOAD_HASH;
-        snprintf(out->content_sha256, sizeof out->content_sha256, "%s", rq->payload_hash);
+        memcpy(out->content_sha256, rq->payload_hash, strnlen(rq->payload_hash, 64));
     }
     else {
         snprintf(out->msg, sizeof out->msg,
@@ -1017,8 +1111,7 @@ int sigv4_verify(const struct sigv4_request *rq, sigv4_secret_fn lookup, void *c
     signing_key(out->access_key, secret, out->scope_date, out->region, out->service,
                 out->signing_key);
     OPENSSL_cleanse(secret, sizeof secret);
-    snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", out->scope_date, out->region,
-             out->service);
+    sigv4__scope(scope, out->scope_date, out->region, out->service);
     rc = compute_signature(rq, p.presigned, p.signed_headers, payload, out->amz_date, scope,
                            out->signing_key, sig);
     free(payload_owned);
@@ -1120,7 +1213,7 @@ int sigv4_verify_policy(const char *policy, size_t len, const char *credential,
                 out->signing_key);
     OPENSSL_cleanse(secret, sizeof secret);
     /* The string to sign of a browser POST is the base64 policy itself. */
-    sigv4__hmac(out->signing_key, 32, policy, len, mac);
+    sigv4__hmac_signing(out->signing_key, policy, len, mac);
     sl_hex(mac, 32, sig);
     if (CRYPTO_memcmp(sig, signature, 64) != 0) {
         return SIGV4_EMISMATCH;

@@ -74,8 +74,7 @@ struct sigv4_chunked *sigv4_chunked_new(const struct sigv4_auth *auth)
     c->trailer_signed = auth->payload == SIGV4_PAYLOAD_STREAMING_TRAILER;
     memcpy(c->prev_sig, auth->signature, sizeof c->prev_sig);
     memcpy(c->amz_date, auth->amz_date, sizeof c->amz_date);
-    snprintf(c->scope, sizeof c->scope, "%s/%s/%s/aws4_request", auth->scope_date, auth->region,
-             auth->service);
+    sigv4__scope(c->scope, auth->scope_date, auth->region, auth->service);
     memcpy(c->key, auth->signing_key, sizeof c->key);
     c->data_sha = sigv4_sha256_new();
     return c;
@@ -108,7 +107,7 @@ static int check_chunk_sig(struct sigv4_chunked *c, const char *data_hex)
     unsigned char mac[32];
     int n = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s", c->amz_date,
                      c->scope, c->prev_sig, EMPTY_SHA, data_hex);
-    sigv4__hmac(c->key, 32, sts, (size_t)n, mac);
+    sigv4__hmac_signing(c->key, sts, (size_t)n, mac);
     sl_hex(mac, 32, sig);
     if (CRYPTO_memcmp(sig, c->expect_sig, 64) != 0) {
         return SIGV4_ECHUNKSIG;
@@ -167,7 +166,7 @@ static int finish_trailer(struct sigv4_chunked *c)
         sigv4_sha256_hex(c->trailer_buf, c->trailer_len, hex);
         n = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256-TRAILER\n%s\n%s\n%s\n%s", c->amz_date,
                      c->scope, c->prev_sig, hex);
-        sigv4__hmac(c->key, 32, sts, (size_t)n, mac);
+        sigv4__hmac_signing(c->key, sts, (size_t)n, mac);
         sl_hex(mac, 32, sig);
         if (CRYPTO_memcmp(sig, c->trailer_sig, 64) != 0) {
             return SIGV4_ECHUNKSIG;

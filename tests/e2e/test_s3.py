@@ -210,6 +210,32 @@ def test_odd_keys_are_flat_bytes(server):
     assert error_code(e) == "KeyTooLongError"
 
 
+def test_request_headers_at_aws_limits(server):
+    """AWS's limits of one PutObject: a 1,024-byte key, 2 KB of user metadata and 8 KB of
+    request headers in all. Such a request, with a body of a few MiB, must be served, and so
+    must the GetObject that answers all those headers back."""
+    s3 = s3c(server)
+    s3.create_bucket(Bucket="wide")
+    key = "k" * 1024
+    meta = {"m%d" % i: "v" * 190 for i in range(10)}            # 10 x (2 + 190) bytes
+    disposition = "attachment; filename=" + "d" * 3000
+    ctype = "text/plain; x=" + "t" * 1500
+    body = os.urandom(3 * 1024 * 1024 + 17)
+    sent = {}
+
+    def measure(request, **kwargs):
+        sent["headers"] = sum(len(k) + len(v) + 4 for k, v in request.headers.items())
+    s3.meta.events.register("before-send.s3.PutObject", measure)
+    s3.put_object(Bucket="wide", Key=key, Body=body, Metadata=meta,
+                  ContentDisposition=disposition, ContentType=ctype)
+    assert 7000 < sent["headers"] <= 8192, sent
+    got = s3.get_object(Bucket="wide", Key=key)
+    assert got["Body"].read() == body
+    assert got["Metadata"] == meta
+    assert got["ContentDisposition"] == disposition
+    assert got["ContentType"] == ctype
+
+
 def test_metadata_limit_and_bad_digest(server):
     s3 = s3c(server)
     s3.create_bucket(Bucket="limits")

@@ -178,6 +178,50 @@ static void test_botocore_vectors(void **state)
     }
 }
 
+/* Signs a get-vanilla request with (key, secret) and returns sigv4_verify's answer under the
+ * credentials table creds. */
+static int sign_and_verify(const char *key, const char *secret, const char *region,
+                           const char *const *creds)
+{
+    static const char base[] = "Host:example.amazonaws.com\nX-Amz-Date:20150830T123600Z\n";
+    struct req r;
+    struct sigv4_auth a;
+    char auth[512], headers[1024];
+    build(&r, "GET", "/", "", base, false, EMPTY_SHA);
+    assert_int_equal(sigv4_sign(&r.rq, key, secret, region, "service", "host;x-amz-date", auth,
+                                sizeof auth),
+                     0);
+    snprintf(headers, sizeof headers, "%sAuthorization: %s\n", base, auth);
+    build(&r, "GET", "/", "", headers, false, EMPTY_SHA);
+    return sigv4_verify(&r.rq, lookup, (void *)creds, &a);
+}
+
+/* The signing-key cache keys on the secret itself: a changed secret (same length, one
+ * character apart) must miss and refuse the old signature; and a thread's keyed HMAC context
+ * must follow a change of signing key in either direction. */
+static void test_key_cache(void **state)
+{
+    static const char *const changed[] = { SUITE_KEY, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ",
+                                           NULL };
+    (void)state;
+    assert_int_equal(sign_and_verify(SUITE_KEY, SUITE_SECRET, "us-east-1", keys), 0);
+    assert_int_equal(sign_and_verify(SUITE_KEY, SUITE_SECRET, "us-east-1", changed),
+                     SIGV4_EMISMATCH);
+    assert_int_equal(sign_and_verify(SUITE_KEY, changed[1], "us-east-1", changed), 0);
+    assert_int_equal(sign_and_verify(SUITE_KEY, changed[1], "us-east-1", keys),
+                     SIGV4_EMISMATCH);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sign_and_verify(SUITE_KEY, SUITE_SECRET, "us-east-1", keys), 0);
+        assert_int_equal(sign_and_verify(SUITE_KEY, SUITE_SECRET, "eu-west-1", keys), 0);
+        assert_int_equal(sign_and_verify("AKIAIOSFODNN7EXAMPLE",
+                                         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1",
+                                         keys),
+                         0);
+        assert_int_equal(sign_and_verify(SUITE_KEY, SUITE_SECRET, "eu-west-1", changed),
+                         SIGV4_EMISMATCH);
+    }
+}
+
 static void test_errors(void **state)
 {
     struct req r;
@@ -462,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_aws_suite),
         cmocka_unit_test(test_botocore_vectors),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_key_cache),
         cmocka_unit_test(test_skew),
         cmocka_unit_test(test_presigned),
         cmocka_unit_test(test_chunked_example),
