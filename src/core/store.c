@@ -104,11 +104,11 @@ struct store__waiter {
     bool fired;
 };
 
-/* One store_dbi_open_many(): the names the table did not answer, reqs[todo[0..n)]. */
+/* One store_dbi_open_many(): the names the table did not answer, reqs[pending[0..n)]. */
 struct store__dbi_op {
     struct store_op base;           /* first member: the writer hands back &base */
     struct store_dbi_req *reqs;     /* the caller's, borrowed for the op */
-    size_t *todo;                   /* indexes into reqs of the names to open */
+    size_t *pending;                /* indexes into reqs of the names to open */
     MDB_dbi *dbis;                  /* their handles, set by apply() */
     size_t n;
 };
@@ -964,7 +964,7 @@ static int store__dbi_apply(struct store_op *op, MDB_txn *txn)
     MDB_env *env = mdb_txn_env(txn);
 
     for (size_t k = 0; k < d->n; k++) {
-        struct store_dbi_req *q = &d->reqs[d->todo[k]];
+        struct store_dbi_req *q = &d->reqs[d->pending[k]];
         MDB_txn *child = NULL;
         int rc;
 
@@ -1001,7 +1001,7 @@ int store_dbi_open_many(struct store *st, struct store_dbi_req *reqs, size_t n)
 
     memset(&op, 0, sizeof op);
     op.reqs = reqs;
-    op.todo = xcalloc(n ? n : 1, sizeof *op.todo);
+    op.pending = xcalloc(n ? n : 1, sizeof *op.pending);
     op.dbis = xcalloc(n ? n : 1, sizeof *op.dbis);
     for (size_t i = 0; i < n; i++) {
         struct store_dbi_req *q = &reqs[i];
@@ -1009,14 +1009,14 @@ int store_dbi_open_many(struct store *st, struct store_dbi_req *reqs, size_t n)
         assert(q->name);
         q->rc = 0;
         if (!store__dbi_find(st, q->name, q->flags | MDB_CREATE, q->dbi)) {
-            op.todo[op.n++] = i;
+            op.pending[op.n++] = i;
         }
     }
     if (op.n) {
         op.base.apply = store__dbi_apply;
         rc = store_submit_wait(st, &op.base);
         for (size_t k = 0; k < op.n; k++) {
-            struct store_dbi_req *q = &reqs[op.todo[k]];
+            struct store_dbi_req *q = &reqs[op.pending[k]];
 
             if (rc < 0) {
                 q->rc = rc;     /* not accepted, or the group's commit failed */
@@ -1031,7 +1031,7 @@ int store_dbi_open_many(struct store *st, struct store_dbi_req *reqs, size_t n)
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = reqs[i].rc;
     }
-    free(op.todo);
+    free(op.pending);
     free(op.dbis);
     return rc;
 }

@@ -520,9 +520,10 @@ def test_clean_restart_skips_the_sweep_and_a_killed_one_does_not(make_server, tm
     assert s3c(s).get_object(Bucket="restart", Key="k")["Body"].read() == b"kept"
 
 
-def _put_load(s, bucket, writers, want):
+def _put_load(s, bucket, writers, want, blocks=4000):
     """Starts writers threads putting to bucket until told to stop or cut off; returns once
-    want puts were acknowledged (or 60 s passed) with (acked: key -> md5, stop, threads)."""
+    want puts were acknowledged (or 60 s passed) with (acked: key -> md5, stop, threads).
+    Bodies are 1 to blocks runs of 32 bytes."""
     acked = {}
     lock = threading.Lock()
     stop = threading.Event()
@@ -534,8 +535,8 @@ def _put_load(s, bucket, writers, want):
             if stop.is_set():
                 return
             key = "w%d/%04d" % (w, i)
-            # 32 bytes to 125 KiB: bodies kept in the store (up to 64 KiB) and files.
-            body = hashlib.sha256(key.encode()).digest() * (1 + (i * 37) % 4000)
+            # By default 32 bytes to 125 KiB: bodies kept in the store (up to 64 KiB) and files.
+            body = hashlib.sha256(key.encode()).digest() * (1 + (i * 37) % blocks)
             try:
                 s3.put_object(Bucket=bucket, Key=key, Body=body)
             except (ClientError, ConnectionClosedError, EndpointConnectionError, HTTPError,
