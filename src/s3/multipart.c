@@ -673,7 +673,11 @@ static int complete_check_or_reply(struct http_req *r, struct complete_state *c,
 static int append_file(struct s3__put *p, int fd, uint64_t n)
 {
     loff_t off = 0;
+    int rc = s3__put_flush(p);   /* a part fed through the buffer, before this one */
 
+    if (rc != 0) {
+        return rc;
+    }
     while (n > 0) {
         size_t want = n > (1u << 30) ? (1u << 30) : (size_t)n;
         ssize_t got = copy_file_range(fd, &off, p->fd, NULL, want, 0);

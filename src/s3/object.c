@@ -207,6 +207,42 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
 
 #define PUT_WRITEBACK_EVERY (8u << 20)   /* bytes between two writeback starts of a body */
 
+/* Body bytes gathered before one write(). libmicrohttpd hands a body over in pieces of a few
+ * KiB, and each write() that ends inside a page the file does not have yet makes the kernel
+ * zero the rest of it first: perf put a fifth of a 1 GiB PUT's CPU in that zeroing. */
+#define PUT_WBUF (256u << 10)
+
+int s3__put_flush(struct s3__put *p)
+{
+    int rc = p->wlen ? write_all(p->fd, p->wbuf, p->wlen) : 0;
+
+    p->wlen = 0;
+    return rc;
+}
+
+static int put_write(struct s3__put *p, const char *data, size_t n)
+{
+    int rc = 0;
+
+    if (p->wlen == 0 && n >= PUT_WBUF) {
+        return write_all(p->fd, data, n);
+    }
+    if (!p->wbuf) {
+        p->wbuf = xmalloc(PUT_WBUF);
+    }
+    while (rc == 0 && n > 0) {
+        size_t k = n < PUT_WBUF - p->wlen ? n : PUT_WBUF - p->wlen;
+        memcpy(p->wbuf + p->wlen, data, k);
+        p->wlen += k;
+        data += k;
+        n -= k;
+        if (p->wlen == PUT_WBUF) {
+            rc = s3__put_flush(p);
+        }
+    }
+    return rc;
+}
+
 int s3__put_feed(struct s3__put *p, const char *data, size_t n)
 {
     int rc = 0;
@@ -220,7 +256,7 @@ int s3__put_feed(struct s3__put *p, const char *data, size_t n)
         }
     }
     else if (rc == 0) {
-        rc = p->sse.type ? s3__sse_write(&p->ssew, p->fd, data, n) : write_all(p->fd, data, n);
+        rc = p->sse.type ? s3__sse_write(&p->ssew, p->fd, data, n) : put_write(p, data, n);
     }
     if (rc == 0 && p->md && EVP_DigestUpdate(p->md, data, n) != 1) {
         rc = -EIO;
@@ -267,8 +303,13 @@ int s3__put_copy_from(struct s3__put *p, int fd, uint64_t off, uint64_t n)
 int s3__put_finish(struct s3__put *p)
 {
     unsigned int mdlen = 0;
-    int rc = 0;
+    int rc = p->fd >= 0 ? s3__put_flush(p) : 0;
 
+    free(p->wbuf);
+    p->wbuf = NULL;
+    if (rc != 0) {
+        return rc;
+    }
     if (p->md) {
         if (EVP_DigestFinal_ex(p->md, p->obj.md5, &mdlen) != 1 || mdlen != 16) {
             return -EIO;
@@ -483,6 +524,9 @@ void s3__put_cleanup(void *arg)
         close(p->fd);
         p->fd = -1;
     }
+    free(p->wbuf);
+    p->wbuf = NULL;
+    p->wlen = 0;
     if (p->tmp_exists) {
         unlinkat(p->s3->objdir_fd, p->tmp, 0);
         p->tmp_exists = false;

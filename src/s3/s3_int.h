@@ -507,6 +507,8 @@ struct s3__put {
     const char *bucket;
     struct sl_str key;
     int fd;                         /* the temporary file while RECEIVING */
+    char *wbuf;                     /* body bytes not yet written to fd (s3__put_feed) */
+    size_t wlen;
     uint64_t written_back;          /* body bytes whose writeback was started (s3__put_feed) */
     char tmp[40];                   /* <id>.tmp, relative to objects/ */
     bool tmp_exists;
@@ -554,6 +556,10 @@ struct s3__put {
     size_t inl_cap;
     char *inl;
 };
+
+/* Writes what s3__put_feed() gathered for p's file: before anything else writes to p->fd.
+ * Returns 0 or -errno. */
+int s3__put_flush(struct s3__put *p);
 
 /* Opens objects/<id>.tmp for a new body of (bucket, key) (both borrowed until seal), or
  * for an inline body (p->want_inline, not encrypted) a buffer of p->inl_cap bytes.

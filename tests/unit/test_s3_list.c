@@ -467,6 +467,55 @@ static void test_inline_spill(void **state)
     free(p);
 }
 
+/* A body fed in pieces of any size reaches its file whole and in order: the put gathers
+ * pieces into whole buffers before it writes, and its seal writes the rest. */
+static void test_body_pieces_gathered(void **state)
+{
+    static const size_t sizes[] = { 1, 4093, 300000, 262144, 262143, 12345, 8192 };
+    struct s3__put *p = calloc(1, sizeof *p);
+    size_t total = 0, off = 0;
+    char *all, *back;
+    int rfd;
+    struct stat fst;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        total += sizes[i];
+    }
+    all = malloc(total);
+    back = malloc(total);
+    assert_non_null(p);
+    assert_non_null(all);
+    assert_non_null(back);
+    for (size_t i = 0; i < total; i++) {
+        all[i] = (char)(i * 131 + (i >> 11));
+    }
+    assert_int_equal(s3_bucket_create(s3, "bkt"), 0);
+    assert_int_equal(s3__put_begin(p, s3, "bkt", SL_STR_LIT("pieces")), 0);
+    assert_false(p->obj.inline_body);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        assert_int_equal(s3__put_feed(p, all + off, sizes[i]), 0);
+        off += sizes[i];
+        /* What is not in the file yet is less than one buffer, and is the tail. */
+        assert_int_equal(fstat(p->fd, &fst), 0);
+        assert_true((size_t)fst.st_size + p->wlen == off);
+        assert_true(p->wlen < 256u * 1024);
+    }
+    assert_int_equal(s3__put_finish(p), 0);
+    assert_int_equal(fstat(p->fd, &fst), 0);
+    assert_true((size_t)fst.st_size == total);
+    rfd = openat(s3->objdir_fd, p->tmp, O_RDONLY | O_CLOEXEC);
+    assert_true(rfd >= 0);
+    assert_int_equal(read_all(rfd, back, total), total);
+    close(rfd);
+    assert_memory_equal(back, all, total);
+    s3__put_cleanup(p);
+    assert_int_equal(count_files(), 0);
+    free(p);
+    free(all);
+    free(back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inline_threshold_and_replacements, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inline_spill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_pieces_gathered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_key_made_on_first_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_put_in_a_callers_transaction, setup,
                                         teardown),
