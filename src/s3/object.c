@@ -207,10 +207,10 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
 
 #define PUT_WRITEBACK_EVERY (8u << 20)   /* bytes between two writeback starts of a body */
 
-/* Body bytes gathered before one write(). libmicrohttpd hands a body over in pieces of a few
- * KiB, and each write() that ends inside a page the file does not have yet makes the kernel
- * zero the rest of it first: perf put a fifth of a 1 GiB PUT's CPU in that zeroing. */
-#define PUT_WBUF (256u << 10)
+/* A put gathers its body in S3__PUT_WBUF bytes before each write(). libmicrohttpd hands a
+ * body over in pieces of a few KiB, and each write() that ends inside a page the file does not
+ * have yet makes the kernel zero the rest of it first: perf put a fifth of a 1 GiB PUT's CPU
+ * in that zeroing. */
 
 int s3__put_flush(struct s3__put *p)
 {
@@ -224,19 +224,19 @@ static int put_write(struct s3__put *p, const char *data, size_t n)
 {
     int rc = 0;
 
-    if (p->wlen == 0 && n >= PUT_WBUF) {
+    if (p->wlen == 0 && n >= S3__PUT_WBUF) {
         return write_all(p->fd, data, n);
     }
     if (!p->wbuf) {
-        p->wbuf = xmalloc(PUT_WBUF);
+        p->wbuf = xmalloc(S3__PUT_WBUF);
     }
     while (rc == 0 && n > 0) {
-        size_t k = n < PUT_WBUF - p->wlen ? n : PUT_WBUF - p->wlen;
+        size_t k = n < S3__PUT_WBUF - p->wlen ? n : S3__PUT_WBUF - p->wlen;
         memcpy(p->wbuf + p->wlen, data, k);
         p->wlen += k;
         data += k;
         n -= k;
-        if (p->wlen == PUT_WBUF) {
+        if (p->wlen == S3__PUT_WBUF) {
             rc = s3__put_flush(p);
         }
     }

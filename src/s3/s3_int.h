@@ -47,6 +47,8 @@
  * buffered put and each group of the writer holds its bodies in memory, and LMDB's search for
  * a run of free overflow pages grows with the value's pages (17 at 64 KiB). */
 #define S3__INLINE_MAX (64u * 1024)
+/* Body bytes a put to a file gathers before one write() (object.c, s3__put_feed). */
+#define S3__PUT_WBUF (256u << 10)
 
 struct s3 {
     struct store *st;
