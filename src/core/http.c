@@ -959,7 +959,32 @@ static void json_free_cb(void *p)
     json_decref(p);
 }
 
-/* The whole buffered body is in: authenticate, parse, run the handler. */
+int http_req_json_or_reply(struct http_req *r)
+{
+    json_error_t jerr;
+
+    if (r->json) {
+        return 0;
+    }
+    if (r->body.len == 0) {
+        r->json = json_object();
+    }
+    else {
+        r->json = json_loadb(r->body.p, r->body.len, JSON_DECODE_ANY, &jerr);
+    }
+    if (!r->json) {
+        return http_req_fail(r, AWSERR_SERIALIZATION, "%s", jerr.text);
+    }
+    arena_on_clear(&r->arena, json_free_cb, r->json);
+    if (!json_is_object(r->json)) {
+        return http_req_fail(r, AWSERR_SERIALIZATION,
+                             "Start of structure or map found where not expected.");
+    }
+    return 0;
+}
+
+/* The whole buffered body is in: authenticate, parse (unless the handler does), run the
+ * handler. */
 static int run_buffered(struct http_req *r)
 {
     char hex[65];
@@ -974,22 +999,9 @@ static int run_buffered(struct http_req *r)
     if (authenticate(r, declared ? NULL : hex) < 0) {
         return -1;
     }
-    if (r->svc->proto == HTTP_PROTO_JSON10 || r->svc->proto == HTTP_PROTO_JSON11) {
-        json_error_t jerr;
-        if (r->body.len == 0) {
-            r->json = json_object();
-        }
-        else {
-            r->json = json_loadb(r->body.p, r->body.len, JSON_DECODE_ANY, &jerr);
-        }
-        if (!r->json) {
-            return http_req_fail(r, AWSERR_SERIALIZATION, "%s", jerr.text);
-        }
-        arena_on_clear(&r->arena, json_free_cb, r->json);
-        if (!json_is_object(r->json)) {
-            return http_req_fail(r, AWSERR_SERIALIZATION,
-                                 "Start of structure or map found where not expected.");
-        }
+    if ((r->svc->proto == HTTP_PROTO_JSON10 || r->svc->proto == HTTP_PROTO_JSON11) &&
+        !(r->op->flags & HTTP_OP_OWN_JSON) && http_req_json_or_reply(r) < 0) {
+        return -1;
     }
     return r->op->handler(r);
 }

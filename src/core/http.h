@@ -50,6 +50,8 @@ enum http_op_flags {
     HTTP_OP_NOAUTH = 1 << 1,  /* no SigV4 (Lambda Runtime API on loopback) */
     HTTP_OP_STREAM = 1 << 2,  /* the body is not buffered: handler runs on the headers and
                                  sets r->on_body / r->on_body_end (S3 PutObject) */
+    HTTP_OP_OWN_JSON = 1 << 3, /* a JSON protocol's handler reads the body itself: r->json is
+                                  NULL on entry until http_req_json_or_reply() (PutItem) */
 };
 
 /*
@@ -220,6 +222,11 @@ const char *http_req_header(const struct http_req *r, const char *name);
 /* A query parameter, decoded, or NULL; a key without '=' gives "". A decoded NUL byte comes
  * back as '?' (a C string cannot hold it). From the arena. */
 const char *http_req_query(struct http_req *r, const char *name);
+
+/* Parses a JSON protocol's body with jansson into r->json (done before the handler runs
+ * unless the operation has HTTP_OP_OWN_JSON; again it does nothing). Returns 0, or -1 with
+ * the error a body that is not a JSON object gets. */
+int http_req_json_or_reply(struct http_req *r);
 
 /* Sets the error (R13) and returns -1. fmt NULL uses the table's message (which may itself be
  * a format for the arguments). The first error set wins. */

@@ -179,3 +179,38 @@ long sl_base64_decode(struct sl_str in, unsigned char *out, size_t cap)
     }
     return (long)o;
 }
+
+int sl_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    int len;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    }
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;     /* no overlong forms */
+        hi = c == 0xed ? 0x9f : 0xbf;     /* no surrogates */
+    }
+    else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;     /* nothing above U+10FFFF */
+    }
+    else {
+        return 0;
+    }
+    for (int i = 1; i < len; i++) {
+        if ((size_t)i >= n) {
+            return -1;
+        }
+        if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) {
+            return 0;
+        }
+    }
+    return len;
+}

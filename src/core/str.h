@@ -55,6 +55,11 @@ static inline int sl_hex_digit(char c)
     return -1;
 }
 
+/* The length of the UTF-8 sequence at s[0..n) (1 to 4; n > 0), 0 when it is not valid UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or -1 when s ends
+ * before a sequence that is valid so far does. */
+int sl_utf8_seq(const unsigned char *s, size_t n);
+
 /* ASCII case-insensitive equality (header names). */
 bool sl_str_case_eq(struct sl_str a, const char *b);
 

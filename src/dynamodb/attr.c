@@ -531,44 +531,41 @@ static int ser_fail(struct ddb_err *err, const char *fmt, ...)
 static const char num_class[] = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber";
 
 /* A JSON value where the API has a string (S, N, set members). */
-static int ser_string(const json_t *v, struct ddb_err *err)
+static int ser_string(const struct jd *v, struct ddb_err *err)
 {
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-    case JSON_NULL:
+    switch (v->type) {
+    case JD_STRING:
+    case JD_NULL:
         return 0;
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case JD_TRUE:
+    case JD_FALSE:
         return ser_fail(err, "class java.lang.Boolean can not be converted to an String");
-    case JSON_INTEGER:
-    case JSON_REAL:
+    case JD_NUMBER:
         return ser_fail(err, "%s can not be converted to an String", num_class);
-    case JSON_ARRAY:
+    case JD_ARRAY:
         return ser_fail(err, "Start of list found where not expected");
     default:
         return ser_fail(err, "Start of structure or map found where not expected.");
     }
 }
 
-static int ser_blob(const json_t *v, struct ddb_err *err)
+static int ser_blob(const struct jd *v, struct ddb_err *err)
 {
     char why[128];
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        if (ddb_b64_check(json_string_value(v), json_string_length(v), why, sizeof why) < 0) {
-            return ser_fail(err, "'%.200s' can not be converted to a Blob: %s",
-                            json_string_value(v), why);
+    switch (v->type) {
+    case JD_STRING:
+        if (ddb_b64_check(v->s, v->len, why, sizeof why) < 0) {
+            return ser_fail(err, "'%.200s' can not be converted to a Blob: %s", v->s, why);
         }
         return 0;
-    case JSON_NULL:
+    case JD_NULL:
         return 0;
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case JD_TRUE:
+    case JD_FALSE:
         return ser_fail(err, "class java.lang.Boolean can not be converted to a Blob");
-    case JSON_INTEGER:
-    case JSON_REAL:
+    case JD_NUMBER:
         return ser_fail(err, "%s can not be converted to a Blob", num_class);
-    case JSON_ARRAY:
+    case JD_ARRAY:
         return ser_fail(err, "Start of list found where not expected");
     default:
         return ser_fail(err, "Start of structure or map found where not expected.");
@@ -577,78 +574,75 @@ static int ser_blob(const json_t *v, struct ddb_err *err)
 
 /* Booleans: DynamoDB's deserialiser also takes the strings true/false, 1/0 and yes/no, in
  * any case. *out receives the value. */
-static int ser_bool(const json_t *v, int *out, struct ddb_err *err)
+static int ser_bool(const struct jd *v, int *out, struct ddb_err *err)
 {
     char up[64];
-    size_t n, i;
-    switch (json_typeof(v)) {
-    case JSON_TRUE:
+    size_t i;
+    switch (v->type) {
+    case JD_TRUE:
         *out = 1;
         return 0;
-    case JSON_FALSE:
-    case JSON_NULL:
+    case JD_FALSE:
+    case JD_NULL:
         *out = 0;
         return 0;
-    case JSON_INTEGER:
-    case JSON_REAL:
+    case JD_NUMBER:
         return ser_fail(err, "%s can not be converted to an Boolean", num_class);
-    case JSON_STRING:
-        n = json_string_length(v);
-        for (i = 0; i < n && i < sizeof up - 1; i++) {
-            char c = json_string_value(v)[i];
+    case JD_STRING:
+        for (i = 0; i < v->len && i < sizeof up - 1; i++) {
+            char c = v->s[i];
             up[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
         }
         up[i] = '\0';
-        if (n < sizeof up && (strcmp(up, "TRUE") == 0 || strcmp(up, "1") == 0 ||
-                              strcmp(up, "YES") == 0)) {
+        if (v->len < sizeof up && (strcmp(up, "TRUE") == 0 || strcmp(up, "1") == 0 ||
+                                   strcmp(up, "YES") == 0)) {
             *out = 1;
             return 0;
         }
-        if (n < sizeof up && (strcmp(up, "FALSE") == 0 || strcmp(up, "0") == 0 ||
-                              strcmp(up, "NO") == 0)) {
+        if (v->len < sizeof up && (strcmp(up, "FALSE") == 0 || strcmp(up, "0") == 0 ||
+                                   strcmp(up, "NO") == 0)) {
             *out = 0;
             return 0;
         }
         return ser_fail(err, "'%s' can not be converted to an Boolean", up);
-    case JSON_ARRAY:
+    case JD_ARRAY:
         return ser_fail(err, "Start of list found where not expected");
     default:
         return ser_fail(err, "Start of structure or map found where not expected.");
     }
 }
 
-static int ser_list_shape(const json_t *v, struct ddb_err *err)
+static int ser_list_shape(const struct jd *v, struct ddb_err *err)
 {
-    if (json_is_array(v) || json_is_null(v)) {
+    if (v->type == JD_ARRAY || v->type == JD_NULL) {
         return 0;
     }
-    if (json_is_object(v)) {
+    if (v->type == JD_OBJECT) {
         return ser_fail(err, "Start of structure or map found where not expected.");
     }
     return ser_fail(err, "Expected list or null");
 }
 
-static int ser_map_shape(const json_t *v, struct ddb_err *err)
+static int ser_map_shape(const struct jd *v, struct ddb_err *err)
 {
-    if (json_is_object(v) || json_is_null(v)) {
+    if (v->type == JD_OBJECT || v->type == JD_NULL) {
         return 0;
     }
-    if (json_is_array(v)) {
+    if (v->type == JD_ARRAY) {
         return ser_fail(err, "Start of list found where not expected");
     }
     return ser_fail(err, "Expected map or null");
 }
 
-static int ser_value(const json_t *av, struct ddb_err *err);
+static int ser_value(const struct jd *av, struct ddb_err *err);
 
-static int ser_map(const json_t *m, struct ddb_err *err)
+static int ser_map(const struct jd *m, struct ddb_err *err)
 {
-    const char *k;
-    json_t *v;
+    const struct jd *v;
     if (ser_map_shape(m, err) < 0) {
         return -1;
     }
-    json_object_foreach((json_t *)m, k, v)
+    jd_foreach(m, v)
     {
         if (ser_value(v, err) < 0) {
             return -1;
@@ -658,26 +652,24 @@ static int ser_map(const json_t *m, struct ddb_err *err)
 }
 
 /* One AttributeValue structure: each known member must have its declared JSON type. */
-static int ser_value(const json_t *av, struct ddb_err *err)
+static int ser_value(const struct jd *av, struct ddb_err *err)
 {
-    const char *k;
-    size_t klen, i;
-    json_t *v, *e;
+    const struct jd *v, *e;
     int dummy;
 
-    if (json_is_null(av)) {
+    if (av->type == JD_NULL) {
         return 0;
     }
-    if (json_is_array(av)) {
+    if (av->type == JD_ARRAY) {
         return ser_fail(err, "Start of list found where not expected");
     }
-    if (!json_is_object(av)) {
+    if (av->type != JD_OBJECT) {
         return ser_fail(err, "Expected null");
     }
-    json_object_keylen_foreach((json_t *)av, k, klen, v)
+    jd_foreach(av, v)
     {
-        int rc = 0;
-        switch (type_of_member(k, klen)) {
+        int rc = 0, t = type_of_member(v->key, v->klen);
+        switch (t) {
         case DDB_S:
         case DDB_N:
             rc = ser_string(v, err);
@@ -693,17 +685,16 @@ static int ser_value(const json_t *av, struct ddb_err *err)
         case DDB_NS:
         case DDB_BS:
             rc = ser_list_shape(v, err);
-            json_array_foreach(v, i, e)
+            jd_foreach(v, e)
             {
                 if (rc == 0) {
-                    rc = type_of_member(k, klen) == DDB_BS ? ser_blob(e, err)
-                                                           : ser_string(e, err);
+                    rc = t == DDB_BS ? ser_blob(e, err) : ser_string(e, err);
                 }
             }
             break;
         case DDB_L:
             rc = ser_list_shape(v, err);
-            json_array_foreach(v, i, e)
+            jd_foreach(v, e)
             {
                 if (rc == 0) {
                     rc = ser_value(e, err);
@@ -745,6 +736,15 @@ static int val_fail(struct enc *e, const char *fmt, ...)
 }
 
 static const char invalid[] = "One or more parameter values were invalid: ";
+
+/* A name sent twice in one object: only a tree from jd_parse() holds one (jansson keeps the
+ * last), and its reader then asks jansson, so the words are never DynamoDB's to match. */
+static int twice_fail(struct enc *e)
+{
+    e->err->kind = DDB_ERR_VALIDATION;
+    snprintf(e->err->msg, sizeof e->err->msg, "A member name is given twice");
+    return -1;
+}
 
 static int put(struct enc *e, const void *p, size_t n)
 {
@@ -794,18 +794,12 @@ static void end_len(struct enc *e, long at)
     p[3] = (unsigned char)(n >> 24);
 }
 
-/* A named member of a map or item, for sorting. */
-struct ent {
-    const char *k;
-    size_t klen;
-    const json_t *v;
-};
-
+/* Members of a map or item by name, for sorting. */
 static int ent_cmp(const void *a, const void *b)
 {
-    const struct ent *x = a, *y = b;
+    const struct jd *x = *(const struct jd *const *)a, *y = *(const struct jd *const *)b;
     size_t m = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->k, y->k, m);
+    int c = m ? memcmp(x->key, y->key, m) : 0;
     if (c) {
         return c;
     }
@@ -841,14 +835,15 @@ static int mem_num_cmp(const void *a, const void *b)
 }
 
 /* "[a, b]" of a set as sent, for the duplicate messages (cut short when long). */
-static void collection_text(const json_t *arr, char *out, size_t cap)
+static void collection_text(const struct jd *arr, char *out, size_t cap)
 {
-    size_t i, o = 1;
-    const json_t *x;
+    size_t o = 1;
+    const struct jd *x;
     out[0] = '[';
-    json_array_foreach(arr, i, x)
+    jd_foreach(arr, x)
     {
-        int k = snprintf(out + o, cap - o, "%s%s", i ? ", " : "", json_string_value(x));
+        int k = snprintf(out + o, cap - o, "%s%s", x != arr->child ? ", " : "",
+                         x->s ? x->s : "");
         if (k < 0 || (size_t)k >= cap - o) {
             o = cap - 1;
             break;
@@ -873,7 +868,7 @@ static int enc_number(struct enc *e, const char *s, size_t n, struct ddb_num *nu
     return 0;
 }
 
-static int enc_value(struct enc *e, const json_t *av, size_t depth, size_t *size);
+static int enc_value(struct enc *e, const struct jd *av, size_t depth, size_t *size);
 
 static int enc_bytes(struct enc *e, int tag, const char *p, size_t n)
 {
@@ -884,11 +879,9 @@ static int enc_bytes(struct enc *e, int tag, const char *p, size_t n)
 }
 
 /* A B value, decoded straight into the buffer. */
-static int enc_blob(struct enc *e, const json_t *v, size_t *size)
+static int enc_blob(struct enc *e, const struct jd *v, size_t *size)
 {
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    size_t raw = n / 4 * 3;
+    size_t raw = v->len / 4 * 3;
     unsigned char tmp[3 * 16];
     unsigned char *dst;
     size_t got;
@@ -896,15 +889,16 @@ static int enc_blob(struct enc *e, const json_t *v, size_t *size)
     /* The varint of the length comes first, so decode small values on the stack and large
      * ones into the arena; both are then one copy. */
     dst = raw <= sizeof tmp ? tmp : arena_alloc(e->a, raw);
-    got = ddb_b64_decode(s, n, dst);
+    got = ddb_b64_decode(v->s, v->len, dst);
     *size += got;
     return enc_bytes(e, DDB_B, (const char *)dst, got);
 }
 
-static int enc_set(struct enc *e, int type, const json_t *arr, size_t *size)
+static int enc_set(struct enc *e, int type, const struct jd *arr, size_t *size)
 {
-    size_t n = json_array_size(arr), i;
+    size_t n = arr->len, i = 0;
     struct mem *m;
+    const struct jd *x;
     char text[DDB_NUM_TEXT_MAX];
     char coll[900];
     long at;
@@ -916,10 +910,10 @@ static int enc_set(struct enc *e, int type, const json_t *arr, size_t *size)
                                          : "Binary sets should not be empty");
     }
     m = arena_alloc(e->a, n * sizeof *m);
-    for (i = 0; i < n; i++) {
-        const json_t *x = json_array_get(arr, i);
+    jd_foreach(arr, x)
+    {
         memset(&m[i], 0, sizeof m[i]);
-        if (json_is_null(x)) {
+        if (x->type == JD_NULL) {
             if (type == DDB_NS) {
                 return val_fail(e, "The parameter cannot be converted to a numeric value");
             }
@@ -928,8 +922,8 @@ static int enc_set(struct enc *e, int type, const json_t *arr, size_t *size)
                                              "member"
                                            : "Binary sets may not contain null or empty values");
         }
-        m[i].p = json_string_value(x);
-        m[i].len = json_string_length(x);
+        m[i].p = x->s;
+        m[i].len = x->len;
         if (type == DDB_NS) {
             size_t tl;
             if (enc_number(e, m[i].p, m[i].len, &m[i].num) < 0) {
@@ -948,6 +942,7 @@ static int enc_set(struct enc *e, int type, const json_t *arr, size_t *size)
         else {
             *size += m[i].len;
         }
+        i++;
     }
     qsort(m, n, sizeof *m, type == DDB_NS ? mem_num_cmp : mem_bytes_cmp);
     for (i = 1; i < n; i++) {
@@ -983,61 +978,51 @@ static int nest_fail(struct enc *e)
                        "have nested levels beyond supported limit");
 }
 
-/* Sorted members of a JSON object (from the arena). */
-static struct ent *sorted_members(struct enc *e, const json_t *obj, size_t *count)
-{
-    size_t n = json_object_size(obj), i = 0, klen;
-    struct ent *v = arena_alloc(e->a, (n ? n : 1) * sizeof *v);
-    const char *k;
-    json_t *x;
-    json_object_keylen_foreach((json_t *)obj, k, klen, x)
-    {
-        v[i].k = k;
-        v[i].klen = klen;
-        v[i].v = x;
-        i++;
-    }
-    qsort(v, n, sizeof *v, ent_cmp);
-    *count = n;
-    return v;
-}
-
 /* The members of a map or of the item: sorted, each name then its value. */
-static int enc_members(struct enc *e, const json_t *obj, size_t depth, size_t *size,
+static int enc_members(struct enc *e, const struct jd *obj, size_t depth, size_t *size,
                        size_t per_member)
 {
-    size_t n, i;
-    struct ent *m = sorted_members(e, obj, &n);
+    size_t n = obj->len, i = 0;
+    const struct jd **m = arena_alloc(e->a, (n ? n : 1) * sizeof *m), *x;
+
+    jd_foreach(obj, x)
+    {
+        m[i++] = x;
+    }
+    qsort(m, n, sizeof *m, ent_cmp);
     if (put_varint(e, n) < 0) {
         return -1;
     }
     for (i = 0; i < n; i++) {
         size_t vs = 0;
-        if (put_varint(e, m[i].klen) < 0 || put(e, m[i].k, m[i].klen) < 0 ||
-            enc_value(e, m[i].v, depth, &vs) < 0) {
+        if (i > 0 && ent_cmp(&m[i - 1], &m[i]) == 0) {
+            return twice_fail(e);
+        }
+        if (put_varint(e, m[i]->klen) < 0 || put(e, m[i]->key, m[i]->klen) < 0 ||
+            enc_value(e, m[i], depth, &vs) < 0) {
             return -1;
         }
-        *size += per_member + m[i].klen + vs;
+        *size += per_member + m[i]->klen + vs;
     }
     return 0;
 }
 
 /* One typed member of an AttributeValue (type is its tag). */
-static int enc_typed(struct enc *e, int type, const json_t *v, size_t depth, size_t *size)
+static int enc_typed(struct enc *e, int type, const struct jd *v, size_t depth, size_t *size)
 {
     struct ddb_num num;
     char text[DDB_NUM_TEXT_MAX];
-    size_t i, n;
-    const json_t *x;
+    size_t n;
+    const struct jd *x;
     long at;
     int b;
 
     switch (type) {
     case DDB_S:
-        *size += json_string_length(v);
-        return enc_bytes(e, DDB_S, json_string_value(v), json_string_length(v));
+        *size += v->len;
+        return enc_bytes(e, DDB_S, v->s, v->len);
     case DDB_N:
-        if (enc_number(e, json_string_value(v), json_string_length(v), &num) < 0) {
+        if (enc_number(e, v->s, v->len, &num) < 0) {
             return -1;
         }
         n = ddb_num_format(&num, text);
@@ -1062,15 +1047,14 @@ static int enc_typed(struct enc *e, int type, const json_t *v, size_t depth, siz
     case DDB_BS:
         return enc_set(e, type, v, size);
     case DDB_L:
-        if (depth + 1 > DDB_DEPTH_MAX && json_array_size(v) > 0) {
+        if (depth + 1 > DDB_DEPTH_MAX && v->len > 0) {
             return nest_fail(e);
         }
         *size += 3;
-        if (put_u8(e, DDB_L) < 0 || (at = begin_len(e)) < 0 ||
-            put_varint(e, json_array_size(v)) < 0) {
+        if (put_u8(e, DDB_L) < 0 || (at = begin_len(e)) < 0 || put_varint(e, v->len) < 0) {
             return -1;
         }
-        json_array_foreach(v, i, x)
+        jd_foreach(v, x)
         {
             size_t vs = 0;
             if (enc_value(e, x, depth + 1, &vs) < 0) {
@@ -1081,7 +1065,7 @@ static int enc_typed(struct enc *e, int type, const json_t *v, size_t depth, siz
         end_len(e, at);
         return 0;
     case DDB_M:
-        if (depth + 1 > DDB_DEPTH_MAX && json_object_size(v) > 0) {
+        if (depth + 1 > DDB_DEPTH_MAX && v->len > 0) {
             return nest_fail(e);
         }
         *size += 3;
@@ -1097,19 +1081,20 @@ static int enc_typed(struct enc *e, int type, const json_t *v, size_t depth, siz
 }
 
 /* One AttributeValue at nesting level depth (the item's attributes are level 1). */
-static int enc_value(struct enc *e, const json_t *av, size_t depth, size_t *size)
+static int enc_value(struct enc *e, const struct jd *av, size_t depth, size_t *size)
 {
-    const char *k;
-    size_t klen, count = 0;
-    json_t *v;
+    size_t count = 0;
+    const struct jd *v, *only_v = NULL;
     int only = 0;
-    const json_t *only_v = NULL;
 
-    if (json_is_object(av)) {
-        json_object_keylen_foreach((json_t *)av, k, klen, v)
+    if (av->type == JD_OBJECT) {
+        if (av->len > 1 && !jd_names_unique(av, e->a)) {
+            return twice_fail(e);
+        }
+        jd_foreach(av, v)
         {
-            int t = type_of_member(k, klen);
-            if (t && !json_is_null(v)) {
+            int t = type_of_member(v->key, v->klen);
+            if (t && v->type != JD_NULL) {
                 count++;
                 only = t;
                 only_v = v;
@@ -1124,11 +1109,11 @@ static int enc_value(struct enc *e, const json_t *av, size_t depth, size_t *size
         return enc_typed(e, only, only_v, depth, size);
     }
     /* DynamoDB checks each member's content before it complains about their number. */
-    json_object_keylen_foreach((json_t *)av, k, klen, v)
+    jd_foreach(av, v)
     {
-        int t = type_of_member(k, klen);
+        int t = type_of_member(v->key, v->klen);
         size_t ignored = 0;
-        if (t && !json_is_null(v) && enc_typed(e, t, v, depth, &ignored) < 0) {
+        if (t && v->type != JD_NULL && enc_typed(e, t, v, depth, &ignored) < 0) {
             return -1;
         }
     }
@@ -1136,22 +1121,42 @@ static int enc_value(struct enc *e, const json_t *av, size_t depth, size_t *size
                        "exactly one of the supported datatypes");
 }
 
-int ddb_value_types(const json_t *av, struct ddb_err *err)
+/* A missing value (a NULL json_t) reads as a value of no AttributeValue shape, so the type
+ * pass refuses it ("Expected null", "Expected map or null"). */
+static const struct jd absent = { .type = JD_NUMBER, .s = "" };
+
+static const struct jd *tree_of(const json_t *j, struct arena *a)
+{
+    return j ? jd_of_json(j, a) : &absent;
+}
+
+static int types_pass(const struct jd *av, struct ddb_err *err)
 {
     err->kind = DDB_ERR_NONE;
     err->msg[0] = '\0';
     return ser_value(av, err);
 }
 
+int ddb_value_types(const json_t *av, struct ddb_err *err)
+{
+    struct arena a;
+    int rc;
+    arena_init(&a);
+    rc = types_pass(tree_of(av, &a), err);
+    arena_clear(&a);
+    return rc;
+}
+
 int ddb_value_encode(const json_t *av, struct arena *a, struct buf *out, size_t *size,
                      struct ddb_err *err)
 {
+    const struct jd *v = tree_of(av, a);
     struct enc e = { a, out, err, false };
     *size = 0;
-    if (ddb_value_types(av, err) < 0) {
+    if (types_pass(v, err) < 0) {
         return -1;
     }
-    if (enc_value(&e, av, 1, size) < 0) {
+    if (enc_value(&e, v, 1, size) < 0) {
         if (e.full && err->kind == DDB_ERR_NONE) {
             return val_fail(&e, "Item size has exceeded the maximum allowed size");
         }
@@ -1160,8 +1165,8 @@ int ddb_value_encode(const json_t *av, struct arena *a, struct buf *out, size_t 
     return 0;
 }
 
-int ddb_item_encode(const json_t *item, struct arena *a, struct buf *out, size_t *size,
-                    struct ddb_err *err)
+int ddb_item_encode_jd(const struct jd *item, struct arena *a, struct buf *out, size_t *size,
+                       struct ddb_err *err)
 {
     struct enc e = { a, out, err, false };
     static const unsigned char header[5] = { 1, 0, 0, 0, 0 };
@@ -1189,6 +1194,12 @@ int ddb_item_encode(const json_t *item, struct arena *a, struct buf *out, size_t
     h[4] = (unsigned char)(sz >> 24);
     *size = sz;
     return 0;
+}
+
+int ddb_item_encode(const json_t *item, struct arena *a, struct buf *out, size_t *size,
+                    struct ddb_err *err)
+{
+    return ddb_item_encode_jd(tree_of(item, a), a, out, size, err);
 }
 
 /* ---- reading ---- */

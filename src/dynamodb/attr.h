@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/jdoc.h"
 #include "core/mem.h"
 #include "core/str.h"
 
@@ -110,6 +111,11 @@ struct ddb_err {
  */
 int ddb_item_encode(const json_t *item, struct arena *a, struct buf *out, size_t *size,
                     struct ddb_err *err);
+/* The same from a jdoc tree. A tree from jd_parse() may hold a member name twice, which
+ * jansson would have kept once: such an item is refused (with no words of DynamoDB's; the
+ * caller asks jansson again). */
+int ddb_item_encode_jd(const struct jd *item, struct arena *a, struct buf *out, size_t *size,
+                       struct ddb_err *err);
 
 /*
  * Reading an encoded item without decoding it: open the header, then step through the

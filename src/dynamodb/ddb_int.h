@@ -216,6 +216,8 @@ int ddb__verr_reply(struct http_req *r, struct ddb_verr *v);
 
 /* Adds the constraint violations of a TableName member (null, length, pattern). */
 void ddb__check_table_name(struct ddb_verr *v, const json_t *val, const char *member);
+/* True when ddb__check_table_name() finds nothing wrong with the name s. */
+bool ddb__table_name_ok(const char *s);
 /* Validates a TableName member alone. Returns 0 with *out borrowed from r's body, or -1 with
  * ValidationException set. */
 int ddb__table_name_or_reply(struct http_req *r, const json_t *v, const char *member,

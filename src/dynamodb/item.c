@@ -47,9 +47,8 @@ static const char *const ricm_set[] = { "SIZE", "NONE", NULL };
 static const char *const cop_set[] = { "OR", "AND", NULL };
 static const char *const rvoccf_set[] = { "ALL_OLD", "NONE", NULL };
 
-static enum rcc rcc_of(const json_t *v)
+static enum rcc rcc_of(const char *s)
 {
-    const char *s = json_string_value(v);
     if (s && strcmp(s, "TOTAL") == 0) {
         return RCC_TOTAL;
     }
@@ -72,28 +71,16 @@ static int types_or_reply(struct http_req *r, const struct member *m, size_t n)
     return 0;
 }
 
-/*
- * Encodes an Item or Key map into a buffer owned by r's arena. The type pass of the encoder
- * answers at once (deserialisation comes first); a value error is kept in *verr for after the
- * member constraints, as DynamoDB reports those first. Returns 0 (check verr->kind) or -1.
- */
-static int encode_or_reply(struct http_req *r, const json_t *map, const char **out, size_t *len,
-                           size_t *size, struct ddb_err *verr)
+/* Encodes the item or key map tree into a buffer owned by r's arena. Returns 0, or -1 with
+ * verr filled (*out then NULL). */
+static int encode_tree(struct http_req *r, const struct jd *map, const char **out, size_t *len,
+                       size_t *size, struct ddb_err *verr)
 {
     struct buf b;
     buf_init(&b, DDB_ITEM_ENC_MAX);
-    *out = NULL;
-    *len = 0;
-    if (!map || json_is_null(map)) {
-        verr->kind = DDB_ERR_NONE;
-        return 0;
-    }
-    if (ddb_item_encode(map, &r->arena, &b, size, verr) < 0) {
+    if (ddb_item_encode_jd(map, &r->arena, &b, size, verr) < 0) {
         buf_release(&b);
-        if (verr->kind == DDB_ERR_SERIALIZATION) {
-            return ddb__attr_fail_or_reply(r, verr);
-        }
-        return 0;
+        return -1;
     }
     *out = buf_detach(&b, len);
     arena_on_clear(&r->arena, ddb__free_cb, (void *)*out);
@@ -229,21 +216,15 @@ struct write_op {
 int ddb__map_encode_or_reply(struct http_req *r, const json_t *map, const char **out,
                              size_t *len, size_t *size, struct ddb_err *verr)
 {
-    struct buf b;
     verr->kind = DDB_ERR_NONE;
     *out = NULL;
     *len = 0;
     *size = 0;
-    if (!ddb__present(map)) {
-        return 0;
+    if (ddb__present(map) &&
+        encode_tree(r, jd_of_json(map, &r->arena), out, len, size, verr) < 0 &&
+        verr->kind == DDB_ERR_SERIALIZATION) {
+        return ddb__attr_fail_or_reply(r, verr);
     }
-    buf_init(&b, DDB_ITEM_ENC_MAX);
-    if (ddb_item_encode(map, &r->arena, &b, size, verr) < 0) {
-        buf_release(&b);
-        return verr->kind == DDB_ERR_SERIALIZATION ? ddb__attr_fail_or_reply(r, verr) : 0;
-    }
-    *out = buf_detach(&b, len);
-    arena_on_clear(&r->arena, ddb__free_cb, (void *)*out);
     return 0;
 }
 
@@ -376,7 +357,7 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     }
     bool exprs = ddb__expr_members(r, flags);
 
-    if (encode_or_reply(r, map, enc, enc_len, &size, &verr) < 0 ||
+    if (ddb__map_encode_or_reply(r, map, enc, enc_len, &size, &verr) < 0 ||
         (exprs && ddb__expr_types_or_reply(r, flags) < 0)) {
         return -1;
     }
@@ -418,7 +399,7 @@ static int write_request_or_reply(struct http_req *r, const char *map_member,
     w->ch.update = w->ex.update;
     w->ch.ret = rv_of(rv);
     w->ch.flags = rvoccf && strcmp(rvoccf, "ALL_OLD") == 0 ? DDB_CHANGE_RVOCCF : 0;
-    w->rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
+    w->rcc = rcc_of(json_string_value(json_object_get(in, "ReturnConsumedCapacity")));
     w->ricm = json_is_string(json_object_get(in, "ReturnItemCollectionMetrics")) &&
               strcmp(json_string_value(json_object_get(in, "ReturnItemCollectionMetrics")),
                      "SIZE") == 0;
@@ -462,6 +443,68 @@ static int key_or_reply(struct http_req *r, struct write_op *w, const char *enc,
     return rc;
 }
 
+/* True when v is absent, or a string of set. */
+static bool plain_enum(const struct jd *v, const char *const *set)
+{
+    if (!v) {
+        return true;
+    }
+    for (size_t i = 0; v->type == JD_STRING && set[i]; i++) {
+        if (strcmp(v->s, set[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * PutItem as SDKs send it, read without jansson (a jansson tree of a 300-byte item is some
+ * sixty allocations and most of the request's CPU): the members TableName and Item, and at
+ * most ReturnValues (NONE or ALL_OLD), ReturnConsumedCapacity and ReturnItemCollectionMetrics,
+ * each once, all valid. Fills w as write_request_or_reply() does, and the encoded item.
+ * Returns true when it did; false for any other request, right or wrong, which the caller
+ * then reads with jansson through the general path, so that each error is found, and
+ * worded, in one place.
+ */
+static bool put_plain(struct http_req *r, struct write_op *w, const char **enc, size_t *len)
+{
+    const struct jd *in, *m, *table = NULL, *item = NULL, *rv = NULL, *rcc = NULL, *ricm = NULL;
+    struct ddb_err verr;
+    size_t size;
+
+    /* Each level of an attribute value is two of JSON (the value, its L or M); deeper is
+     * refused by the encoder after jansson has read it. */
+    in = jd_parse(r->body.p, r->body.len, 2 * DDB_DEPTH_MAX + 4, &r->arena);
+    if (!jd_is(in, JD_OBJECT) || in->len > 5 || !jd_names_unique(in, &r->arena)) {
+        return false;
+    }
+    jd_foreach(in, m)
+    {
+        const struct jd **slot = strcmp(m->key, "TableName") == 0    ? &table
+                                 : strcmp(m->key, "Item") == 0       ? &item
+                                 : strcmp(m->key, "ReturnValues") == 0 ? &rv
+                                 : strcmp(m->key, "ReturnConsumedCapacity") == 0  ? &rcc
+                                 : strcmp(m->key, "ReturnItemCollectionMetrics") == 0 ? &ricm
+                                                                                      : NULL;
+        if (!slot) {
+            return false;
+        }
+        *slot = m;
+    }
+    if (!jd_is(table, JD_STRING) || !ddb__table_name_ok(table->s) || !jd_is(item, JD_OBJECT) ||
+        !plain_enum(rv, (const char *const[]){ "NONE", "ALL_OLD", NULL }) ||
+        !plain_enum(rcc, rcc_set) || !plain_enum(ricm, ricm_set) ||
+        encode_tree(r, item, enc, len, &size, &verr) < 0) {
+        return false;
+    }
+    w->ch.table = table->s;
+    w->ch.key = &w->key;
+    w->ch.ret = rv_of(rv ? rv->s : NULL);
+    w->rcc = rcc_of(rcc ? rcc->s : NULL);
+    w->ricm = ricm && strcmp(ricm->s, "SIZE") == 0;
+    return true;
+}
+
 /* PutItem, DeleteItem or UpdateItem (kind), handler run again on -ESTALE. Returns 0 when
  * queued (write_cont() then answers) or -1 with the error set. */
 static int write_or_reply(struct http_req *r, enum ddb_change_kind kind,
@@ -474,9 +517,13 @@ static int write_or_reply(struct http_req *r, enum ddb_change_kind kind,
 
     w->handler = handler;
     w->ch.kind = kind;
-    if (write_request_or_reply(r, put ? "Item" : "Key", put ? "item" : "key", w, &enc, &len) <
-            0 ||
-        key_or_reply(r, w, enc, len, !put) < 0) {
+    if (!(put && !r->json && put_plain(r, w, &enc, &len)) &&
+        (http_req_json_or_reply(r) < 0 ||
+         write_request_or_reply(r, put ? "Item" : "Key", put ? "item" : "key", w, &enc, &len) <
+             0)) {
+        return -1;
+    }
+    if (key_or_reply(r, w, enc, len, !put) < 0) {
         return -1;
     }
     /* DeleteItem writes no item: its key attributes are for ItemCollectionMetrics. */
@@ -592,7 +639,7 @@ int ddb_get_item(struct http_req *r)
     int rc;
 
     if (types_or_reply(r, types, sizeof types / sizeof types[0]) < 0 ||
-        encode_or_reply(r, key, &enc, &len, &size, &verr) < 0 ||
+        ddb__map_encode_or_reply(r, key, &enc, &len, &size, &verr) < 0 ||
         attributes_to_get_or_reply(r, json_object_get(in, "AttributesToGet"), &ve, &names,
                                    &n_names) < 0 ||
         (exprs && ddb__expr_types_or_reply(r, DDB_REQ_PROJECTION) < 0)) {
@@ -632,7 +679,7 @@ int ddb_get_item(struct http_req *r)
                  (json_is_string(cr) && (strcasecmp(json_string_value(cr), "true") == 0 ||
                                          strcmp(json_string_value(cr), "1") == 0 ||
                                          strcasecmp(json_string_value(cr), "yes") == 0));
-    rcc = rcc_of(json_object_get(in, "ReturnConsumedCapacity"));
+    rcc = rcc_of(json_string_value(json_object_get(in, "ReturnConsumedCapacity")));
 
     rc = store_read_begin(d->st, &txn);
     if (rc) {

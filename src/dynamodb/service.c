@@ -27,7 +27,7 @@ static const struct http_op ddb_ops[] = {
     { "GetItem", ddb_get_item, 0 },
     { "ListTables", ddb_list_tables, 0 },
     { "ListTagsOfResource", ddb_list_tags_of_resource, 0 },
-    { "PutItem", ddb_put_item, HTTP_OP_WRITE },
+    { "PutItem", ddb_put_item, HTTP_OP_WRITE | HTTP_OP_OWN_JSON },
     { "Query", ddb_query, 0 },
     { "Scan", ddb_scan, 0 },
     { "TagResource", ddb_tag_resource, HTTP_OP_WRITE },

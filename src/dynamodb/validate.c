@@ -56,6 +56,12 @@ static bool name_chars_ok(const char *s)
     return true;
 }
 
+bool ddb__table_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= DDB_TABLE_NAME_MIN && n <= DDB_TABLE_NAME_MAX && name_chars_ok(s);
+}
+
 void ddb__check_table_name(struct ddb_verr *v, const json_t *val, const char *member)
 {
     const char *s;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "query/qry_int.h"
 
 size_t qry_real_format(double d, char *out, size_t cap)
@@ -55,41 +56,6 @@ int qry__json_real(struct buf *b, double d)
     return buf_append(b, tmp, n);
 }
 
-int qry__utf8_check(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    int len;
-
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    }
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        lo = c == 0xe0 ? 0xa0 : 0x80;     /* no overlong forms */
-        hi = c == 0xed ? 0x9f : 0xbf;     /* no surrogates */
-    }
-    else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        lo = c == 0xf0 ? 0x90 : 0x80;
-        hi = c == 0xf4 ? 0x8f : 0xbf;     /* nothing above U+10FFFF */
-    }
-    else {
-        return 0;
-    }
-    for (int i = 1; i < len; i++) {
-        if ((size_t)i >= n) {
-            return -1;
-        }
-        if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) {
-            return 0;
-        }
-    }
-    return len;
-}
-
 int qry__json_string(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -99,7 +65,7 @@ int qry__json_string(struct buf *b, const char *s, size_t n)
 
     while (rc == 0 && i < n) {
         unsigned char c = p[i];
-        int u = qry__utf8_check(p + i, n - i);
+        int u = sl_utf8_seq(p + i, n - i);
         size_t l = u > 0 ? (size_t)u : 0;
         char esc[8];
         size_t elen = 0;

@@ -176,11 +176,6 @@ char *qry__json_unescape(const char *p, size_t n, size_t *out_len);
 
 /* ---- json.c ---- */
 
-/* The length of the UTF-8 sequence at s[0..n) (1 to 4), 0 when it is not valid UTF-8
- * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or -1 when s ends
- * before a sequence that is valid so far does. */
-int qry__utf8_check(const unsigned char *s, size_t n);
-
 /* Appends s[0..n) as a JSON string: quotes, escapes, and U+FFFD for each byte that is not
  * part of valid UTF-8. Returns 0 or -E2BIG (b's maximum). */
 int qry__json_string(struct buf *b, const char *s, size_t n);

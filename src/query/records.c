@@ -132,7 +132,7 @@ static enum qry__scan scan_string(const char *p, size_t n, bool eof, size_t *len
             return QRY__SCAN_BAD;
         }
         if (c >= 0x80) {
-            int l = qry__utf8_check((const unsigned char *)p + i, n - i);
+            int l = sl_utf8_seq((const unsigned char *)p + i, n - i);
             if (l < 0) {
                 return out_of_bytes(eof);
             }

@@ -172,8 +172,9 @@ class Server:
 
 def raw(server, target, body):
     """Sends a DynamoDB request body as it is, signed (botocore would serialize B values,
-    check types, and refuse members it does not know). Returns (status, JSON body)."""
-    data = json.dumps(body).encode()
+    check types, and refuse members it does not know): a JSON value, or bytes sent as they
+    are. Returns (status, JSON body)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
     req = botocore.awsrequest.AWSRequest(
         method="POST", url=server.endpoint + "/", data=data,
         headers={"Content-Type": "application/x-amz-json-1.0",

@@ -293,6 +293,92 @@ def test_put_item_errors(server, ddb, item, code, message):
     assert ddb.describe_table(TableName="errs")["Table"]["ItemCount"] == 0
 
 
+# PutItem bodies as bytes, each read by the server's own JSON reader and, where that reader
+# defers, by jansson: the answers must be jansson's (a name sent twice keeps its last value).
+RAW_PUTS = [
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":"1"},"v":{"S":"2"}}}', "S", "2"),
+    (rb'{"TableName":"nope","Item":{"pk":{"S":"a"},"v":{"N":"1"}},"TableName":"raw"}', "N", "1"),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":null,"S":"x"}}}', "S", "x"),
+    (b'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":"\\u00e9\\ud83d\\ude00\\n\\"\xc3\xa9"}}}',
+     "S", "\u00e9\U0001F600\n\"\u00e9"),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"M":{"k":{"N":"1"},"k":{"N":"2"}}}}}',
+     "M", {"k": {"N": "2"}}),
+    (rb' {"Item":{"v":{"BOOL":true,"x":[1,{"y":null}]},"pk":{"S":"a"}},"TableName":"raw"} ',
+     "BOOL", True),
+]
+RAW_PUT_ERRORS = [
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":"x","S":null}}}', "ValidationException",
+     "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":"x","junk":1e400}}}',
+     "SerializationException", None),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":"x","junk":123456789012345678901}}}',
+     "SerializationException", None),
+    (b'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":"\xc0\x80"}}}',
+     "SerializationException", None),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":"\ud800"}}}',
+     "SerializationException", None),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"},"v":{"S":"\u0000"}}}',
+     "SerializationException", None),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"}}} {}', "SerializationException", None),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"}},}', "SerializationException", None),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"}},"ReturnValues":"ALL_NEW"}',
+     "ValidationException",
+     "1 validation error detected: ReturnValues can only be ALL_OLD or NONE"),
+    (rb'{"TableName":"raw","Item":{"pk":{"S":"a"}},"ReturnConsumedCapacity":"ALL"}',
+     "ValidationException",
+     "1 validation error detected: Value 'ALL' at 'returnConsumedCapacity' failed to satisfy "
+     "constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]"),
+    (rb'{"TableName":"r","Item":{"pk":{"S":"a"}}}', "ValidationException",
+     "1 validation error detected: Value 'r' at 'tableName' failed to satisfy constraint: "
+     "Member must have length greater than or equal to 3"),
+    (rb'{"TableName":"raw","Item":{"pk":{"N":"1"}}}', "ValidationException",
+     "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"),
+    (rb'{"TableName":"gone","Item":{"pk":{"S":"a"}}}', "ResourceNotFoundException",
+     "Requested resource not found"),
+]
+
+
+@pytest.mark.parametrize("body,vtype,value", RAW_PUTS)
+def test_put_item_bodies_read_as_jansson_reads_them(server, ddb, body, vtype, value):
+    ddb.create_table(TableName="raw", **HASH)
+    status, answer = raw(server, "PutItem", body)
+    assert (status, answer) == (200, {})
+    item = ddb.get_item(TableName="raw", Key={"pk": {"S": "a"}})["Item"]
+    assert item == {"pk": {"S": "a"}, "v": {vtype: value}}
+    # The same item put through boto3 has the same size: nothing was stored twice.
+    ddb.create_table(TableName="ref", **HASH)
+    ddb.put_item(TableName="ref", Item=item)
+    assert (ddb.describe_table(TableName="raw")["Table"]["TableSizeBytes"] ==
+            ddb.describe_table(TableName="ref")["Table"]["TableSizeBytes"])
+
+
+@pytest.mark.parametrize("body,code,message", RAW_PUT_ERRORS)
+def test_put_item_bad_bodies(server, ddb, body, code, message):
+    ddb.create_table(TableName="raw", **HASH)
+    status, answer = raw(server, "PutItem", body)
+    assert status == 400
+    assert answer["__type"].endswith("#" + code)
+    if message is not None:
+        assert answer["message"] == message
+    assert ddb.describe_table(TableName="raw")["Table"]["ItemCount"] == 0
+
+
+def test_put_item_plain_members(ddb):
+    """TableName, Item, ReturnValues, ReturnConsumedCapacity, ReturnItemCollectionMetrics: the
+    members the common PutItem carries, each with its effect."""
+    ddb.create_table(TableName="plain", **HASH)
+    first = ddb.put_item(TableName="plain", Item={"pk": {"S": "a"}, "n": {"N": "1"}},
+                         ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL",
+                         ReturnItemCollectionMetrics="SIZE")
+    assert "Attributes" not in first
+    assert first["ConsumedCapacity"] == {"TableName": "plain", "CapacityUnits": 1.0}
+    again = ddb.put_item(TableName="plain", Item={"pk": {"S": "a"}, "n": {"N": "2"}},
+                         ReturnValues="ALL_OLD", ReturnConsumedCapacity="NONE")
+    assert again["Attributes"] == {"pk": {"S": "a"}, "n": {"N": "1"}}
+    assert "ConsumedCapacity" not in again
+    assert ddb.get_item(TableName="plain", Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "2"}
+
+
 def test_nesting_and_size_limits(ddb):
     ddb.create_table(TableName="limits", **HASH)
 
