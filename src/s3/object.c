@@ -11,7 +11,8 @@
  * A put, from first byte to acknowledgement (the states of struct s3__put):
  *
  *   RECEIVING  bytes appended to objects/<id>.tmp and to the MD5 as they arrive (on_body, or
- *              a copy's or completion's job thread)
+ *              a copy's or completion's job thread; a large body's digests on a thread of
+ *              their own, digest.c)
  *     --all bytes, digest checked (s3__put_finish)--> SEALED
  *   SEALED     --rename to objects/<id>, fsync, fsync(objects/) (s3__put_sync: on a sync
  *              thread for an HTTP put, sync.c)--> DURABLE
@@ -210,14 +211,69 @@ int s3__put_begin(struct s3__put *p, struct s3 *s3, const char *bucket, struct s
 /* A put gathers its body in S3__PUT_WBUF bytes before each write(). libmicrohttpd hands a
  * body over in pieces of a few KiB, and each write() that ends inside a page the file does not
  * have yet makes the kernel zero the rest of it first: perf put a fifth of a 1 GiB PUT's CPU
- * in that zeroing. */
+ * in that zeroing.
+ *
+ * The bytes of a body written to its file are digested as they are written: a full buffer on
+ * the digest thread (digest.c), started for the first one, while the put fills its second
+ * buffer; anything else here, once the thread's jobs before it are done. */
+
+static int put_digest(struct s3__put *p, const char *data, size_t n)
+{
+    if (p->md && EVP_DigestUpdate(p->md, data, n) != 1) {
+        return -EIO;
+    }
+    if (p->ck_algo) {
+        s3__ck_update(&p->ckc, data, n);
+    }
+    return 0;
+}
+
+/* Digests n written bytes at data here, after the digest thread's jobs. */
+static int put_digest_after(struct s3__put *p, const char *data, size_t n)
+{
+    int rc = p->dg ? s3__digester_wait(p->dg) : 0;
+    return rc == 0 ? put_digest(p, data, n) : rc;
+}
 
 int s3__put_flush(struct s3__put *p)
 {
-    int rc = p->wlen ? write_all(p->fd, p->wbuf, p->wlen) : 0;
+    size_t n = p->wlen;
+    int rc = n ? write_all(p->fd, p->wbuf, n) : 0;
+    char *full = p->wbuf;
 
     p->wlen = 0;
+    if (rc != 0 || n == 0) {
+        return rc;
+    }
+    if (n == S3__PUT_WBUF && !p->dg && !p->dg_tried && (p->md || p->ck_algo)) {
+        p->dg_tried = true;
+        p->dg = s3__digester_start(p->md, p->ck_algo ? &p->ckc : NULL);
+    }
+    if (n < S3__PUT_WBUF || !p->dg) {
+        return put_digest_after(p, p->wbuf, n);
+    }
+    /* The thread digests this buffer; the put fills the other, which post has waited for. */
+    rc = s3__digester_post(p->dg, full, n);
+    p->wbuf = p->wspare ? p->wspare : xmalloc(S3__PUT_WBUF);
+    p->wspare = full;
     return rc;
+}
+
+/* Ends the digest thread (its jobs done first). */
+static int put_digester_stop(struct s3__put *p)
+{
+    int rc = p->dg ? s3__digester_stop(p->dg) : 0;
+    p->dg = NULL;
+    return rc;
+}
+
+static void put_bufs_free(struct s3__put *p)
+{
+    free(p->wbuf);
+    free(p->wspare);
+    p->wbuf = NULL;
+    p->wspare = NULL;
+    p->wlen = 0;
 }
 
 static int put_write(struct s3__put *p, const char *data, size_t n)
@@ -225,7 +281,8 @@ static int put_write(struct s3__put *p, const char *data, size_t n)
     int rc = 0;
 
     if (p->wlen == 0 && n >= S3__PUT_WBUF) {
-        return write_all(p->fd, data, n);
+        rc = write_all(p->fd, data, n);
+        return rc == 0 ? put_digest_after(p, data, n) : rc;
     }
     if (!p->wbuf) {
         p->wbuf = xmalloc(S3__PUT_WBUF);
@@ -254,15 +311,14 @@ int s3__put_feed(struct s3__put *p, const char *data, size_t n)
         if (n) {
             memcpy(p->inl + p->obj.size, data, n);
         }
+        rc = put_digest(p, data, n);
+    }
+    else if (rc == 0 && p->sse.type) {
+        rc = s3__sse_write(&p->ssew, p->fd, data, n);
+        rc = rc == 0 ? put_digest(p, data, n) : rc;
     }
     else if (rc == 0) {
-        rc = p->sse.type ? s3__sse_write(&p->ssew, p->fd, data, n) : put_write(p, data, n);
-    }
-    if (rc == 0 && p->md && EVP_DigestUpdate(p->md, data, n) != 1) {
-        rc = -EIO;
-    }
-    if (rc == 0 && p->ck_algo) {
-        s3__ck_update(&p->ckc, data, n);
+        rc = put_write(p, data, n);     /* digests as it writes */
     }
     if (rc == 0) {
         p->obj.size += n;
@@ -304,11 +360,11 @@ int s3__put_finish(struct s3__put *p)
 {
     unsigned int mdlen = 0;
     int rc = p->fd >= 0 ? s3__put_flush(p) : 0;
+    int dg = put_digester_stop(p);
 
-    free(p->wbuf);
-    p->wbuf = NULL;
-    if (rc != 0) {
-        return rc;
+    put_bufs_free(p);
+    if (rc != 0 || dg != 0) {
+        return rc != 0 ? rc : dg;
     }
     if (p->md) {
         if (EVP_DigestFinal_ex(p->md, p->obj.md5, &mdlen) != 1 || mdlen != 16) {
@@ -520,13 +576,12 @@ void s3__put_cleanup(void *arg)
     struct s3__put *p = arg;
     char name[33];
 
+    (void)put_digester_stop(p);
+    put_bufs_free(p);
     if (p->fd >= 0) {
         close(p->fd);
         p->fd = -1;
     }
-    free(p->wbuf);
-    p->wbuf = NULL;
-    p->wlen = 0;
     if (p->tmp_exists) {
         unlinkat(p->s3->objdir_fd, p->tmp, 0);
         p->tmp_exists = false;

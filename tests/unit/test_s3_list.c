@@ -477,6 +477,8 @@ static void test_body_pieces_gathered(void **state)
     char *all, *back;
     int rfd;
     struct stat fst;
+    unsigned char md5[16];
+    struct s3__checksum ck;
     (void)state;
 
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -491,6 +493,7 @@ static void test_body_pieces_gathered(void **state)
         all[i] = (char)(i * 131 + (i >> 11));
     }
     assert_int_equal(s3_bucket_create(s3, "bkt"), 0);
+    p->ck_algo = S3__CK_CRC32C;
     assert_int_equal(s3__put_begin(p, s3, "bkt", SL_STR_LIT("pieces")), 0);
     assert_false(p->obj.inline_body);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -509,7 +512,26 @@ static void test_body_pieces_gathered(void **state)
     assert_int_equal(read_all(rfd, back, total), total);
     close(rfd);
     assert_memory_equal(back, all, total);
+    /* The digests, of which full buffers were taken on the digest thread, are those of the
+     * whole body in order. */
+    assert_true(p->dg_tried);
+    assert_int_equal(EVP_Digest(all, total, md5, NULL, EVP_md5(), NULL), 1);
+    assert_memory_equal(p->obj.md5, md5, 16);
+    assert_int_equal(s3__ck_of(S3__CK_CRC32C, all, total, &ck), 0);
+    assert_int_equal(p->obj.ck.len, ck.len);
+    assert_memory_equal(p->obj.ck.value, ck.value, ck.len);
     s3__put_cleanup(p);
+    assert_int_equal(count_files(), 0);
+    /* A put given up with its digest thread at work: cleanup ends the thread (ASan would
+     * report its memory) and removes the file. */
+    memset(p, 0, sizeof *p);
+    assert_int_equal(s3__put_begin(p, s3, "bkt", SL_STR_LIT("abandoned")), 0);
+    for (off = 0; off + 100000 <= total; off += 100000) {
+        assert_int_equal(s3__put_feed(p, all + off, 100000), 0);
+    }
+    assert_non_null(p->dg);
+    s3__put_cleanup(p);
+    assert_null(p->dg);
     assert_int_equal(count_files(), 0);
     free(p);
     free(all);
