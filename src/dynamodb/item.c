@@ -458,50 +458,61 @@ static bool plain_enum(const struct jd *v, const char *const *set)
 }
 
 /*
- * PutItem as SDKs send it, read without jansson (a jansson tree of a 300-byte item is some
- * sixty allocations and most of the request's CPU): the members TableName and Item, and at
- * most ReturnValues (NONE or ALL_OLD), ReturnConsumedCapacity and ReturnItemCollectionMetrics,
- * each once, all valid. Fills w as write_request_or_reply() does, and the encoded item.
- * Returns true when it did; false for any other request, right or wrong, which the caller
- * then reads with jansson through the general path, so that each error is found, and
- * worded, in one place.
+ * The common forms of PutItem and GetItem, as SDKs send them, are read without jansson (a
+ * jansson tree of a 300-byte item is some sixty allocations and most of the request's CPU).
+ * A plain request has only the members named (n of them, names[0] "TableName"), each once,
+ * and a string TableName DynamoDB takes; slot[i] receives member names[i], or NULL. Returns false for any other
+ * request, right or wrong, which the caller then reads with jansson through the general
+ * path, so that each error is found, and worded, in one place.
  */
+static bool plain_members(struct http_req *r, const char *const *names, const struct jd **slot,
+                          size_t n)
+{
+    /* Each level of an attribute value is two of JSON (the value, its L or M); deeper is
+     * refused by the encoder after jansson has read it. */
+    const struct jd *in = jd_parse(r->body.p, r->body.len, 2 * DDB_DEPTH_MAX + 4, &r->arena);
+    const struct jd *m;
+    size_t i;
+
+    if (!jd_is(in, JD_OBJECT) || in->len > n || !jd_names_unique(in, &r->arena)) {
+        return false;
+    }
+    memset(slot, 0, n * sizeof *slot);
+    jd_foreach(in, m)
+    {
+        for (i = 0; i < n && strcmp(m->key, names[i]) != 0; i++) {
+        }
+        if (i == n) {
+            return false;
+        }
+        slot[i] = m;
+    }
+    return jd_is(slot[0], JD_STRING) && ddb__table_name_ok(slot[0]->s);
+}
+
+/* PutItem with at most ReturnValues (NONE or ALL_OLD), ReturnConsumedCapacity and
+ * ReturnItemCollectionMetrics besides, all valid, and an item that encodes: fills w as
+ * write_request_or_reply() does, and the encoded item. */
 static bool put_plain(struct http_req *r, struct write_op *w, const char **enc, size_t *len)
 {
-    const struct jd *in, *m, *table = NULL, *item = NULL, *rv = NULL, *rcc = NULL, *ricm = NULL;
+    static const char *const names[] = { "TableName", "Item", "ReturnValues",
+                                         "ReturnConsumedCapacity",
+                                         "ReturnItemCollectionMetrics" };
+    static const char *const rv_put[] = { "NONE", "ALL_OLD", NULL };
+    const struct jd *m[5];
     struct ddb_err verr;
     size_t size;
 
-    /* Each level of an attribute value is two of JSON (the value, its L or M); deeper is
-     * refused by the encoder after jansson has read it. */
-    in = jd_parse(r->body.p, r->body.len, 2 * DDB_DEPTH_MAX + 4, &r->arena);
-    if (!jd_is(in, JD_OBJECT) || in->len > 5 || !jd_names_unique(in, &r->arena)) {
+    if (!plain_members(r, names, m, 5) || !jd_is(m[1], JD_OBJECT) || !plain_enum(m[2], rv_put) ||
+        !plain_enum(m[3], rcc_set) || !plain_enum(m[4], ricm_set) ||
+        encode_tree(r, m[1], enc, len, &size, &verr) < 0) {
         return false;
     }
-    jd_foreach(in, m)
-    {
-        const struct jd **slot = strcmp(m->key, "TableName") == 0    ? &table
-                                 : strcmp(m->key, "Item") == 0       ? &item
-                                 : strcmp(m->key, "ReturnValues") == 0 ? &rv
-                                 : strcmp(m->key, "ReturnConsumedCapacity") == 0  ? &rcc
-                                 : strcmp(m->key, "ReturnItemCollectionMetrics") == 0 ? &ricm
-                                                                                      : NULL;
-        if (!slot) {
-            return false;
-        }
-        *slot = m;
-    }
-    if (!jd_is(table, JD_STRING) || !ddb__table_name_ok(table->s) || !jd_is(item, JD_OBJECT) ||
-        !plain_enum(rv, (const char *const[]){ "NONE", "ALL_OLD", NULL }) ||
-        !plain_enum(rcc, rcc_set) || !plain_enum(ricm, ricm_set) ||
-        encode_tree(r, item, enc, len, &size, &verr) < 0) {
-        return false;
-    }
-    w->ch.table = table->s;
+    w->ch.table = m[0]->s;
     w->ch.key = &w->key;
-    w->ch.ret = rv_of(rv ? rv->s : NULL);
-    w->rcc = rcc_of(rcc ? rcc->s : NULL);
-    w->ricm = ricm && strcmp(ricm->s, "SIZE") == 0;
+    w->ch.ret = rv_of(m[2] ? m[2]->s : NULL);
+    w->rcc = rcc_of(m[3] ? m[3]->s : NULL);
+    w->ricm = m[4] && strcmp(m[4]->s, "SIZE") == 0;
     return true;
 }
 
@@ -605,7 +616,20 @@ static int projected_reply_or_reply(struct http_req *r, const struct ddb_req_exp
 }
 
 /* GetItem: a read transaction, the answer written from the stored bytes. */
-int ddb_get_item(struct http_req *r)
+/* A GetItem request, read. */
+struct get_req {
+    const char *table;
+    const char *enc;        /* the encoded Key */
+    size_t len;
+    struct sl_str *names;   /* AttributesToGet */
+    size_t n_names;
+    struct ddb_req_expr ex; /* the projection */
+    bool consistent;
+    enum rcc rcc;
+};
+
+/* GetItem through jansson: every member, checked in DynamoDB's order. */
+static int get_request_or_reply(struct http_req *r, struct get_req *g)
 {
     static const struct member types[] = {
         { "TableName", DDB_J_STRING },
@@ -616,32 +640,18 @@ int ddb_get_item(struct http_req *r)
         { "ProjectionExpression", DDB_J_STRING },
         { "ExpressionAttributeNames", DDB_J_MAP },
     };
-    struct ddb *d = ddb__of(r);
     const json_t *in = r->json;
     const json_t *key = json_object_get(in, "Key");
     const json_t *cr = json_object_get(in, "ConsistentRead");
-    const char *table = json_string_value(json_object_get(in, "TableName"));
     struct ddb_verr ve = { 0 };
     struct ddb_err verr;
-    struct ddb_schema s;
-    struct ddb_key k;
-    struct ddb_key_err kerr;
-    struct ddb_req_expr ex;
-    struct sl_str *names;
-    size_t n_names, len, size = 0;
-    const char *enc;
-    MDB_txn *txn = NULL;
-    MDB_val mk, mv;
-    bool consistent;
-    enum rcc rcc;
-    double units;
+    size_t size = 0;
     bool exprs = ddb__expr_members(r, DDB_REQ_PROJECTION);
-    int rc;
 
     if (types_or_reply(r, types, sizeof types / sizeof types[0]) < 0 ||
-        ddb__map_encode_or_reply(r, key, &enc, &len, &size, &verr) < 0 ||
-        attributes_to_get_or_reply(r, json_object_get(in, "AttributesToGet"), &ve, &names,
-                                   &n_names) < 0 ||
+        ddb__map_encode_or_reply(r, key, &g->enc, &g->len, &size, &verr) < 0 ||
+        attributes_to_get_or_reply(r, json_object_get(in, "AttributesToGet"), &ve, &g->names,
+                                   &g->n_names) < 0 ||
         (exprs && ddb__expr_types_or_reply(r, DDB_REQ_PROJECTION) < 0)) {
         return -1;
     }
@@ -661,26 +671,68 @@ int ddb_get_item(struct http_req *r)
     if (verr.kind != DDB_ERR_NONE) {
         return ddb__attr_fail_or_reply(r, &verr);
     }
-    for (size_t i = 0; i < n_names; i++) {
+    for (size_t i = 0; i < g->n_names; i++) {
         for (size_t j = 0; j < i; j++) {
-            if (sl_str_eq(names[i], names[j])) {
+            if (sl_str_eq(g->names[i], g->names[j])) {
                 return http_req_fail(r, AWSERR_VALIDATION,
                                      "One or more parameter values were invalid: Duplicate "
                                      "value in attribute name: %s",
-                                     names[i].p);
+                                     g->names[i].p);
             }
         }
     }
-    ex.proj = NULL;
-    if (exprs && ddb__expr_parse_or_reply(r, DDB_REQ_PROJECTION, &ex) < 0) {
+    g->ex.proj = NULL;
+    if (exprs && ddb__expr_parse_or_reply(r, DDB_REQ_PROJECTION, &g->ex) < 0) {
         return -1;
     }
-    consistent = json_is_true(cr) ||
-                 (json_is_string(cr) && (strcasecmp(json_string_value(cr), "true") == 0 ||
-                                         strcmp(json_string_value(cr), "1") == 0 ||
-                                         strcasecmp(json_string_value(cr), "yes") == 0));
-    rcc = rcc_of(json_string_value(json_object_get(in, "ReturnConsumedCapacity")));
+    g->table = json_string_value(json_object_get(in, "TableName"));
+    g->consistent = json_is_true(cr) ||
+                    (json_is_string(cr) && (strcasecmp(json_string_value(cr), "true") == 0 ||
+                                            strcmp(json_string_value(cr), "1") == 0 ||
+                                            strcasecmp(json_string_value(cr), "yes") == 0));
+    g->rcc = rcc_of(json_string_value(json_object_get(in, "ReturnConsumedCapacity")));
+    return 0;
+}
 
+/* GetItem with at most ConsistentRead (a JSON boolean) and a valid ReturnConsumedCapacity
+ * besides, and a Key that encodes (see plain_members()). */
+static bool get_plain(struct http_req *r, struct get_req *g)
+{
+    static const char *const names[] = { "TableName", "Key", "ConsistentRead",
+                                         "ReturnConsumedCapacity" };
+    const struct jd *m[4];
+    struct ddb_err verr;
+    size_t size;
+
+    if (!plain_members(r, names, m, 4) || !jd_is(m[1], JD_OBJECT) ||
+        (m[2] && m[2]->type != JD_TRUE && m[2]->type != JD_FALSE) ||
+        !plain_enum(m[3], rcc_set) || encode_tree(r, m[1], &g->enc, &g->len, &size, &verr) < 0) {
+        return false;
+    }
+    g->table = m[0]->s;
+    g->consistent = jd_is(m[2], JD_TRUE);
+    g->rcc = rcc_of(m[3] ? m[3]->s : NULL);
+    return true;
+}
+
+int ddb_get_item(struct http_req *r)
+{
+    struct ddb *d = ddb__of(r);
+    struct get_req g = { 0 };
+    const char *table;
+    struct ddb_schema s;
+    struct ddb_key k;
+    struct ddb_key_err kerr;
+    MDB_txn *txn = NULL;
+    MDB_val mk, mv;
+    double units;
+    int rc;
+
+    if (!(!r->json && get_plain(r, &g)) &&
+        (http_req_json_or_reply(r) < 0 || get_request_or_reply(r, &g) < 0)) {
+        return -1;
+    }
+    table = g.table;
     rc = store_read_begin(d->st, &txn);
     if (rc) {
         return http_req_fail(r, AWSERR_INTERNAL, NULL);
@@ -689,7 +741,7 @@ int ddb_get_item(struct http_req *r)
         store_read_end(d->st, txn);
         return -1;
     }
-    if (ddb__key_of(&s, enc, len, true, &k, &kerr) < 0) {
+    if (ddb__key_of(&s, g.enc, g.len, true, &k, &kerr) < 0) {
         store_read_end(d->st, txn);
         return ddb__key_fail_or_reply(r, &kerr);
     }
@@ -698,20 +750,20 @@ int ddb_get_item(struct http_req *r)
     rc = mdb_get(txn, d->items, &mk, &mv);
     if (rc == MDB_NOTFOUND) {
         store_read_end(d->st, txn);
-        units = consistent ? 1.0 : 0.5;
-        return reply_or_reply(r, "Item", NULL, 0, NULL, 0, rcc, table, units, NULL);
+        units = g.consistent ? 1.0 : 0.5;
+        return reply_or_reply(r, "Item", NULL, 0, NULL, 0, g.rcc, table, units, NULL);
     }
     if (rc == 0) {
         struct ddb_item_view v;
         uint32_t sz = ddb_item_open(mv.mv_data, mv.mv_size, &v) == 0 ? v.size : 0;
         /* One read unit per 4 KB, half of one for an eventually consistent read. */
-        units = (double)(sz == 0 ? 1 : (sz + 4095) / 4096) * (consistent ? 1.0 : 0.5);
-        if (ex.proj) {
-            rc = projected_reply_or_reply(r, &ex, mv.mv_data, mv.mv_size, rcc, table, units);
+        units = (double)(sz == 0 ? 1 : (sz + 4095) / 4096) * (g.consistent ? 1.0 : 0.5);
+        if (g.ex.proj) {
+            rc = projected_reply_or_reply(r, &g.ex, mv.mv_data, mv.mv_size, g.rcc, table, units);
         }
         else {
-            rc = reply_or_reply(r, "Item", mv.mv_data, mv.mv_size, names, n_names, rcc, table,
-                                units, NULL);
+            rc = reply_or_reply(r, "Item", mv.mv_data, mv.mv_size, g.names, g.n_names, g.rcc,
+                                table, units, NULL);
         }
         store_read_end(d->st, txn);
         return rc;

@@ -24,7 +24,7 @@ static const struct http_op ddb_ops[] = {
     { "DescribeTimeToLive", ddb_describe_time_to_live, 0 },
     { "ExecuteStatement", ddb_execute_statement, HTTP_OP_WRITE },
     { "ExecuteTransaction", ddb_execute_transaction, HTTP_OP_WRITE },
-    { "GetItem", ddb_get_item, 0 },
+    { "GetItem", ddb_get_item, HTTP_OP_OWN_JSON },
     { "ListTables", ddb_list_tables, 0 },
     { "ListTagsOfResource", ddb_list_tags_of_resource, 0 },
     { "PutItem", ddb_put_item, HTTP_OP_WRITE | HTTP_OP_OWN_JSON },

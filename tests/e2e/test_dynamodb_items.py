@@ -363,6 +363,48 @@ def test_put_item_bad_bodies(server, ddb, body, code, message):
     assert ddb.describe_table(TableName="raw")["Table"]["ItemCount"] == 0
 
 
+RAW_GETS = [
+    (rb'{"TableName":"raw","Key":{"pk":{"S":"x"},"pk":{"S":"a"}}}', None),
+    (rb'{"TableName":"nope","Key":{"pk":{"S":"a"}},"TableName":"raw"}', None),
+    (rb'{"TableName":"raw","Key":{"pk":{"S":"a"}},"ConsistentRead":true,'
+     rb'"ReturnConsumedCapacity":"TOTAL"}', 1.0),
+    (rb'{"TableName":"raw","Key":{"pk":{"S":"a"}},"ConsistentRead":false,'
+     rb'"ReturnConsumedCapacity":"TOTAL"}', 0.5),
+    (rb'{"TableName":"raw","Key":{"pk":{"S":"a"}},"ConsistentRead":"yes",'
+     rb'"ReturnConsumedCapacity":"TOTAL"}', 1.0),
+    (rb'{"TableName":"raw","Key":{"pk":{"S":"a"}},"ReturnConsumedCapacity":"TOTAL",'
+     rb'"ReturnConsumedCapacity":"NONE"}', None),
+]
+
+
+@pytest.mark.parametrize("body,units", RAW_GETS)
+def test_get_item_bodies_read_as_jansson_reads_them(server, ddb, body, units):
+    ddb.create_table(TableName="raw", **HASH)
+    ddb.put_item(TableName="raw", Item={"pk": {"S": "a"}, "v": {"N": "7"}})
+    status, answer = raw(server, "GetItem", body)
+    assert status == 200
+    assert answer.pop("Item") == {"pk": {"S": "a"}, "v": {"N": "7"}}
+    if units is None:
+        assert answer == {}
+    else:
+        assert answer == {"ConsumedCapacity": {"TableName": "raw", "CapacityUnits": units}}
+
+
+@pytest.mark.parametrize("body,code", [
+    (rb'{"TableName":"raw","Key":{"pk":{"S":"a"}},"ConsistentRead":1}', "SerializationException"),
+    (rb'{"TableName":"raw","Key":{"pk":{"S":"a"},"pk":{"S":"a","N":"1"}}}', "ValidationException"),
+    (rb'{"TableName":"raw","Key":{"pk":{"N":"1"}}}', "ValidationException"),
+    (rb'{"TableName":"raw","Key":{}}', "ValidationException"),
+    (rb'{"TableName":"raw"}', "ValidationException"),
+    (rb'{"TableName":"gone","Key":{"pk":{"S":"a"}}}', "ResourceNotFoundException"),
+])
+def test_get_item_bad_bodies(server, ddb, body, code):
+    ddb.create_table(TableName="raw", **HASH)
+    status, answer = raw(server, "GetItem", body)
+    assert status == 400
+    assert answer["__type"].endswith("#" + code)
+
+
 def test_put_item_plain_members(ddb):
     """TableName, Item, ReturnValues, ReturnConsumedCapacity, ReturnItemCollectionMetrics: the
     members the common PutItem carries, each with its effect."""
