@@ -102,7 +102,7 @@ demo: deps
 # `make test`: install, build both builds, run the unit tests and the end-to-end tests under
 # the sanitizers, and end with their summary lines.
 test: deps
-	@$(MAKE) --no-print-directory build/sluice asan
+	@$(MAKE) --no-print-directory build/sluice asan bench-bins
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory e2e
@@ -110,7 +110,7 @@ test: deps
 unit: $(ASAN_TESTS)
 	@scripts/run-unit $(ASAN_TESTS)
 
-e2e: build/asan/sluice
+e2e: build/asan/sluice bench-bins
 	SLUICE_BIN=$(CURDIR)/build/asan/sluice $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(E2E_ARGS)
 
 check:
