@@ -728,6 +728,12 @@ static void *worker_main(void *arg)
                 die("send");
             }
         }
+        else {
+            /* Other threads took the last requests first (-n, ddb-load): this connection
+             * stays idle, as one that has finished. */
+            c->st = C_HEAD;
+            c->req = NULL;
+        }
     }
     while (active > 0) {
         int n = epoll_wait(ep, evs, 256, 100);

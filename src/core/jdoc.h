@@ -10,8 +10,8 @@
  * jd_parse() accepts only texts jansson's json_loadb(JSON_DECODE_ANY) accepts, and reads
  * them to the same values; it refuses the rest without a reason: the caller then asks
  * jansson, whose words the error needs. (It also refuses one kind jansson takes: a NUL byte
- * right after a literal or a number, which jansson's look-ahead skips.) jd_of_json() builds the same tree from a jansson value, so that one reader serves
- * both.
+ * right after a literal or a number, which jansson's look-ahead skips.) jd_of_json() builds
+ * the same tree from a jansson value, so that one reader serves both.
  */
 #ifndef SL_CORE_JDOC_H
 #define SL_CORE_JDOC_H

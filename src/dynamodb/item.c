@@ -461,9 +461,9 @@ static bool plain_enum(const struct jd *v, const char *const *set)
  * The common forms of PutItem and GetItem, as SDKs send them, are read without jansson (a
  * jansson tree of a 300-byte item is some sixty allocations and most of the request's CPU).
  * A plain request has only the members named (n of them, names[0] "TableName"), each once,
- * and a string TableName DynamoDB takes; slot[i] receives member names[i], or NULL. Returns false for any other
- * request, right or wrong, which the caller then reads with jansson through the general
- * path, so that each error is found, and worded, in one place.
+ * and a string TableName DynamoDB takes; slot[i] receives member names[i], or NULL. Returns
+ * false for any other request, right or wrong, which the caller then reads with jansson
+ * through the general path, so that each error is found, and worded, in one place.
  */
 static bool plain_members(struct http_req *r, const char *const *names, const struct jd **slot,
                           size_t n)

@@ -47,8 +47,11 @@ def test_dynamodb_workloads(bench_server):
     ddb = s.client("dynamodb")
     assert loadgen(s, "ddb-load", "-n", 100, "-c", 4)["errors"] == 0
     assert loadgen(s, "ddb-load", "-n", 200, "--batch", 25, "--parts", "-c", 4)["errors"] == 0
+    # Fewer requests than connections: most of them stay idle from the start.
+    r = loadgen(s, "ddb-load", "-n", 50, "--batch", 25, "--offset", 1000, "-c", 16, "-t", 2)
+    assert (r["requests"], r["errors"]) == (2, 0)
     count = ddb.scan(TableName="bench", Select="COUNT")["Count"]
-    assert count == 100 + 200
+    assert count == 100 + 200 + 50
     part = ddb.query(TableName="bench", KeyConditionExpression="pk = :p",
                      ExpressionAttributeValues={":p": {"S": "part#3"}})["Items"]
     assert sorted(int(i["sk"]["N"]) for i in part) == list(range(10))
