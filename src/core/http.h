@@ -51,7 +51,8 @@ enum http_op_flags {
     HTTP_OP_STREAM = 1 << 2,  /* the body is not buffered: handler runs on the headers and
                                  sets r->on_body / r->on_body_end (S3 PutObject) */
     HTTP_OP_OWN_JSON = 1 << 3, /* a JSON protocol's handler reads the body itself: r->json is
-                                  NULL on entry until http_req_json_or_reply() (PutItem) */
+                                  NULL on entry until http_req_json_or_reply() (PutItem,
+                                  GetItem) */
 };
 
 /*

@@ -11,7 +11,8 @@
  * deserialised (a member of the wrong JSON type, or a B that is not base64, is a
  * SerializationException, whatever else is wrong), then the values are checked
  * (ValidationException). So ddb_item_encode() walks the item twice: a type pass that touches
- * nothing, then the encoding pass. The messages are DynamoDB's words, including its typos
+ * nothing, then the encoding pass. Both read a jdoc tree (core/jdoc.h): one the request
+ * reader built from the body, or one converted from a jansson value. The messages are DynamoDB's words, including its typos
  * ("dectected", "An string set  may not be empty" with two spaces).
  */
 #include <errno.h>

@@ -9,6 +9,10 @@
  * change the item, its table's counters and its stream in one nested transaction, and resume
  * the request.
  *
+ * PutItem and GetItem in the form SDKs send them (no expressions, no legacy members) are
+ * read from the body with the arena reader (core/jdoc.h, plain_members()); every other
+ * request, and any doubt, goes through jansson and the checks below.
+ *
  * What it is not: the expression language (expr_*.c) and the expression members' own checks
  * (item_expr.c).
  *

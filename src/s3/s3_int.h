@@ -386,17 +386,6 @@ struct s3__ck_ctx {
 };
 int s3__ck_init(struct s3__ck_ctx *c, unsigned algo);
 void s3__ck_update(struct s3__ck_ctx *c, const void *p, size_t n);
-
-/* digest.c: a thread that updates md and ck (either may be NULL) with the buffers posted to
- * it, in order. start returns NULL when no thread is free (the caller digests itself). post
- * waits for the job before, then hands over the n bytes at p, which must stay as they are
- * until the next post, wait or stop. Each returns 0, or -EIO once a digest failed. */
-struct s3__digester;
-struct s3__digester *s3__digester_start(EVP_MD_CTX *md, struct s3__ck_ctx *ck);
-int s3__digester_post(struct s3__digester *d, const char *p, size_t n);
-int s3__digester_wait(struct s3__digester *d);
-/* Waits for the job, ends the thread and frees d. */
-int s3__digester_stop(struct s3__digester *d);
 /* The value, FULL_OBJECT. Call once; then only s3__ck_release(). */
 void s3__ck_final(struct s3__ck_ctx *c, struct s3__checksum *out);
 void s3__ck_release(struct s3__ck_ctx *c);
@@ -415,6 +404,19 @@ unsigned s3__ck_algo_parse(const char *name);
 unsigned s3__ck_algo_of_header(struct sl_str name);
 /* base64 of the value, "-<parts>" after it for a COMPOSITE checksum of parts > 0 (arena). */
 char *s3__ck_b64(struct arena *a, const struct s3__checksum *ck, uint32_t parts);
+
+/* ---- digest.c ---- */
+
+/* A thread that updates md and ck (either may be NULL) with the buffers posted to it, in
+ * order. start returns NULL when no thread is free (the caller digests itself). post waits
+ * for the job before, then hands over the n bytes at p, which must stay as they are until the
+ * next post, wait or stop. Each returns 0, or -EIO once a digest failed. */
+struct s3__digester;
+struct s3__digester *s3__digester_start(EVP_MD_CTX *md, struct s3__ck_ctx *ck);
+int s3__digester_post(struct s3__digester *d, const char *p, size_t n);
+int s3__digester_wait(struct s3__digester *d);
+/* Waits for the job, ends the thread and frees d. */
+int s3__digester_stop(struct s3__digester *d);
 
 /* ---- sse.c ---- */
 
@@ -524,7 +526,7 @@ struct s3__put {
     size_t wlen;
     char *wspare;                   /* the other write buffer: the digest thread's job */
     struct s3__digester *dg;        /* the digest thread, once a buffer filled (digest.c) */
-    bool dg_tried;
+    bool dg_tried;                  /* a start was tried: once a put */
     uint64_t written_back;          /* body bytes whose writeback was started (s3__put_feed) */
     char tmp[40];                   /* <id>.tmp, relative to objects/ */
     bool tmp_exists;
