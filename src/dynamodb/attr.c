@@ -12,8 +12,9 @@
  * SerializationException, whatever else is wrong), then the values are checked
  * (ValidationException). So ddb_item_encode() walks the item twice: a type pass that touches
  * nothing, then the encoding pass. Both read a jdoc tree (core/jdoc.h): one the request
- * reader built from the body, or one converted from a jansson value. The messages are DynamoDB's words, including its typos
- * ("dectected", "An string set  may not be empty" with two spaces).
+ * reader built from the body, or one converted from a jansson value. The messages are
+ * DynamoDB's words, including its typos ("dectected", "An string set  may not be empty" with
+ * two spaces).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -1138,14 +1139,9 @@ static int types_pass(const struct jd *av, struct ddb_err *err)
     return ser_value(av, err);
 }
 
-int ddb_value_types(const json_t *av, struct ddb_err *err)
+int ddb_value_types(const json_t *av, struct arena *a, struct ddb_err *err)
 {
-    struct arena a;
-    int rc;
-    arena_init(&a);
-    rc = types_pass(tree_of(av, &a), err);
-    arena_clear(&a);
-    return rc;
+    return types_pass(tree_of(av, a), err);
 }
 
 int ddb_value_encode(const json_t *av, struct arena *a, struct buf *out, size_t *size,

@@ -161,11 +161,12 @@ json_t *ddb_item_to_json(const void *p, size_t n, const struct sl_str *only, siz
  * Encodes one AttributeValue (as an attribute of an item: nesting counts from level 1) with
  * DynamoDB's checks: the type pass (SerializationException) then the value pass. Appends its
  * tag and body to out; *size receives DynamoDB's size of the value. Returns 0, or -1 with err
- * filled. ddb_value_types() runs the type pass alone. av borrowed for the call.
+ * filled. ddb_value_types() runs the type pass alone (a holds the tree it reads). av borrowed
+ * for the call.
  */
 int ddb_value_encode(const json_t *av, struct arena *a, struct buf *out, size_t *size,
                      struct ddb_err *err);
-int ddb_value_types(const json_t *av, struct ddb_err *err);
+int ddb_value_types(const json_t *av, struct arena *a, struct ddb_err *err);
 
 /*
  * The readers of the encoding, for the expression evaluator (expr_value.c): each reads one

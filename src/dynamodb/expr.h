@@ -256,9 +256,9 @@ struct ddb_expr_ctx {
  */
 int ddb_expr_ctx_init(struct ddb_expr_ctx *c, struct arena *a, const json_t *names,
                       const json_t *values, struct ddb_err *err);
-/* The SerializationException of an ExpressionAttributeValues member, if any. Returns 0, or
- * -1 with err filled. */
-int ddb_expr_values_types(const json_t *values, struct ddb_err *err);
+/* The SerializationException of an ExpressionAttributeValues member, if any (a holds the
+ * trees the check reads). Returns 0, or -1 with err filled. */
+int ddb_expr_values_types(const json_t *values, struct arena *a, struct ddb_err *err);
 
 /* Parse functions: s[0..n) borrowed for the request. Return 0, or -1 with c->err set. */
 int ddb_expr_parse_cond(struct ddb_expr_ctx *c, enum ddb_expr_kind kind, const char *s,

@@ -88,7 +88,7 @@ static int ctx_fail(struct ddb_err *err, const char *fmt, ...)
     return -1;
 }
 
-int ddb_expr_values_types(const json_t *values, struct ddb_err *err)
+int ddb_expr_values_types(const json_t *values, struct arena *a, struct ddb_err *err)
 {
     const char *k;
     json_t *v;
@@ -98,7 +98,7 @@ int ddb_expr_values_types(const json_t *values, struct ddb_err *err)
     }
     json_object_foreach((json_t *)values, k, v)
     {
-        if (ddb_value_types(v, err) < 0) {
+        if (ddb_value_types(v, a, err) < 0) {
             return -1;
         }
     }

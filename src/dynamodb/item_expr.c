@@ -94,7 +94,7 @@ int ddb__expr_types_or_reply(struct http_req *r, unsigned flags)
             }
         }
     }
-    if (ddb_expr_values_types(eav, &err) < 0) {
+    if (ddb_expr_values_types(eav, &r->arena, &err) < 0) {
         return ddb__attr_fail_or_reply(r, &err);
     }
     if ((flags & DDB_REQ_CONDITION) && json_is_object(member(r, "Expected"))) {
@@ -109,12 +109,12 @@ int ddb__expr_types_or_reply(struct http_req *r, unsigned flags)
                     0 ||
                 ddb__type_or_reply(r, avl, DDB_J_LIST) < 0 ||
                 (ddb__present(json_object_get(v, "Value")) &&
-                 ddb_value_types(json_object_get(v, "Value"), &err) < 0)) {
+                 ddb_value_types(json_object_get(v, "Value"), &r->arena, &err) < 0)) {
                 return r->err != AWSERR_NONE ? -1 : ddb__attr_fail_or_reply(r, &err);
             }
             json_array_foreach(avl, i, e)
             {
-                if (ddb_value_types(e, &err) < 0) {
+                if (ddb_value_types(e, &r->arena, &err) < 0) {
                     return ddb__attr_fail_or_reply(r, &err);
                 }
             }
@@ -128,7 +128,7 @@ int ddb__expr_types_or_reply(struct http_req *r, unsigned flags)
                 return -1;
             }
             if (ddb__present(json_object_get(v, "Value")) &&
-                ddb_value_types(json_object_get(v, "Value"), &err) < 0) {
+                ddb_value_types(json_object_get(v, "Value"), &r->arena, &err) < 0) {
                 return ddb__attr_fail_or_reply(r, &err);
             }
         }

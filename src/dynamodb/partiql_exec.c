@@ -611,7 +611,7 @@ static int stmt_types_or_reply(struct http_req *r, const json_t *in, bool batch)
     }
     json_array_foreach(params, i, e)
     {
-        if (ddb_value_types(e, &err) < 0) {
+        if (ddb_value_types(e, &r->arena, &err) < 0) {
             return ddb__attr_fail_or_reply(r, &err);
         }
     }

@@ -113,7 +113,7 @@ static int conditions_types_or_reply(struct http_req *r, const json_t *map)
         }
         json_array_foreach(avl, i, e)
         {
-            if (ddb_value_types(e, &err) < 0) {
+            if (ddb_value_types(e, &r->arena, &err) < 0) {
                 return ddb__attr_fail_or_reply(r, &err);
             }
         }
@@ -178,7 +178,7 @@ static int types_or_reply(struct http_req *r, bool scan)
     if (json_is_object(esk)) {
         json_object_foreach((json_t *)esk, k, v)
         {
-            if (ddb_value_types(v, &err) < 0) {
+            if (ddb_value_types(v, &r->arena, &err) < 0) {
                 return ddb__attr_fail_or_reply(r, &err);
             }
         }
@@ -191,7 +191,7 @@ static int types_or_reply(struct http_req *r, bool scan)
             }
         }
     }
-    if (ddb_expr_values_types(member(r, "ExpressionAttributeValues"), &err) < 0) {
+    if (ddb_expr_values_types(member(r, "ExpressionAttributeValues"), &r->arena, &err) < 0) {
         return ddb__attr_fail_or_reply(r, &err);
     }
     return 0;

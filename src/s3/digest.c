@@ -37,7 +37,6 @@ struct s3__digester {
 static void *digester_main(void *arg)
 {
     struct s3__digester *d = arg;
-
     bool ok;
 
     pthread_mutex_lock(&d->mu);
